@@ -1,0 +1,1 @@
+"""Stratum: the customer-tiering pipeline (Dagster code location)."""
