@@ -1,0 +1,29 @@
+"""The Stratum code location: every asset, check, job, schedule and sensor, assembled.
+
+The in-process executor runs one step at a time: DuckDB allows a single writer per file, and
+every stage here writes the same warehouse.
+"""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from pipelines.ingest.assets import raw_assets, raw_checks
+from pipelines.ingest.sensors import build_landing_sensor
+from pipelines.jobs import daily_schedule, stratum_job
+from pipelines.publish.assets import publish_assets
+from pipelines.quality.checks import customer_360_quality_checks, raw_quality_checks
+from pipelines.resources import Warehouse
+from pipelines.scoring.assets import scoring_assets
+from pipelines.tiering.assets import tiering_assets
+from pipelines.transform.assets import dbt_models, dbt_resource
+
+defs = Definitions(
+    assets=[*raw_assets, dbt_models, *scoring_assets, *tiering_assets, *publish_assets],
+    asset_checks=[*raw_checks, *raw_quality_checks, *customer_360_quality_checks],
+    jobs=[stratum_job],
+    schedules=[daily_schedule],
+    sensors=[build_landing_sensor(stratum_job)],
+    resources={"warehouse": Warehouse(), "dbt": dbt_resource()},
+    executor=in_process_executor,
+)

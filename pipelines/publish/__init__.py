@@ -1,0 +1,1 @@
+"""Publish: immutable tier snapshots (Parquet) and the read-only serving database for BI."""

@@ -1,0 +1,49 @@
+"""Dagster wrapper of the publish step."""
+
+from __future__ import annotations
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from pipelines.publish.snapshot import build_serving_db, code_version, write_snapshot
+from pipelines.publish.summary import tier_summary
+from pipelines.resources import Warehouse
+from pipelines.settings import get_paths
+
+
+@asset(
+    key=AssetKey(["publish", "tier_snapshot"]),
+    deps=[AssetKey(["tiers", "customer_tier"])],
+    group_name="publish",
+    description=(
+        "Writes the run's tiers as an immutable Parquet snapshot and rebuilds the read-only "
+        "serving DuckDB (customer_tier_current, customer_tier_history, tier_snapshots), "
+        "swapped in atomically so BI readers never see a half-written state."
+    ),
+)
+def tier_snapshot(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    paths = get_paths()
+    with warehouse.connect() as con:
+        info = write_snapshot(con, paths.snapshots_dir, context.run_id, code_version())
+        counts = build_serving_db(con, paths.serving_dir, paths.serving_db)
+        summary = tier_summary(
+            con, f"read_parquet('{(paths.serving_dir / info.parquet_path).as_posix()}')"
+        )
+    context.log.info("Published snapshot %s (%s rows)", info.snapshot_id, info.row_count)
+    return MaterializeResult(
+        metadata={
+            "snapshot_id": info.snapshot_id,
+            "as_of_date": info.as_of_date,
+            "row_count": MetadataValue.int(info.row_count),
+            "policy_version": info.policy_version,
+            "rules_version": info.rules_version,
+            "code_version": info.code_version,
+            "snapshot_path": MetadataValue.path(str(paths.serving_dir / info.parquet_path)),
+            "parquet_sha256": info.parquet_sha256,
+            "serving_db": MetadataValue.path(str(paths.serving_db)),
+            "serving_tables": MetadataValue.json(counts),
+            "tier_summary": MetadataValue.md(summary.to_markdown(index=False)),
+        }
+    )
+
+
+publish_assets = [tier_snapshot]

@@ -1,0 +1,84 @@
+"""The published schema: what BI reads. Changing it is deliberate (tests compare against it).
+
+Each entry is (column, DuckDB type, meaning). ``docs/bi-contract.md`` is checked against
+these lists by the test suite, so documentation and data cannot drift apart.
+"""
+
+from __future__ import annotations
+
+# customer_tier: one row per golden account per snapshot. No personal contact data:
+# company-level attributes only (people's names, emails and phones never leave the warehouse).
+CUSTOMER_TIER_COLUMNS: list[tuple[str, str, str]] = [
+    ("snapshot_id", "VARCHAR", "Snapshot this row belongs to (as-of date + run id)"),
+    ("as_of_date", "DATE", "Reference date of the run that produced the snapshot"),
+    ("golden_account_id", "VARCHAR", "Resolved customer (one per company)"),
+    ("account_name", "VARCHAR", "Company display name"),
+    ("industry", "VARCHAR", "Canonical industry"),
+    ("size_band", "VARCHAR", "micro / small / medium / large / enterprise"),
+    ("province", "VARCHAR", "Canonical province"),
+    ("city", "VARCHAR", "Canonical city"),
+    ("region", "VARCHAR", "Chinese macro-region (华东, 华北, ...)"),
+    ("root_golden_account_id", "VARCHAR", "Top of the customer's group (itself if standalone)"),
+    ("tier", "VARCHAR", "Tier code from the policy (A, B, C, P by default)"),
+    ("tier_name_en", "VARCHAR", "Tier name in English"),
+    ("tier_name_zh", "VARCHAR", "Tier name in Chinese"),
+    ("service_strategy_en", "VARCHAR", "Recommended service strategy (English)"),
+    ("service_strategy_zh", "VARCHAR", "Recommended service strategy (Chinese)"),
+    ("owner_team", "VARCHAR", "Team that serves this tier"),
+    ("rule_fired", "VARCHAR", "Policy rule that assigned the tier"),
+    ("reason_en", "VARCHAR", "Why this tier, in plain words (English)"),
+    ("reason_zh", "VARCHAR", "Why this tier, in plain words (Chinese)"),
+    ("risk_flag", "VARCHAR", "Risk gate outcome (null when no gate applied)"),
+    ("in_control_group", "BOOLEAN", "Held out from tier treatment to measure its effect"),
+    ("tier_since", "DATE", "Date the account entered its current tier"),
+    ("pending_downgrade_to", "VARCHAR", "Tier the account will drop to when its grace ends"),
+    ("has_paid_order", "BOOLEAN", "At least one paid (net positive) order"),
+    ("net_revenue_365d", "DOUBLE", "Net revenue in the trailing 365 days, CNY"),
+    ("net_revenue_lifetime", "DOUBLE", "Net revenue over all time, CNY"),
+    ("rfm_r", "INTEGER", "RFM recency score"),
+    ("rfm_f", "INTEGER", "RFM frequency score"),
+    ("rfm_m", "INTEGER", "RFM monetary score"),
+    ("rfm_score", "DOUBLE", "Weighted RFM score (1-5)"),
+    ("rfm_segment", "VARCHAR", "RFM segment name"),
+    ("abc_class", "VARCHAR", "ABC (Pareto) class on trailing-12-month net revenue"),
+    ("cluster_id", "INTEGER", "K-means cluster id, stable across runs"),
+    ("cluster_label", "VARCHAR", "Cluster described in words"),
+    ("behaviour_points", "DOUBLE", "Engagement points with decay"),
+    ("fit_score", "DOUBLE", "Fit with the ideal customer profile (0-100)"),
+    ("conversion_probability", "DOUBLE", "Predicted probability of converting (0-1)"),
+    ("conversion_source", "VARCHAR", "model or fit_fallback"),
+    ("p_alive", "DOUBLE", "Probability the customer is still active (BG/NBD)"),
+    ("churn_risk", "DOUBLE", "1 - p_alive"),
+    ("expected_purchases_12m", "DOUBLE", "Expected purchases in the next 12 months"),
+    ("clv_12m", "DOUBLE", "Predicted 12-month customer lifetime value, CNY"),
+    ("risk_level", "VARCHAR", "low / medium / high / unknown"),
+    ("risk_score", "DOUBLE", "Risk score (higher is riskier)"),
+    ("score_reasons", "VARCHAR", "Top contributing factors of the scores, in plain words"),
+    ("policy_version", "VARCHAR", "Tier policy version (human version + content hash)"),
+    ("rules_version", "VARCHAR", "Scoring rules version (content hash)"),
+    ("model_version", "VARCHAR", "Version of the models used (conversion, CLV)"),
+    ("code_version", "VARCHAR", "Version of the pipeline code (git commit)"),
+]
+
+TIER_SNAPSHOTS_COLUMNS: list[tuple[str, str, str]] = [
+    ("snapshot_id", "VARCHAR", "Snapshot id"),
+    ("as_of_date", "DATE", "Reference date"),
+    ("created_at", "TIMESTAMP", "When the snapshot was written (UTC)"),
+    ("row_count", "BIGINT", "Accounts in the snapshot"),
+    ("policy_version", "VARCHAR", "Tier policy version"),
+    ("rules_version", "VARCHAR", "Scoring rules version"),
+    ("code_version", "VARCHAR", "Pipeline code version"),
+    ("run_id", "VARCHAR", "Dagster run that produced it"),
+    ("parquet_path", "VARCHAR", "Snapshot file, relative to the serving directory"),
+    ("parquet_sha256", "VARCHAR", "Content hash of the snapshot file"),
+]
+
+TIER_HISTORY_COLUMNS: list[tuple[str, str, str]] = [
+    ("golden_account_id", "VARCHAR", "Resolved customer"),
+    ("tier", "VARCHAR", "Tier held during the interval"),
+    ("valid_from", "DATE", "First day the tier applied"),
+    ("valid_to", "DATE", "Day the next tier took over (null while current)"),
+    ("is_current", "BOOLEAN", "True for the open interval"),
+    ("snapshot_id", "VARCHAR", "Snapshot that opened the interval"),
+    ("policy_version", "VARCHAR", "Policy version that assigned it"),
+]

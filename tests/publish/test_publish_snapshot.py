@@ -1,0 +1,195 @@
+"""Publish: immutable snapshots, the serving database, its atomic swap and the BI contract."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS
+from pipelines.publish.snapshot import (
+    PublishContractError,
+    SnapshotExistsError,
+    build_serving_db,
+    list_snapshots,
+    write_snapshot,
+)
+
+TIER_ONLY = {
+    "snapshot_id", "as_of_date", "tier", "tier_name_en", "tier_name_zh", "service_strategy_en",
+    "service_strategy_zh", "owner_team", "rule_fired", "reason_en", "reason_zh", "risk_flag",
+    "in_control_group", "tier_since", "pending_downgrade_to", "policy_version",
+}  # fmt: skip
+PROFILE_ONLY = {
+    "account_name", "industry", "size_band", "province", "city", "region",
+    "root_golden_account_id",
+}  # fmt: skip
+
+
+def _value(name: str, dtype: str, account: str, tier: str, snapshot_id: str, as_of: date):
+    special = {
+        "snapshot_id": snapshot_id,
+        "as_of_date": as_of,
+        "golden_account_id": account,
+        "tier": tier,
+        "root_golden_account_id": account,
+        "net_revenue_365d": {"A": 1000.0, "B": 100.0, "C": 10.0}.get(tier, 0.0),
+        "tier_since": as_of,
+        "pending_downgrade_to": None,
+        "risk_flag": None,
+    }
+    if name in special:
+        return special[name]
+    return {
+        "VARCHAR": f"{name}-{account}",
+        "DOUBLE": 0.5,
+        "INTEGER": 3,
+        "BOOLEAN": False,
+        "DATE": as_of,
+    }[dtype]
+
+
+def stage_upstream(
+    con: duckdb.DuckDBPyConnection, tiers: dict[str, str], snapshot_id: str, as_of: date
+) -> None:
+    """Create tiers.customer_tier, scores.account_scores and marts.customer_360 by hand."""
+    groups = {
+        "tiers.customer_tier": [c for c in CUSTOMER_TIER_COLUMNS if c[0] in TIER_ONLY],
+        "marts.customer_360": [c for c in CUSTOMER_TIER_COLUMNS if c[0] in PROFILE_ONLY],
+        "scores.account_scores": [
+            c
+            for c in CUSTOMER_TIER_COLUMNS
+            if c[0] not in TIER_ONLY | PROFILE_ONLY | {"golden_account_id", "code_version"}
+        ],
+    }
+    for table, cols in groups.items():
+        con.execute(f"create schema if not exists {table.split('.')[0]}")
+        cols = [("golden_account_id", "VARCHAR", "")] + cols
+        con.execute(
+            f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t, _ in cols)})"
+        )
+        rows = [
+            [_value(n, t, account, tier, snapshot_id, as_of) for n, t, _ in cols]
+            for account, tier in tiers.items()
+        ]
+        con.executemany(f"insert into {table} values ({', '.join('?' for _ in cols)})", rows)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path):
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    yield con
+    con.close()
+
+
+def _publish(con, serving: Path, tiers: dict[str, str], snapshot_id: str, as_of: date):
+    stage_upstream(con, tiers, snapshot_id, as_of)
+    info = write_snapshot(
+        con, serving / "snapshots", run_id=f"run-{snapshot_id}", code_version_value="test"
+    )
+    build_serving_db(con, serving, serving / "serving.duckdb")
+    return info
+
+
+def test_snapshot_has_contract_schema_and_manifest(warehouse, tmp_path):
+    serving = tmp_path / "serving"
+    info = _publish(warehouse, serving, {"g1": "A", "g2": "C", "g3": "P"}, "s1", date(2026, 1, 1))
+    parquet = serving / info.parquet_path
+    schema = duckdb.sql(f"describe select * from read_parquet('{parquet}')").fetchall()
+    assert [(r[0], r[1]) for r in schema] == [(n, t) for n, t, _ in CUSTOMER_TIER_COLUMNS]
+    assert info.row_count == 3
+    assert info.parquet_sha256 == hashlib.sha256(parquet.read_bytes()).hexdigest()
+    assert [s.snapshot_id for s in list_snapshots(serving / "snapshots")] == ["s1"]
+
+
+def test_snapshots_are_immutable(warehouse, tmp_path):
+    serving = tmp_path / "serving"
+    info = _publish(warehouse, serving, {"g1": "A"}, "s1", date(2026, 1, 1))
+    before = (serving / info.parquet_path).read_bytes()
+    stage_upstream(warehouse, {"g1": "B"}, "s1", date(2026, 1, 1))
+    with pytest.raises(SnapshotExistsError):
+        write_snapshot(warehouse, serving / "snapshots", run_id="again", code_version_value="test")
+    assert (serving / info.parquet_path).read_bytes() == before
+    assert not [p for p in (serving / "snapshots").iterdir() if p.name.startswith(".")]
+
+
+def test_serving_current_and_scd2_history(warehouse, tmp_path):
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving, {"g1": "A", "g2": "B"}, "s1", date(2026, 1, 1))
+    _publish(warehouse, serving, {"g1": "A", "g2": "C"}, "s2", date(2026, 1, 2))
+    _publish(warehouse, serving, {"g1": "B", "g2": "B"}, "s3", date(2026, 1, 3))
+    con = duckdb.connect(str(serving / "serving.duckdb"), read_only=True)
+    current = dict(
+        con.execute("select golden_account_id, tier from customer_tier_current").fetchall()
+    )
+    assert current == {"g1": "B", "g2": "B"}
+    history = con.execute(
+        "select golden_account_id, tier, valid_from, valid_to, is_current "
+        "from customer_tier_history order by 1, 3"
+    ).fetchall()
+    assert history == [
+        ("g1", "A", date(2026, 1, 1), date(2026, 1, 3), False),
+        ("g1", "B", date(2026, 1, 3), None, True),
+        ("g2", "B", date(2026, 1, 1), date(2026, 1, 2), False),
+        ("g2", "C", date(2026, 1, 2), date(2026, 1, 3), False),
+        ("g2", "B", date(2026, 1, 3), None, True),
+    ]
+    assert con.execute("select count(*) from tier_snapshots").fetchone()[0] == 3
+    con.close()
+
+
+def test_missing_contract_column_fails_loudly(warehouse, tmp_path):
+    stage_upstream(warehouse, {"g1": "A"}, "s1", date(2026, 1, 1))
+    warehouse.execute("alter table scores.account_scores drop column clv_12m")
+    with pytest.raises(PublishContractError, match="clv_12m"):
+        write_snapshot(warehouse, tmp_path / "snapshots", run_id="r", code_version_value="t")
+    assert not (tmp_path / "snapshots" / "s1").exists()
+
+
+def test_reader_never_sees_half_written_serving_db(warehouse, tmp_path):
+    """A second process reads the serving file in a loop while snapshots are published."""
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving, {f"g{i}": "C" for i in range(50)}, "s0", date(2026, 1, 1))
+    reader = textwrap.dedent(
+        f"""
+        import duckdb, sys, time
+        ok = 0
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                con = duckdb.connect({str(serving / "serving.duckdb")!r}, read_only=True)
+            except duckdb.IOException:
+                continue
+            n, snaps, ids = con.execute(
+                "select (select count(*) from customer_tier_current), "
+                "(select count(*) from tier_snapshots), "
+                "(select count(distinct snapshot_id) from customer_tier_current)"
+            ).fetchone()
+            con.close()
+            assert ids == 1, ids
+            assert n == 50 + 10 * (snaps - 1), (n, snaps)
+            ok += 1
+            if snaps == 6:
+                break
+        print(ok)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", reader], stdout=subprocess.PIPE, text=True)
+    for k in range(1, 6):
+        tiers = {f"g{i}": "B" for i in range(50 + 10 * k)}
+        _publish(warehouse, serving, tiers, f"s{k}", date(2026, 1, 1 + k))
+    out, _ = proc.communicate(timeout=90)
+    assert proc.returncode == 0
+    assert int(out.strip()) > 0
+
+
+def test_bi_contract_document_matches_published_schema():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "bi-contract.md").read_text()
+    for name, dtype, _ in CUSTOMER_TIER_COLUMNS:
+        assert f"| {name} | {dtype} |" in doc, f"docs/bi-contract.md lacks {name} {dtype}"
