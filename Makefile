@@ -9,7 +9,8 @@ ACCOUNTS ?= 5000
 SEED ?= 7
 
 export STRATUM_DATA_DIR ?= $(CURDIR)/data
-export STRATUM_WAREHOUSE ?= $(STRATUM_DATA_DIR)/warehouse/stratum.duckdb
+# dbt reads the warehouse path from STRATUM_WAREHOUSE; derived from the one data-dir setting.
+export STRATUM_WAREHOUSE := $(STRATUM_DATA_DIR)/warehouse/stratum.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Nothing phones home: Dagster, dbt and Great Expectations telemetry off.
 export DAGSTER_DISABLE_TELEMETRY := true

@@ -7,6 +7,8 @@ specific variable overrides it. Nothing here touches the disk at import time.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -56,7 +58,9 @@ def get_paths() -> Paths:
     return Paths(
         data_dir=data_dir,
         landing_dir=_env_path("STRATUM_LANDING_DIR", data_dir / "landing"),
-        warehouse=_env_path("STRATUM_WAREHOUSE", data_dir / "warehouse" / "stratum.duckdb"),
+        # Deliberately not overridable on its own: the warehouse always lives in the data dir,
+        # so dbt (which reads STRATUM_WAREHOUSE, set from here) and Python cannot disagree.
+        warehouse=data_dir / "warehouse" / "stratum.duckdb",
         serving_dir=_env_path("STRATUM_SERVING_DIR", data_dir / "serving"),
         models_dir=_env_path("STRATUM_MODELS_DIR", data_dir / "models"),
         quality_dir=_env_path("STRATUM_QUALITY_DIR", data_dir / "quality"),
@@ -69,12 +73,32 @@ def as_of_date() -> date:
     return date.fromisoformat(value) if value else date.today()
 
 
-def export_for_dbt() -> dict[str, str]:
-    """Environment that dbt's profiles.yml reads, so dbt and Python share one warehouse path."""
-    paths = get_paths()
-    env = {
-        "STRATUM_WAREHOUSE": str(paths.warehouse),
+def dbt_env_vars() -> dict[str, str]:
+    """Environment that dbt's profiles.yml and vars read, derived from the one data-dir setting."""
+    return {
+        "STRATUM_WAREHOUSE": str(get_paths().warehouse),
         "STRATUM_AS_OF": as_of_date().isoformat(),
     }
+
+
+def export_for_dbt() -> dict[str, str]:
+    """Put :func:`dbt_env_vars` into ``os.environ`` (dbt subprocesses inherit it); returns them."""
+    env = dbt_env_vars()
     os.environ.update(env)
     return env
+
+
+@contextmanager
+def dbt_environment() -> Iterator[dict[str, str]]:
+    """Set the dbt environment for the duration of a block, then restore the previous values."""
+    env = dbt_env_vars()
+    previous = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
