@@ -1,0 +1,116 @@
+"""A sensor that starts a run when the landing dir holds files the warehouse has not loaded.
+
+Cheap by design: files are hashed only when their (size, mtime) changed since the last tick
+(the cache lives in the sensor cursor), and the warehouse is opened read-only just long
+enough to read the manifest. The run key is a hash of the pending (entity, sha256) set, so the
+same files never start two runs.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the resource parameter's type.
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+from dagster import (
+    JobDefinition,
+    RunRequest,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    sensor,
+)
+
+from pipelines.ingest.loader import list_landing_files, sha256_file
+from pipelines.ingest.sources_config import load_sources_config
+from pipelines.resources import Warehouse
+from pipelines.settings import ENTITIES, get_paths
+
+if TYPE_CHECKING:  # not exported at dagster's top level
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
+
+FileCache = dict[str, list]  # relative path -> [size, mtime_ns, sha256]
+
+
+def scan_landing(
+    landing_dir: Path, cache: FileCache, globs: dict[str, str] | None = None
+) -> tuple[list[tuple[str, str]], FileCache]:
+    """(entity, sha256) of every accepted landing file, and the refreshed hash cache.
+
+    A file is re-hashed only if its size or mtime differs from the cached entry.
+    """
+    found: list[tuple[str, str]] = []
+    fresh: FileCache = {}
+    for entity in ENTITIES:
+        for path in list_landing_files(landing_dir, entity, (globs or {}).get(entity, "*")):
+            rel = path.relative_to(landing_dir).as_posix()
+            stat = path.stat()
+            cached = cache.get(rel)
+            if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
+                sha = cached[2]
+            else:
+                sha = sha256_file(path)
+            fresh[rel] = [stat.st_size, stat.st_mtime_ns, sha]
+            found.append((entity, sha))
+    return found, fresh
+
+
+def loaded_files(warehouse_path: Path) -> set[tuple[str, str]] | None:
+    """(entity, sha256) pairs in ``raw._file_manifest``; None if the warehouse is locked."""
+    if not warehouse_path.exists():
+        return set()
+    try:
+        con = duckdb.connect(str(warehouse_path), read_only=True)
+    except duckdb.Error:
+        # A running pipeline holds the write lock (or this process has it open read-write).
+        return None
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE schema_name = 'raw' AND table_name = '_file_manifest'"
+        ).fetchone()[0]
+        if not exists:
+            return set()
+        return {
+            (e, s)
+            for e, s in con.execute("SELECT entity, sha256 FROM raw._file_manifest").fetchall()
+        }
+    finally:
+        con.close()
+
+
+def pending_run_key(pending: set[tuple[str, str]]) -> str:
+    """Stable run key of a set of (entity, sha256): the same files, the same key."""
+    text = "\n".join(f"{entity}:{sha}" for entity, sha in sorted(pending))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_landing_sensor(
+    job: "JobDefinition | UnresolvedAssetJobDefinition",
+    name: str = "landing_sensor",
+    minimum_interval_seconds: int = 60,
+) -> SensorDefinition:
+    """A sensor requesting a run of ``job`` when unloaded landing files appear."""
+
+    @sensor(job=job, name=name, minimum_interval_seconds=minimum_interval_seconds)
+    def _landing_sensor(context: SensorEvaluationContext, warehouse: Warehouse):
+        cache: FileCache = json.loads(context.cursor) if context.cursor else {}
+        globs = {e: c.glob for e, c in load_sources_config().items()}
+        found, fresh = scan_landing(get_paths().landing_dir, cache, globs)
+        context.update_cursor(json.dumps(fresh, sort_keys=True))
+        loaded = loaded_files(Path(warehouse.resolved_path()))
+        if loaded is None:
+            return SkipReason("warehouse is locked by a running pipeline; will look again")
+        pending = set(found) - loaded
+        if not pending:
+            return SkipReason(f"no new landing files ({len(found)} already loaded)")
+        return RunRequest(
+            run_key=pending_run_key(pending),
+            tags={"stratum/new_files": str(len(pending))},
+        )
+
+    return _landing_sensor
