@@ -1,0 +1,166 @@
+"""Bounded frames to validate, read from the warehouse in SQL. Plain functions; no Dagster.
+
+GX validates pandas frames, so everything here is about keeping those frames small: a raw
+check reads only one load batch (the rows of one ``_run_id``), a mart check only the columns
+its suite uses, and either is sampled deterministically above ``max_rows``. Whole-table facts
+that a sample cannot show (key uniqueness) are computed in SQL instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from pipelines.quality.config import Severity
+from pipelines.quality.gx_runner import ExpectationOutcome
+from pipelines.settings import ENTITIES
+
+MANIFEST_TABLE = "raw._file_manifest"
+CUSTOMER_360_TABLE = "marts.customer_360"
+
+
+@dataclass
+class Batch:
+    """A frame to validate and how it relates to the whole batch/table."""
+
+    frame: pd.DataFrame
+    total_rows: int
+    sampled: bool
+    missing_columns: list[str]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
+    schema, name = qualified_name.split(".", 1)
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _raw_table(entity: str) -> str:
+    if entity not in ENTITIES:  # also keeps the name safe to splice into SQL
+        raise ValueError(f"unknown entity {entity!r}; expected one of {ENTITIES}")
+    return f"raw.{entity}"
+
+
+def latest_batch_run_id(con: duckdb.DuckDBPyConnection, entity: str) -> str | None:
+    """Run id of the latest load of ``entity``: from the file manifest, or (without one) from
+    the newest ``_loaded_at`` in the raw table. None when nothing was ever loaded."""
+    table = _raw_table(entity)
+    if table_exists(con, MANIFEST_TABLE):
+        row = con.execute(
+            f"select run_id from {MANIFEST_TABLE} where entity = ? "
+            "order by loaded_at desc, run_id desc limit 1",
+            [entity],
+        ).fetchone()
+        return row[0] if row else None
+    if table_exists(con, table):
+        row = con.execute(
+            f"select _run_id from {table} order by _loaded_at desc limit 1"
+        ).fetchone()
+        return row[0] if row else None
+    return None
+
+
+def load_raw_batch(
+    con: duckdb.DuckDBPyConnection, entity: str, batch_run_id: str, max_rows: int
+) -> Batch:
+    """The rows ``batch_run_id`` loaded into ``raw.<entity>``; above ``max_rows`` a
+    deterministic sample (ordered by a hash of file and line, so re-runs see the same rows)."""
+    table = _raw_table(entity)
+    if not table_exists(con, table):
+        return Batch(pd.DataFrame(), 0, False, [])
+    total = con.execute(
+        f"select count(*) from {table} where _run_id = ?", [batch_run_id]
+    ).fetchone()[0]
+    if total > max_rows:
+        frame = con.execute(
+            f"select * from {table} where _run_id = ? "
+            "order by hash(_source_file, _source_line) limit ?",
+            [batch_run_id, max_rows],
+        ).df()
+    else:
+        frame = con.execute(f"select * from {table} where _run_id = ?", [batch_run_id]).df()
+    return Batch(frame, int(total), total > max_rows, [])
+
+
+def load_table_columns(
+    con: duckdb.DuckDBPyConnection,
+    qualified_name: str,
+    columns: list[str],
+    max_rows: int,
+    order_key: str,
+) -> Batch:
+    """Only ``columns`` of a (possibly large) table, sampled by ``hash(order_key)`` above
+    ``max_rows``. Columns the table lacks are left out (the suite's schema expectation then
+    reports them) and listed in ``missing_columns``."""
+    schema, name = qualified_name.split(".", 1)
+    present = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+    wanted = [c for c in columns if c in present]
+    missing = [c for c in columns if c not in present]
+    select_list = ", ".join(f'"{c}"' for c in wanted) or "1 as _no_columns"
+    total = con.execute(f"select count(*) from {qualified_name}").fetchone()[0]
+    sampled = total > max_rows and order_key in present
+    sql = f"select {select_list} from {qualified_name}"
+    if sampled:
+        sql += f' order by hash("{order_key}") limit {int(max_rows)}'
+    return Batch(con.execute(sql).df(), int(total), sampled, missing)
+
+
+def key_outcomes_sql(
+    con: duckdb.DuckDBPyConnection,
+    qualified_name: str,
+    key: str,
+    severity_unique: Severity,
+    severity_not_null: Severity,
+    examples: int = 5,
+) -> list[ExpectationOutcome]:
+    """``not null`` and ``unique`` on ``key`` over the whole table, as GX-shaped outcomes.
+    unexpected_count follows GX: for uniqueness, every row whose key value repeats."""
+    total, nulls = con.execute(
+        f'select count(*), count(*) - count("{key}") from {qualified_name}'
+    ).fetchone()
+    dup_rows, dup_examples = con.execute(
+        f"""
+        with d as (
+            select "{key}" as k, count(*) as n from {qualified_name}
+            where "{key}" is not null group by 1 having count(*) > 1
+        )
+        select coalesce(sum(n), 0), list(k order by n desc, k)[1:{int(examples)}] from d
+        """
+    ).fetchone()
+    non_null = max(int(total) - int(nulls), 0)
+    return [
+        ExpectationOutcome(
+            expectation_type="expect_column_values_to_not_be_null",
+            column=key,
+            kwargs={"column": key},
+            success=nulls == 0,
+            severity=severity_not_null,
+            unexpected_count=int(nulls),
+            unexpected_percent=100.0 * nulls / total if total else 0.0,
+            examples=[None] * min(int(nulls), examples),
+            source="sql",
+        ),
+        ExpectationOutcome(
+            expectation_type="expect_column_values_to_be_unique",
+            column=key,
+            kwargs={"column": key},
+            success=dup_rows == 0,
+            severity=severity_unique,
+            unexpected_count=int(dup_rows),
+            unexpected_percent=100.0 * dup_rows / non_null if non_null else 0.0,
+            examples=list(dup_examples or []),
+            source="sql",
+        ),
+    ]

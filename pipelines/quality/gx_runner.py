@@ -1,0 +1,417 @@
+"""Validate a bounded pandas DataFrame against a Great Expectations suite. Knows nothing of Dagster.
+
+GX 1.x is called directly (``dagster-ge`` only supports GX < 1.0) with a *file* data context
+rooted at ``<quality_dir>/gx``: every validation result is stored there, so the Data Docs
+site at ``<quality_dir>/data_docs`` keeps the history of all runs for analysts. GX's SQL path
+does not work on DuckDB, so callers hand over a DataFrame of bounded size (one load batch, a
+deterministic sample or an aggregate).
+
+One context per process and quality directory (cached); suites are read from
+``expectations/<suite>.json`` and registered once.
+"""
+
+from __future__ import annotations
+
+import os
+
+# GX reads this at import time (pipelines/quality/__init__.py sets it too, for direct imports).
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.checkpoint import UpdateDataDocsAction
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import ProgressBarsConfig
+
+from pipelines.quality.config import (
+    QualityConfig,
+    QualityConfigError,
+    ResolvedPolicy,
+    Severity,
+    load_quality_config,
+)
+from pipelines.settings import EXPECTATIONS_DIR, get_paths
+
+DATASOURCE = "stratum_pandas"
+BATCH_DEFINITION = "whole_frame"
+DOCS_SITE = "stratum"
+
+_LOCK = threading.Lock()
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """The result of one expectation, flattened for metadata and the results table."""
+
+    expectation_type: str
+    column: str | None
+    kwargs: dict[str, Any]
+    success: bool
+    severity: Severity
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    examples: list[Any] = field(default_factory=list)
+    observed_value: Any = None
+    error: str | None = None
+    source: str = "gx"  # "gx" or "sql" (computed in the warehouse over the whole table)
+
+    @property
+    def key(self) -> str:
+        """``<type>:<column>``, the key used for severity overrides in config/quality.yaml."""
+        return expectation_key(self.expectation_type, self.kwargs)
+
+
+@dataclass
+class ValidationOutcome:
+    """All expectation results of one validation, with the verdict under the severity policy."""
+
+    suite: str
+    results: list[ExpectationOutcome]
+    element_count: int
+    validated_at: datetime
+    run_name: str
+    data_docs_index: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success]
+
+    @property
+    def errors(self) -> list[ExpectationOutcome]:
+        return [r for r in self.failures if r.severity == "ERROR"]
+
+    @property
+    def warnings(self) -> list[ExpectationOutcome]:
+        return [r for r in self.failures if r.severity == "WARN"]
+
+    @property
+    def passed(self) -> bool:
+        """True when no ERROR-severity expectation failed (WARN failures do not block)."""
+        return not self.errors
+
+    @property
+    def severity(self) -> Severity:
+        """ERROR if a blocking expectation failed, otherwise WARN (used for the check result)."""
+        return "ERROR" if self.errors else "WARN"
+
+    def result(self, expectation_type: str, column: str | None = None) -> ExpectationOutcome:
+        """The first result of that expectation type (and column); KeyError when absent."""
+        for r in self.results:
+            if r.expectation_type == expectation_type and (column is None or r.column == column):
+                return r
+        raise KeyError(f"{self.suite}: no result for {expectation_type} on {column!r}")
+
+    def replace_result(self, new: ExpectationOutcome) -> None:
+        """Swap the result with the same key for ``new`` (e.g. a whole-table SQL computation)."""
+        for i, r in enumerate(self.results):
+            if r.key == new.key:
+                self.results[i] = new
+                return
+        self.results.append(new)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per expectation, failures first, JSON-ready kwargs/examples."""
+        rows = [
+            {
+                "expectation_type": r.expectation_type,
+                "column_name": r.column,
+                "kwargs": json.dumps(jsonable(r.kwargs), ensure_ascii=False, sort_keys=True),
+                "success": r.success,
+                "severity": r.severity,
+                "unexpected_count": r.unexpected_count,
+                "unexpected_percent": r.unexpected_percent,
+                "examples": json.dumps(jsonable(r.examples), ensure_ascii=False),
+                "observed_value": None if r.observed_value is None else str(r.observed_value),
+                "error": r.error,
+                "source": r.source,
+            }
+            for r in sorted(self.results, key=lambda r: (r.success, r.severity != "ERROR"))
+        ]
+        return pd.DataFrame(rows)
+
+
+def expectation_key(expectation_type: str, kwargs: dict[str, Any]) -> str:
+    """Stable human key of an expectation: ``type:column``, ``type:a+b`` or ``type``."""
+    cols = _columns_of(kwargs)
+    return f"{expectation_type}:{cols}" if cols else expectation_type
+
+
+def _columns_of(kwargs: dict[str, Any]) -> str | None:
+    if kwargs.get("column"):
+        return str(kwargs["column"])
+    if kwargs.get("column_A") and kwargs.get("column_B"):
+        return f"{kwargs['column_A']}+{kwargs['column_B']}"
+    if kwargs.get("column_list"):
+        return "+".join(str(c) for c in kwargs["column_list"])
+    return None
+
+
+def jsonable(value: Any) -> Any:
+    """Make GX/pandas values JSON-safe (NaN -> None, timestamps -> ISO text)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()
+    if value is pd.NaT:
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Suites and the GX context
+# ---------------------------------------------------------------------------------------------
+
+
+def suite_path(suite_name: str) -> Path:
+    return EXPECTATIONS_DIR / f"{suite_name}.json"
+
+
+def suite_names() -> list[str]:
+    """Every suite stored in ``expectations/``."""
+    return sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json"))
+
+
+def load_suite(suite_name: str) -> gx.ExpectationSuite:
+    """Build the suite from its JSON file. GX drops invalid expectations silently, so a
+    suite whose expectation count shrinks while loading is an error here."""
+    doc = json.loads(suite_path(suite_name).read_text(encoding="utf-8"))
+    suite = gx.ExpectationSuite(**doc)
+    if len(suite.expectations) != len(doc.get("expectations", [])):
+        raise ValueError(
+            f"{suite_path(suite_name)}: GX kept {len(suite.expectations)} of "
+            f"{len(doc.get('expectations', []))} expectations (invalid ones are dropped)"
+        )
+    return suite
+
+
+def suite_columns(suite_name: str) -> list[str]:
+    """Every column a suite refers to (schema set included), in first-mention order."""
+    seen: dict[str, None] = {}
+    for exp in load_suite(suite_name).expectations:
+        kwargs = dict(exp.configuration.kwargs)
+        for name in ("column", "column_A", "column_B"):
+            if kwargs.get(name):
+                seen.setdefault(str(kwargs[name]))
+        for name in ("column_list", "column_set"):
+            for col in kwargs.get(name) or []:
+                seen.setdefault(str(col))
+    return list(seen)
+
+
+def check_policy_matches_suite(policy: ResolvedPolicy, suite: gx.ExpectationSuite) -> None:
+    """Every severity override must name an expectation of the suite (typos fail loudly)."""
+    keys = set()
+    for exp in suite.expectations:
+        config = exp.configuration
+        keys.add(config.type)
+        keys.add(expectation_key(config.type, dict(config.kwargs)))
+    unknown = sorted(set(policy.expectations) - keys)
+    if unknown:
+        raise QualityConfigError(
+            f"config/quality.yaml: suites.{policy.suite}.expectations has keys that match no "
+            f"expectation of {suite_path(policy.suite).name}: {', '.join(unknown)}"
+        )
+
+
+def data_docs_dir(quality_dir: Path | None = None) -> Path:
+    """Where the Data Docs site is written (``<quality_dir>/data_docs``)."""
+    return (quality_dir or get_paths().quality_dir) / "data_docs"
+
+
+class _Runner:
+    """A GX file context rooted under the quality dir, with the suites registered lazily."""
+
+    def __init__(self, quality_dir: Path) -> None:
+        quality_dir.mkdir(parents=True, exist_ok=True)
+        self.quality_dir = quality_dir
+        self.context = gx.get_context(mode="file", project_root_dir=str(quality_dir))
+        # Write great_expectations.yml only when something changed: with a multi-process
+        # executor several checks may start at once, and rewriting it each time would race.
+        quiet = ProgressBarsConfig(globally=False, metric_calculations=False)
+        if self.context.variables.progress_bars != quiet:
+            self.context.variables.progress_bars = quiet
+            self.context.variables.save()
+        site_config = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs_dir(quality_dir)),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+        sites = self.context.get_config().data_docs_sites or {}
+        # The site path is absolute, so refresh it in case the quality dir was moved.
+        if DOCS_SITE in sites:
+            if dict(sites[DOCS_SITE]) != site_config:
+                self.context.update_data_docs_site(DOCS_SITE, site_config)
+        else:
+            self.context.add_data_docs_site(DOCS_SITE, site_config)
+        if "local_site" in sites:
+            self.context.delete_data_docs_site("local_site")
+        try:
+            self.datasource = self.context.data_sources.get(DATASOURCE)
+        except (KeyError, ValueError, LookupError):
+            self.datasource = self.context.data_sources.add_pandas(DATASOURCE)
+        self.checkpoints: dict[str, gx.Checkpoint] = {}
+
+    def checkpoint(self, suite_name: str, examples: int) -> gx.Checkpoint:
+        cache_key = f"{suite_name}/{examples}"
+        if cache_key in self.checkpoints:
+            return self.checkpoints[cache_key]
+        suite = self.context.suites.add_or_update(load_suite(suite_name))
+        try:
+            asset = self.datasource.get_asset(suite_name)
+        except LookupError:
+            asset = self.datasource.add_dataframe_asset(suite_name)
+        try:
+            batch_definition = asset.get_batch_definition(BATCH_DEFINITION)
+        except KeyError:
+            batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION)
+        validation = self.context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=suite_name, data=batch_definition, suite=suite)
+        )
+        checkpoint = self.context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=f"stratum_{suite_name}",
+                validation_definitions=[validation],
+                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": examples},
+            )
+        )
+        self.checkpoints[cache_key] = checkpoint
+        return checkpoint
+
+
+@lru_cache(maxsize=8)
+def _runner(quality_dir: str) -> _Runner:
+    return _Runner(Path(quality_dir))
+
+
+@lru_cache(maxsize=1)
+def default_config() -> QualityConfig:
+    """``config/quality.yaml``, read once per process."""
+    return load_quality_config()
+
+
+def _prepare(df: pd.DataFrame) -> pd.DataFrame:
+    """Python ``date`` objects (object dtype) become datetime64 so that GX can compare them
+    with the datetime suite parameters; DuckDB already returns DATE as datetime64."""
+    out = df
+    for col in df.columns:
+        if df[col].dtype == object:
+            first = df[col].dropna().head(1)
+            if (
+                len(first)
+                and isinstance(first.iloc[0], date)
+                and not isinstance(first.iloc[0], datetime)
+            ):
+                if out is df:
+                    out = df.copy()
+                out[col] = pd.to_datetime(df[col])
+    return out
+
+
+def _error_message(exception_info: Any) -> str | None:
+    if not exception_info:
+        return None
+    infos = [exception_info] if "raised_exception" in exception_info else exception_info.values()
+    messages = [
+        str(i.get("exception_message"))
+        for i in infos
+        if isinstance(i, dict) and i.get("raised_exception")
+    ]
+    return "; ".join(messages) or None
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    suite_name: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    run_name: str | None = None,
+    config: QualityConfig | None = None,
+    quality_dir: Path | None = None,
+) -> ValidationOutcome:
+    """Validate ``df`` against ``expectations/<suite_name>.json``.
+
+    ``parameters`` fill the suite's ``{"$PARAMETER": ...}`` placeholders (see
+    ``config.freshness_parameters``). Severity comes from ``config/quality.yaml``. The GX
+    result is stored in the file context and rendered into the Data Docs site, under
+    ``run_name`` (e.g. the Dagster run id). Nothing is written to the warehouse here.
+    """
+    config = config or default_config()
+    policy = config.policy(suite_name)
+    quality_dir = (quality_dir or get_paths().quality_dir).resolve()
+    run_name = run_name or "adhoc"
+    validated_at = datetime.now(UTC)
+    with _LOCK:  # one GX context, one writer to its stores
+        runner = _runner(str(quality_dir))
+        checkpoint = runner.checkpoint(suite_name, policy.examples)
+        check_policy_matches_suite(policy, checkpoint.validation_definitions[0].suite)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": _prepare(df)},
+            expectation_parameters=parameters or {},
+            run_id=RunIdentifier(run_name=run_name, run_time=validated_at),
+        )
+    suite_result = next(iter(result.run_results.values()))
+    outcomes = []
+    for r in suite_result.results:
+        cfg = r.expectation_config
+        kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k != "batch_id"}
+        res = r.result or {}
+        outcomes.append(
+            ExpectationOutcome(
+                expectation_type=cfg.type,
+                column=_columns_of(kwargs),
+                kwargs=kwargs,
+                success=bool(r.success),
+                severity=policy.severity_for(expectation_key(cfg.type, kwargs), cfg.type),
+                unexpected_count=res.get("unexpected_count"),
+                unexpected_percent=res.get("unexpected_percent"),
+                examples=jsonable(list(res.get("partial_unexpected_list") or []))[
+                    : policy.examples
+                ],
+                observed_value=jsonable(res.get("observed_value")),
+                error=_error_message(r.exception_info),
+            )
+        )
+    # Keep the suite's own order: it is how the author grouped them (schema, keys, ranges...).
+    suite = checkpoint.validation_definitions[0].suite
+    order = {
+        expectation_key(e.configuration.type, dict(e.configuration.kwargs)): i
+        for i, e in enumerate(suite.expectations)
+    }
+    outcomes.sort(key=lambda o: order.get(o.key, len(order)))
+    index = data_docs_dir(quality_dir) / "index.html"
+    return ValidationOutcome(
+        suite=suite_name,
+        results=outcomes,
+        element_count=len(df),
+        validated_at=validated_at,
+        run_name=run_name,
+        data_docs_index=index if index.exists() else None,
+    )

@@ -1,0 +1,169 @@
+"""Reading bounded batches from DuckDB, whole-table key checks in SQL, and the gates' logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.quality.batches import (
+    key_outcomes_sql,
+    latest_batch_run_id,
+    load_raw_batch,
+    load_table_columns,
+)
+from pipelines.quality.checks import run_customer_360_gate, run_raw_gate
+from pipelines.quality.config import QualityConfig
+from pipelines.resources import Warehouse
+from tests.quality.conftest import customer_360_frame, orders_frame
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    schema = table.split(".")[0]
+    con.execute(f"create schema if not exists {schema}")
+    con.register("_f", frame)
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema || '.' || table_name = ?",
+        [table],
+    ).fetchone()[0]
+    if exists:
+        con.execute(f"insert into {table} select * from _f")
+    else:
+        con.execute(f"create table {table} as select * from _f")
+    con.unregister("_f")
+
+
+def _manifest(con: duckdb.DuckDBPyConnection, entity: str, run_id: str, loaded_at: str) -> None:
+    frame = pd.DataFrame(
+        {
+            "entity": [entity],
+            "path": [f"{entity}/{run_id}.csv"],
+            "size_bytes": [100],
+            "sha256": [run_id],
+            "rows_read": [1],
+            "rows_loaded": [1],
+            "rows_quarantined": [0],
+            "loaded_at": [pd.Timestamp(loaded_at)],
+            "run_id": [run_id],
+        }
+    )
+    _write(con, "raw._file_manifest", frame)
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        old = orders_frame(6, run_id="run-old")
+        new = pd.concat([orders_frame(6, run_id="run-new")] * 10, ignore_index=True)
+        new["order_id"] = [f"N{i:04d}" for i in range(len(new))]
+        new["_source_line"] = range(2, len(new) + 2)
+        _write(con, "raw.orders", old)
+        _write(con, "raw.orders", new)
+        _manifest(con, "orders", "run-old", "2026-11-21 01:00")
+        _manifest(con, "orders", "run-new", "2026-11-22 01:00")
+    finally:
+        con.close()
+    return path
+
+
+def test_latest_batch_and_deterministic_sample(warehouse_path: Path) -> None:
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        assert latest_batch_run_id(con, "orders") == "run-new"
+        assert latest_batch_run_id(con, "surveys") is None
+        full = load_raw_batch(con, "orders", "run-new", max_rows=1000)
+        assert (len(full.frame), full.total_rows, full.sampled) == (60, 60, False)
+        first = load_raw_batch(con, "orders", "run-new", max_rows=25)
+        again = load_raw_batch(con, "orders", "run-new", max_rows=25)
+    finally:
+        con.close()
+    assert (len(first.frame), first.total_rows, first.sampled) == (25, 60, True)
+    assert set(first.frame["_run_id"]) == {"run-new"}
+    assert first.frame["order_id"].tolist() == again.frame["order_id"].tolist()
+    with pytest.raises(ValueError, match="unknown entity"):
+        load_raw_batch(duckdb.connect(), "orders; drop table x", "r", 10)
+
+
+def test_key_outcomes_sql_and_column_subset(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    try:
+        mart = customer_360_frame(6)
+        mart.loc[5, "golden_account_id"] = "G00001"
+        mart.loc[4, "golden_account_id"] = None
+        _write(con, "marts.customer_360", mart.drop(columns=["region"]))
+        not_null, unique = key_outcomes_sql(
+            con, "marts.customer_360", "golden_account_id", "ERROR", "WARN"
+        )
+        batch = load_table_columns(
+            con,
+            "marts.customer_360",
+            ["golden_account_id", "region", "refund_rate"],
+            3,
+            "golden_account_id",
+        )
+    finally:
+        con.close()
+    assert (not_null.success, not_null.unexpected_count, not_null.severity) == (False, 1, "WARN")
+    assert (unique.success, unique.unexpected_count, unique.examples) == (False, 2, ["G00001"])
+    assert unique.unexpected_percent == pytest.approx(40.0)
+    assert list(batch.frame.columns) == ["golden_account_id", "refund_rate"]
+    assert batch.missing_columns == ["region"]
+    assert (len(batch.frame), batch.total_rows, batch.sampled) == (3, 6, True)
+
+
+def test_raw_gate_policies(warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = Warehouse(path=str(warehouse_path))
+    # Another run loaded the latest batch: nothing new in this run.
+    quiet = run_raw_gate("orders", "some-later-run", warehouse)
+    assert quiet.passed
+    assert "no new rows" in quiet.metadata["note"].value
+
+    current = run_raw_gate("orders", "run-new", warehouse)
+    assert current.passed
+    assert current.metadata["element_count"].value == 60
+    assert current.metadata["batch_run_id"].value == "run-new"
+
+    policy = QualityConfig.model_validate(
+        {"suites": {"orders": {"batch_policy": "latest_load", "max_rows": 20}}}
+    )
+    monkeypatch.setattr("pipelines.quality.checks.default_config", lambda: policy)
+    sampled = run_raw_gate("orders", "some-later-run", warehouse)
+    assert sampled.metadata["element_count"].value == 20
+    assert sampled.metadata["sampled"].value is True
+    assert "sample" in sampled.metadata["note"].value
+
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        runs = con.execute(
+            "select run_id, count(*), max(element_count), bool_and(sampled) "
+            "from quality.validation_results group by 1 order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert runs == [("run-new", 14, 60, False), ("some-later-run", 14, 20, True)]
+
+
+def test_customer_360_gate_sampled_uses_sql_keys(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        mart = customer_360_frame(40)
+        mart["golden_account_id"] = [f"G{i:05d}" for i in range(40)]
+        mart.loc[39, "golden_account_id"] = "G00000"  # one duplicate, likely outside the sample
+        _write(con, "marts.customer_360", mart)
+    finally:
+        con.close()
+    policy = QualityConfig.model_validate({"suites": {"customer_360": {"max_rows": 5}}})
+    monkeypatch.setattr("pipelines.quality.checks.default_config", lambda: policy)
+    result = run_customer_360_gate("c360-run", Warehouse(path=str(path)))
+    assert not result.passed
+    assert result.metadata["element_count"].value == 5
+    assert result.metadata["batch_row_count"].value == 40
+    assert "expect_column_values_to_be_unique | golden_account_id | 2 |" in (
+        result.metadata["failures"].value
+    )
+    assert "computed in SQL" in result.metadata["note"].value
