@@ -1,0 +1,183 @@
+"""K-means customer segments with ids that keep their meaning from run to run.
+
+Features come from customer_360 (log1p on skewed counts and amounts), are standardised, and
+k is chosen by silhouette on a fixed-seed sample. KMeans is fitted on a sample and predicts
+every account. Each run's centroids are stored (in feature units, before scaling) in
+``scores.cluster_centroids``; the next run matches its centroids to the previous run's with the
+Hungarian algorithm so that, e.g., cluster 2 stays "high value, growing".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+
+from pipelines.scoring.config import StrictModel
+from pipelines.scoring.reasons import join_parts
+
+
+class FeatureSpec(StrictModel):
+    sql: str
+    transform: Literal["log1p", "none"] = "none"
+    high: str
+    low: str
+    high_zh: str = ""
+    low_zh: str = ""
+
+
+class ClusteringConfig(StrictModel):
+    version: str
+    k_min: int = Field(ge=2)
+    k_max: int = Field(ge=2)
+    fit_sample_size: int = Field(50_000, ge=100)
+    silhouette_sample_size: int = Field(10_000, ge=100)
+    seed: int = 42
+    describe_z: float = Field(0.5, gt=0)
+    max_words: int = Field(3, ge=1)
+    features: dict[str, FeatureSpec] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _range(self) -> ClusteringConfig:
+        if self.k_max < self.k_min:
+            raise ValueError("k_max must be >= k_min")
+        return self
+
+
+@dataclass
+class ClusterFit:
+    labels: np.ndarray  # stable cluster id per row
+    centroids: pd.DataFrame  # index = stable cluster id, columns = features (transformed units)
+    k: int
+    silhouettes: dict[int, float]
+    mean: pd.Series
+    std: pd.Series
+
+
+def feature_sql(cfg: ClusteringConfig) -> str:
+    """SELECT over marts.customer_360 returning golden_account_id and the raw features."""
+    cols = ",\n    ".join(f"({spec.sql})::double as {name}" for name, spec in cfg.features.items())
+    return f"select golden_account_id,\n    {cols}\nfrom marts.customer_360"
+
+
+def transform_features(raw: pd.DataFrame, cfg: ClusteringConfig) -> pd.DataFrame:
+    """Apply log1p where configured; nulls become 0 (no activity / no revenue)."""
+    out = pd.DataFrame(index=raw.index)
+    for name, spec in cfg.features.items():
+        v = pd.to_numeric(raw[name], errors="coerce").astype(float).fillna(0.0)
+        out[name] = np.log1p(v.clip(lower=0)) if spec.transform == "log1p" else v
+    return out
+
+
+def match_to_previous(
+    current: pd.DataFrame, previous: pd.DataFrame | None, scale: pd.Series
+) -> dict[int, int]:
+    """Map today's cluster index -> stable id by minimum total centroid distance (Hungarian).
+
+    Distances are measured in today's standard deviations. Clusters that find no partner
+    (k grew) get fresh ids above every previous id.
+    """
+    k = len(current)
+    if previous is None or previous.empty:
+        return {i: i for i in range(k)}
+    common = [c for c in current.columns if c in previous.columns]
+    a = current[common].to_numpy() / scale[common].to_numpy()
+    b = previous[common].to_numpy() / scale[common].to_numpy()
+    cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
+    rows, cols = linear_sum_assignment(cost)
+    mapping = {int(r): int(previous.index[c]) for r, c in zip(rows, cols, strict=True)}
+    next_id = int(max(previous.index)) + 1
+    for i in range(k):
+        if i not in mapping:
+            mapping[i] = next_id
+            next_id += 1
+    return mapping
+
+
+def fit_clusters(
+    features: pd.DataFrame, cfg: ClusteringConfig, previous_centroids: pd.DataFrame | None = None
+) -> ClusterFit:
+    """Choose k by silhouette, fit KMeans on a sample, label every row with stable ids."""
+    rng = np.random.default_rng(cfg.seed)
+    X = features.to_numpy(dtype=float)
+    mean, std = X.mean(axis=0), X.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    Z = (X - mean) / std
+    n = len(Z)
+    fit_idx = rng.choice(n, size=min(n, cfg.fit_sample_size), replace=False)
+    sil_idx = fit_idx[: min(len(fit_idx), cfg.silhouette_sample_size)]
+    silhouettes: dict[int, float] = {}
+    models: dict[int, KMeans] = {}
+    n_distinct = len(np.unique(Z[fit_idx], axis=0))
+    for k in range(cfg.k_min, min(cfg.k_max, n_distinct - 1) + 1):
+        km = KMeans(n_clusters=k, n_init=3, random_state=cfg.seed).fit(Z[fit_idx])
+        labels = km.predict(Z[sil_idx])
+        if len(np.unique(labels)) < 2:
+            continue
+        silhouettes[k] = float(silhouette_score(Z[sil_idx], labels, random_state=cfg.seed))
+        models[k] = km
+    if not models:
+        raise ValueError("clustering: not enough distinct accounts to form clusters")
+    best_k = max(silhouettes, key=silhouettes.get)
+    km = models[best_k]
+    raw_labels = km.predict(Z)
+    centroids = pd.DataFrame(km.cluster_centers_ * std + mean, columns=features.columns)
+    mapping = match_to_previous(
+        centroids, previous_centroids, pd.Series(std, index=features.columns)
+    )
+    stable = np.vectorize(mapping.get)(raw_labels) if n else raw_labels
+    centroids.index = [mapping[i] for i in range(best_k)]
+    centroids.index.name = "cluster_id"
+    return ClusterFit(
+        labels=np.asarray(stable, dtype=int),
+        centroids=centroids.sort_index(),
+        k=best_k,
+        silhouettes=silhouettes,
+        mean=pd.Series(mean, index=features.columns),
+        std=pd.Series(std, index=features.columns),
+    )
+
+
+def describe_centroids(fit: ClusterFit, cfg: ClusteringConfig) -> pd.DataFrame:
+    """Words for each centroid from its z-scores: e.g. "high value, declining, highly engaged"."""
+    z = (fit.centroids - fit.mean) / fit.std
+    names = list(cfg.features)
+    zz = z[names].to_numpy()
+    # Keep the max_words strongest deviations beyond describe_z, then say them in config order
+    # so the same centroid always reads the same way.
+    strength_rank = np.argsort(np.argsort(-np.abs(zz), axis=1), axis=1)
+    chosen = (strength_rank < cfg.max_words) & (np.abs(zz) >= cfg.describe_z)
+    en_cols, zh_cols = [], []
+    for j, name in enumerate(names):
+        spec = cfg.features[name]
+        en = np.where(zz[:, j] > 0, spec.high, spec.low)
+        zh = np.where(zz[:, j] > 0, spec.high_zh or spec.high, spec.low_zh or spec.low)
+        en_cols.append(pd.Series(np.where(chosen[:, j], en, ""), index=z.index))
+        zh_cols.append(pd.Series(np.where(chosen[:, j], zh, ""), index=z.index))
+    en = join_parts(en_cols, ", ").replace("", "average")
+    zh = join_parts(zh_cols, "，").replace("", "中等")
+    return pd.DataFrame({"cluster_label": en, "cluster_label_zh": zh}, index=z.index)
+
+
+def centroids_long(fit: ClusterFit, labels: pd.DataFrame) -> pd.DataFrame:
+    """Centroids in long form for ``scores.cluster_centroids`` (one row per cluster x feature)."""
+    sizes = pd.Series(fit.labels).value_counts()
+    long = fit.centroids.reset_index().melt(
+        id_vars="cluster_id", var_name="feature", value_name="centroid_value"
+    )
+    long["cluster_label"] = long["cluster_id"].map(labels["cluster_label"])
+    long["n_accounts"] = long["cluster_id"].map(sizes).fillna(0).astype("int64")
+    return long
+
+
+def centroids_wide(long: pd.DataFrame) -> pd.DataFrame:
+    """Inverse of ``centroids_long`` for matching: index cluster_id, columns features."""
+    if long.empty:
+        return pd.DataFrame()
+    return long.pivot_table(index="cluster_id", columns="feature", values="centroid_value")

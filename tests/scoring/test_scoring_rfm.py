@@ -1,0 +1,94 @@
+"""RFM: binning with ties, fixed thresholds, the segment grid and netting in SQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.scoring.config import ScoringConfigError, load_config
+from pipelines.scoring.rfm import DimensionRule, RfmConfig, bin_dimension, rfm_values, score_rfm
+
+
+@pytest.fixture
+def cfg() -> RfmConfig:
+    return load_config(RfmConfig, "rfm.yaml")[0]
+
+
+def test_quantile_bins_with_heavy_ties_do_not_crash_and_ties_share_a_bin():
+    values = pd.Series([1, 1, 1, 1, 1, 1, 1, 1, 2, 9])
+    scores = bin_dimension(values, DimensionRule(method="quantile", bins=5), higher_is_better=True)
+    # Eight tied 1s share the middle bin (mean percentile 0.45); the two largest are top.
+    assert scores.tolist() == [3.0] * 8 + [5.0, 5.0]
+    low_first = bin_dimension(
+        values, DimensionRule(method="quantile", bins=5), higher_is_better=False
+    )
+    assert low_first.iloc[0] > low_first.iloc[9]
+
+
+def test_recency_thresholds_lower_is_better():
+    rule = DimensionRule(method="thresholds", thresholds=[30, 90, 180, 365])
+    s = bin_dimension(pd.Series([0, 30, 31, 90, 180, 365, 366, None]), rule, higher_is_better=False)
+    assert s.iloc[:7].tolist() == [5, 5, 4, 4, 3, 2, 1]
+    assert pd.isna(s.iloc[7])
+
+
+def test_segment_grid_and_no_purchase(cfg):
+    df = pd.DataFrame(
+        {
+            "golden_account_id": ["champ", "lost", "cant_lose", "none"]
+            + [f"x{i}" for i in range(6)],
+            "rfm_recency_days": [2, 500, 400, None, 100, 100, 100, 100, 100, 100],
+            "rfm_frequency": [50, 1, 50, None, 2, 3, 4, 5, 6, 7],
+            "rfm_monetary": [9e5, 10, 8e5, None, 10, 20, 30, 40, 50, 60],
+        }
+    )
+    out = score_rfm(df, cfg).set_index("golden_account_id")
+    assert out.loc["champ", "rfm_segment"] == "Champions"
+    assert out.loc["lost", "rfm_segment"] == "Lost"
+    assert out.loc["cant_lose", "rfm_segment"] == "Can't lose"
+    assert out.loc["none", "rfm_segment"] == "No purchase"
+    assert out.loc["none", ["rfm_r", "rfm_f", "rfm_m", "rfm_score"]].isna().all()
+    assert out["rfm_score"].dropna().between(1, 5).all()
+    assert out.loc["champ", "rfm_score"] > out.loc["lost", "rfm_score"]
+    assert "500 days" in out.loc["lost", "rfm_reason"]
+
+
+def test_rfm_sql_nets_refunds_and_cancellations():
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.customer_360 as select * from (values ('a'), ('b'), ('c')) t(golden_account_id)"
+    )
+    con.execute(
+        """create table marts.orders as select * from (values
+        ('1', 'a', date '2024-06-01', 'completed', 100.0),
+        ('2', 'a', date '2024-06-20', 'refunded', 0.0),
+        ('3', 'a', date '2024-06-10', 'partially_refunded', 40.0),
+        ('4', 'b', date '2024-06-25', 'cancelled', 0.0),
+        ('5', 'c', date '2020-01-01', 'completed', 10.0)
+        ) t(order_id, golden_account_id, order_date, status, net_amount_cny)"""
+    )
+    v = rfm_values(con, date(2024, 6, 30), 730).set_index("golden_account_id")
+    assert v.loc["a", "rfm_frequency"] == 2
+    assert v.loc["a", "rfm_monetary"] == pytest.approx(140.0)
+    assert v.loc["a", "rfm_recency_days"] == 20
+    assert (
+        v.loc[["b", "c"], ["rfm_frequency", "rfm_monetary", "rfm_recency_days"]].isna().all().all()
+    )
+
+
+def test_config_errors_name_the_key(tmp_path):
+    bad = tmp_path / "rfm.yaml"
+    bad.write_text(
+        "version: '1'\nlookback_days: 10\nweights: {r: 1, f: 1, m: 1}\n"
+        "recency: {method: quantile, bins: 7}\nfrequency: {method: quantile, bins: 5}\n"
+        "monetary: {method: quantile, bins: 5}\nsegments: [{name: X, r: [1, 5], f: [1, 5]}]\n"
+    )
+    with pytest.raises(ScoringConfigError, match=r"recency\.bins"):
+        load_config(RfmConfig, bad)
+    bad.write_text(bad.read_text().replace("bins: 7", "bins: 5") + "lookback_dayz: 3\n")
+    with pytest.raises(ScoringConfigError, match="lookback_dayz"):
+        load_config(RfmConfig, bad)
