@@ -1,0 +1,131 @@
+"""Dagster wrapper: scores.account_scores + tier policy -> the tiers schema.
+
+No ``from __future__ import annotations`` here: Dagster inspects the context annotation.
+"""
+
+from datetime import date
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipelines.resources import Warehouse
+from pipelines.settings import as_of_date
+from pipelines.tiering.ledger import migration_pivot
+from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary, to_markdown
+from pipelines.tiering.policy import load_policy
+from pipelines.tiering.store import (
+    read_current_history,
+    read_scores,
+    read_state,
+    write_outputs,
+)
+
+SCORES_KEY = AssetKey(["scores", "account_scores"])
+CUSTOMER_TIER_KEY = AssetKey(["tiers", "customer_tier"])
+CHECK_NAME = "one_tier_per_account"
+
+
+def snapshot_id_for(as_of: date, run_id: str) -> str:
+    """Run-derived snapshot id, reused by the publish step (``YYYYMMDD-<run id prefix>``)."""
+    return f"{as_of:%Y%m%d}-{run_id[:8]}"
+
+
+@asset(
+    key=CUSTOMER_TIER_KEY,
+    deps=[SCORES_KEY],
+    group_name="tiering",
+    kinds={"python", "duckdb"},
+    description=(
+        "Applies the tier policy (STRATUM_TIER_POLICY or config/tiers/default.yaml) to "
+        "scores.account_scores with hysteresis against the previous run. Writes "
+        "tiers.customer_tier, tier_state, tier_ledger (appended), tier_history (SCD2), "
+        "downgrade_notices and migration_matrix."
+    ),
+    check_specs=[
+        AssetCheckSpec(
+            CHECK_NAME,
+            asset=CUSTOMER_TIER_KEY,
+            blocking=True,
+            description="Every scored account has exactly one tier from the policy.",
+        )
+    ],
+)
+def customer_tier(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    policy = load_policy()
+    as_of = as_of_date()
+    snapshot_id = snapshot_id_for(as_of, context.run_id)
+    with warehouse.connect() as con:
+        scores = read_scores(con)
+        out = run_tiering(
+            scores,
+            policy,
+            as_of,
+            snapshot_id,
+            previous_state=read_state(con),
+            current_history=read_current_history(con),
+        )
+        write_outputs(con, out, as_of)
+        rows, distinct, bad = con.execute(
+            "select count(*), count(distinct golden_account_id), "
+            "count(*) filter (where tier is null or not list_contains(?, tier)) "
+            "from tiers.customer_tier",
+            [policy.codes],
+        ).fetchone()
+
+    counts = change_counts(out)
+    expired = out.overrides[out.overrides["status"] != "active"]
+    for row in expired.itertuples():
+        context.log.warning(
+            "Override for %s (%s) not applied: %s", row.golden_account_id, row.tier, row.status
+        )
+    summary = tier_summary(out, policy)
+    passed = rows == len(scores) and distinct == rows and bad == 0
+    return MaterializeResult(
+        metadata={
+            "snapshot_id": snapshot_id,
+            "as_of_date": as_of.isoformat(),
+            "policy_version": policy.policy_version,
+            "accounts": MetadataValue.int(len(out.customer_tier)),
+            "tier_summary": MetadataValue.md(to_markdown(summary)),
+            "migration_matrix": MetadataValue.md(
+                to_markdown(migration_pivot(out.migration, policy.codes), index=True)
+            ),
+            **{k: MetadataValue.int(v) for k, v in counts.items()},
+            "risk_capped": MetadataValue.int(
+                int(out.customer_tier["risk_gate_applied"].notna().sum())
+            ),
+            "quota_demoted": MetadataValue.int(
+                int(out.customer_tier["quota_applied"].notna().sum())
+            ),
+            "overrides_applied": MetadataValue.int(
+                int(out.customer_tier["override_applied"].sum())
+            ),
+            "overrides_not_applied": MetadataValue.md(
+                to_markdown(expired) if len(expired) else "none"
+            ),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=CHECK_NAME,
+                passed=bool(passed),
+                severity=AssetCheckSeverity.ERROR,
+                metadata={
+                    "rows": rows,
+                    "distinct_accounts": distinct,
+                    "invalid_tier": bad,
+                    "scored": len(scores),
+                },
+            )
+        ],
+    )
+
+
+tiering_assets = [customer_tier]

@@ -1,0 +1,126 @@
+"""The customer_tier asset against a temp DuckDB, materialised on two as-of dates."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import yaml
+from dagster import AssetKey, materialize
+
+from pipelines.resources import Warehouse
+from pipelines.tiering.assets import customer_tier, tiering_assets
+from tests.tiering.tier_fixtures import make_scores, policy_data
+
+
+def _seed(path, scores: pd.DataFrame) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("create schema if not exists scores")
+        con.register("s", scores)
+        con.execute("create or replace table scores.account_scores as select * from s")
+    finally:
+        con.close()
+
+
+def _query(path, sql):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def test_asset_definition():
+    assert customer_tier.key == AssetKey(["tiers", "customer_tier"])
+    assert AssetKey(["scores", "account_scores"]) in customer_tier.dependency_keys
+    assert customer_tier.group_names_by_key[customer_tier.key] == "tiering"
+    assert tiering_assets == [customer_tier]
+
+
+def test_materialize_twice(tmp_path, monkeypatch):
+    policy_file = tmp_path / "policy.yaml"
+    data = policy_data(version="asset-test")
+    data["hysteresis"].update(min_dwell_days=0, downgrade_grace_days=0)
+    policy_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("STRATUM_TIER_POLICY", str(policy_file))
+    db = tmp_path / "wh.duckdb"
+    rows = [{"abc_class": "A", "p_alive": 0.9}, {"abc_class": "B"}, {}, {"has_paid_order": False}]
+    _seed(db, make_scores(rows))
+    resources = {"warehouse": Warehouse(path=str(db))}
+
+    monkeypatch.setenv("STRATUM_AS_OF", "2025-06-01")
+    first = materialize([customer_tier], resources=resources)
+    assert first.success
+    mats = first.asset_materializations_for_node("tiers__customer_tier")
+    meta = mats[0].metadata
+    assert meta["policy_version"].value.startswith("asset-test+")
+    assert meta["new"].value == 4
+    assert "| A |" in meta["tier_summary"].value
+    checks = first.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
+
+    tiers = _query(db, "select * from tiers.customer_tier order by golden_account_id")
+    assert tiers["tier"].tolist() == ["A", "B", "C", "P"]
+    snapshot_1 = tiers["snapshot_id"].iloc[0]
+    assert snapshot_1.startswith("20250601-") and tiers["snapshot_id"].nunique() == 1
+    assert {"reason_en", "reason_zh", "in_control_group", "clv_12m", "rules_version"} <= set(
+        tiers.columns
+    )
+    assert str(tiers["tier_since"].dtype).startswith("datetime64")
+
+    # Day two: G001 loses A (grace 0 -> demoted now), G005 appears.
+    rows2 = [
+        {"abc_class": "A", "p_alive": 0.1},
+        {"abc_class": "B"},
+        {},
+        {"has_paid_order": False},
+        {"abc_class": "B"},
+    ]
+    _seed(db, make_scores(rows2))
+    monkeypatch.setenv("STRATUM_AS_OF", "2025-06-08")
+    second = materialize([customer_tier], resources=resources)
+    assert second.success
+    meta2 = second.asset_materializations_for_node("tiers__customer_tier")[0].metadata
+    assert (meta2["demotion"].value, meta2["new"].value, meta2["promotion"].value) == (1, 1, 0)
+
+    ledger = _query(
+        db, "select * from tiers.tier_ledger order by effective_date, golden_account_id"
+    )
+    assert len(ledger) == 6  # 4 new + 1 demotion + 1 new
+    last = ledger[ledger["effective_date"] == pd.Timestamp("2025-06-08")]
+    assert last[["golden_account_id", "change_type"]].values.tolist() == [
+        ["G001", "demotion"],
+        ["G005", "new"],
+    ]
+    assert last["snapshot_id"].str.startswith("20250608-").all()
+
+    notices = _query(db, "select * from tiers.downgrade_notices")
+    assert notices["golden_account_id"].tolist() == ["G001"]
+    assert "needs ≥ 0.50" in notices["regain_en"].iloc[0]
+
+    history = _query(
+        db, "select * from tiers.tier_history where golden_account_id = 'G001' order by valid_from"
+    )
+    assert history["tier"].tolist() == ["A", "C"]
+    assert history["is_current"].tolist() == [False, True]
+
+    tiers2 = _query(db, "select * from tiers.customer_tier order by golden_account_id")
+    assert tiers2["tier"].tolist() == ["C", "B", "C", "P", "B"]
+    assert tiers2.loc[1, "tier_since"] == pd.Timestamp("2025-06-01")  # unchanged: kept
+    assert tiers2.loc[0, "tier_since"] == pd.Timestamp("2025-06-08")  # demoted today
+    assert tiers2["snapshot_id"].str.startswith("20250608-").all()
+
+    state = _query(db, "select * from tiers.tier_state order by golden_account_id")
+    assert len(state) == 5 and state.loc[0, "tier"] == "C"
+    matrix = _query(db, "select * from tiers.migration_matrix")
+    assert set(matrix["as_of_date"].dt.date.astype(str)) == {"2025-06-01", "2025-06-08"}
+    assert matrix["accounts"].sum() == 9
+
+
+def test_definitions_load_with_tiering_assets():
+    from dagster import Definitions
+
+    defs = Definitions(assets=tiering_assets, resources={"warehouse": Warehouse()})
+    Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    assert AssetKey(["tiers", "customer_tier"]) in graph.get_all_asset_keys()

@@ -1,0 +1,120 @@
+"""Policy loading, versioning and validation errors that name the bad key."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from pipelines.settings import CONFIG_DIR
+from pipelines.tiering.policy import PolicyError, load_policy, parse_policy
+from tests.tiering.tier_fixtures import policy_data
+
+EXAMPLES = sorted((CONFIG_DIR / "tiers").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_policies_load(path):
+    policy = load_policy(path)
+    assert re.fullmatch(r".+\+[0-9a-f]{12}", policy.policy_version)
+    assert policy.fallback_tier in policy.codes
+    assert policy.prospects.tier in policy.codes
+    assert all(t.service_strategy.zh and t.name_zh for t in policy.tiers)
+
+
+def test_both_shipped_policies_exist():
+    names = {p.name for p in EXAMPLES}
+    assert {"default.yaml", "vip_svip.yaml"} <= names
+    assert load_policy(CONFIG_DIR / "tiers" / "default.yaml").codes == ["A", "B", "C", "P"]
+
+
+def test_policy_from_environment(monkeypatch, tmp_path):
+    data = policy_data(version="from-env")
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("STRATUM_TIER_POLICY", str(path))
+    assert load_policy().version == "from-env"
+
+
+def test_version_hash_ignores_formatting_but_not_content(tmp_path):
+    data = policy_data()
+    compact = tmp_path / "a.yaml"
+    verbose = tmp_path / "b.yaml"
+    compact.write_text(yaml.safe_dump(data, default_flow_style=True), encoding="utf-8")
+    verbose.write_text("# a comment\n" + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    assert load_policy(compact).policy_version == load_policy(verbose).policy_version
+
+    changed = policy_data()
+    changed["tiers"][1]["rules"][1]["when"]["gte"] = 4.5
+    assert parse_policy(changed).content_hash != parse_policy(data).content_hash
+
+
+def _error(data) -> str:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(data)
+    return str(info.value)
+
+
+def test_unknown_score_names_the_key():
+    data = policy_data()
+    data["tiers"][1]["rules"][0]["when"] = {"score": "clvv", "gte": 0.9}
+    assert "tiers[1].rules[0].when: unknown score 'clvv'" in _error(data)
+
+
+def test_nested_unknown_operator_names_the_path():
+    data = policy_data()
+    data["tiers"][0]["rules"][0]["when"]["all"][1] = {"score": "p_alive", "gtee": 0.5}
+    assert "tiers[0].rules[0].when.all[1].gtee: unknown operator 'gtee'" in _error(data)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["tiers"][0].update(rulez=[]), "tiers[0].rulez: unknown key"),
+        (lambda d: d.update(fallback_tier="Z"), "fallback_tier: unknown tier 'Z'"),
+        (
+            lambda d: d.update(
+                risk_gates=[
+                    {
+                        "id": "g",
+                        "when": {"score": "risk_level", "eq": "high"},
+                        "mode": "cap",
+                        "cap_at": "Q",
+                    }
+                ]
+            ),
+            "risk_gates[0].cap_at: unknown tier 'Q'",
+        ),
+        (
+            lambda d: d["tiers"][0]["rules"][1].update(when={"score": "abc_class", "gte": 1}),
+            "tiers[0].rules[1].when.gte: operator 'gte' needs a numeric score",
+        ),
+        (
+            lambda d: d["tiers"][0]["rules"][1].update(
+                when={"score": "p_alive", "between": [0.9, 0.1]}
+            ),
+            "tiers[0].rules[1].when.between: low 0.9 is above high 0.1",
+        ),
+        (lambda d: d["tiers"][1].update(code="A"), "tiers[1].code: duplicate tier code 'A'"),
+        (
+            lambda d: d["tiers"][0].update(
+                quota={"max_accounts": 1, "max_share": 0.1, "rank_by": "clv_12m"}
+            ),
+            "tiers[0].quota: give exactly one of max_accounts or max_share",
+        ),
+        (
+            lambda d: d["hysteresis"]["margins"].update(clvv=0.1),
+            "hysteresis.margins.clvv: unknown numeric score 'clvv'",
+        ),
+        (
+            lambda d: d.update(overrides=[{"golden_account_id": "G1", "tier": "X", "reason": "r"}]),
+            "overrides[0].tier: unknown tier 'X'",
+        ),
+        (lambda d: d.pop("prospects"), "prospects: required key missing"),
+    ],
+)
+def test_validation_errors_name_the_bad_key(mutate, expected):
+    data = policy_data()
+    mutate(data)
+    assert expected in _error(data)
