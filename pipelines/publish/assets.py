@@ -1,6 +1,5 @@
 """Dagster wrapper of the publish step."""
 
-from __future__ import annotations
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
