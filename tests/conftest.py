@@ -33,14 +33,24 @@ def dbt_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     """Run the dbt CLI of this virtualenv against the project; raise with its output on failure."""
     dbt = Path(sys.executable).parent / "dbt"
     proc = subprocess.run(
-        [str(dbt), "--no-use-colors", *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+        [
+            str(dbt),
+            "--no-use-colors",
+            *args,
+            "--project-dir",
+            str(DBT_DIR),
+            "--profiles-dir",
+            str(DBT_DIR),
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
         cwd=REPO_ROOT,
     )
     if proc.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -48,7 +58,11 @@ def dbt_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def dbt_manifest(tmp_path_factory) -> Path:
     """dagster-dbt loads the manifest at import: produce it here, never rely on `dagster dev`."""
     warehouse = tmp_path_factory.mktemp("parse") / "parse.duckdb"
-    dbt_cli("parse", "--quiet", env={"STRATUM_WAREHOUSE": str(warehouse), "STRATUM_AS_OF": WORLD_AS_OF.isoformat()})
+    dbt_cli(
+        "parse",
+        "--quiet",
+        env={"STRATUM_WAREHOUSE": str(warehouse), "STRATUM_AS_OF": WORLD_AS_OF.isoformat()},
+    )
     manifest = DBT_DIR / "target" / "manifest.json"
     assert manifest.exists()
     return manifest

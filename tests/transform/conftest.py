@@ -1,0 +1,59 @@
+"""One dbt build per session, through the Dagster asset, on the hand-written scenario."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.transform.raw_tables import append_rows, create_raw_tables
+from tests.transform.scenario import AS_OF, ROWS
+
+
+@dataclass(frozen=True)
+class BuiltWarehouse:
+    """A temp DuckDB warehouse after `dbt build`, and the Dagster result that built it."""
+
+    path: Path
+    result: object
+
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def rows(self, sql: str, params: list | None = None) -> list[dict]:
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            cur = con.execute(sql, params or [])
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+@pytest.fixture(scope="session")
+def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehouse]:
+    """Raw tables from tests/transform/scenario.py, then the dbt_models asset (dbt build)."""
+    from dagster import materialize
+
+    from pipelines.resources import Warehouse
+    from pipelines.transform.assets import dbt_models, dbt_resource
+
+    data_dir = tmp_path_factory.mktemp("transform") / "data"
+    # settings derive the warehouse from STRATUM_DATA_DIR: <data_dir>/warehouse/stratum.duckdb
+    path = data_dir / "warehouse" / "stratum.duckdb"
+    path.parent.mkdir(parents=True)
+    with duckdb.connect(str(path)) as con:
+        create_raw_tables(con)
+        for entity, rows in ROWS.items():
+            append_rows(con, entity, rows)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STRATUM_DATA_DIR", str(data_dir))
+        mp.setenv("STRATUM_AS_OF", AS_OF)
+        result = materialize(
+            [dbt_models],
+            resources={"dbt": dbt_resource(), "warehouse": Warehouse()},
+            raise_on_error=False,
+        )
+    yield BuiltWarehouse(path=path, result=result)
