@@ -1,0 +1,81 @@
+-- Customer tree: every golden account with its (cycle-free) parent, the root of its group and
+-- its depth below the root (0 = root). Parent links come from int_account_hierarchy_edges,
+-- minus the one link per cycle that int_account_hierarchy_cycles marks as the break.
+-- Chains longer than var('hierarchy_max_depth') are cut there and flagged.
+
+with recursive
+
+accounts as (
+
+    select golden_account_id from {{ ref('int_golden_accounts') }}
+
+),
+
+edges as (
+
+    select
+        edges.golden_account_id,
+        edges.parent_golden_account_id
+    from {{ ref('int_account_hierarchy_edges') }} as edges
+    left join {{ ref('int_account_hierarchy_cycles') }} as cycles
+        on edges.golden_account_id = cycles.golden_account_id
+        and cycles.is_cycle_break
+    where cycles.golden_account_id is null
+
+),
+
+walk as (
+
+    select
+        golden_account_id as start_id,
+        golden_account_id as current_id,
+        0 as depth,
+        '/' || golden_account_id || '/' as path
+    from accounts
+
+    union all
+
+    select
+        walk.start_id,
+        edges.parent_golden_account_id as current_id,
+        walk.depth + 1 as depth,
+        walk.path || edges.parent_golden_account_id || '/' as path
+    from walk
+    inner join edges
+        on walk.current_id = edges.golden_account_id
+    where walk.depth < {{ var('hierarchy_max_depth') }}
+        -- cycles are already broken; this guard only keeps a bad input from looping
+        and walk.path not like ('%/' || edges.parent_golden_account_id || '/%')
+
+),
+
+top as (
+
+    select
+        start_id,
+        current_id,
+        depth,
+        path,
+        row_number() over (partition by start_id order by depth desc) as depth_rank
+    from walk
+
+)
+
+select
+    cast(top.start_id as varchar) as golden_account_id,
+    cast(edges.parent_golden_account_id as varchar) as parent_golden_account_id,
+    cast(top.current_id as varchar) as root_golden_account_id,
+    cast(top.depth as integer) as group_depth,
+    -- path from the account up to its root, e.g. /G-A3/G-A2/G-A1/
+    cast(top.path as varchar) as path_to_root,
+    root_edges.golden_account_id is not null as is_depth_capped,
+    cycles.golden_account_id is not null as was_in_cycle
+from top
+left join edges
+    on top.start_id = edges.golden_account_id
+-- the top of the walk still has a parent: the chain was cut at the depth cap
+left join edges as root_edges
+    on top.current_id = root_edges.golden_account_id
+left join {{ ref('int_account_hierarchy_cycles') }} as cycles
+    on top.start_id = cycles.golden_account_id
+where top.depth_rank = 1

@@ -1,0 +1,13 @@
+-- Current leads keyed to golden accounts (one row per lead).
+
+select
+    cast(leads.lead_id as varchar) as lead_id,
+    cast(identity_map.golden_account_id as varchar) as golden_account_id,
+    cast(leads.account_id as varchar) as account_id,
+    cast(leads.lead_source as varchar) as lead_source,
+    cast(leads.status as varchar) as status,
+    cast(leads.created_at as timestamp) as created_at,
+    cast(leads.converted_at as timestamp) as converted_at
+from {{ ref('stg_crm__leads') }} as leads
+inner join {{ ref('int_account_identity_map') }} as identity_map
+    on leads.account_id = identity_map.account_id

@@ -1,0 +1,68 @@
+-- Current CRM contacts: latest version per contact_id, soft-deleted removed, email lower-cased,
+-- phone in E.164 (+86...). Personal data: used for counts only, never published.
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'crm_contacts') }}
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by contact_id
+            order by updated_at desc, _loaded_at desc, _source_line desc
+        ) as version_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(trim(contact_id) as varchar) as contact_id,
+        cast(trim(account_id) as varchar) as account_id,
+
+        -- strings
+        cast(nullif(trim(full_name), '') as varchar) as full_name,
+        cast({{ clean_email('email') }} as varchar) as email,
+        cast(phone as varchar) as phone_raw,
+        -- an extension (转123, ext 123, #123) is not part of the E.164 number: cut it first
+        cast(
+            {{ regex_remove_all(
+                regex_replace_once(fullwidth_to_halfwidth('phone'), '(转|分机|[Ee][Xx][Tt]|#).*$', ''),
+                '[^0-9]'
+            ) }}
+            as varchar
+        ) as phone_digits,
+        cast(nullif(trim(job_title), '') as varchar) as job_title,
+
+        -- booleans
+        cast(coalesce(opt_out, false) as boolean) as opt_out,
+
+        -- timestamps
+        cast(created_at as timestamp) as created_at,
+        cast(updated_at as timestamp) as updated_at
+    from latest
+    where version_rank = 1
+        and not coalesce(is_deleted, false)
+
+)
+
+select
+    contact_id,
+    account_id,
+    full_name,
+    email,
+    cast({{ phone_e164_from_digits('phone_digits') }} as varchar) as phone_e164,
+    phone_raw,
+    job_title,
+    opt_out,
+    created_at,
+    updated_at
+from renamed

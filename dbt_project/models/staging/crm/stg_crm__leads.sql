@@ -1,0 +1,44 @@
+-- Current CRM leads: latest version per lead_id, soft-deleted removed, codes lower-cased.
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'crm_leads') }}
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by lead_id
+            order by updated_at desc, _loaded_at desc, _source_line desc
+        ) as version_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(trim(lead_id) as varchar) as lead_id,
+        cast(trim(account_id) as varchar) as account_id,
+
+        -- strings
+        cast(lower(nullif(trim(lead_source), '')) as varchar) as lead_source,
+        cast(lower(trim(status)) as varchar) as status,
+
+        -- timestamps
+        cast(created_at as timestamp) as created_at,
+        cast(converted_at as timestamp) as converted_at,
+        cast(updated_at as timestamp) as updated_at
+    from latest
+    where version_rank = 1
+        and not coalesce(is_deleted, false)
+
+)
+
+select * from renamed

@@ -1,0 +1,46 @@
+-- Survey responses (NPS): one row per response_id; a re-sent response replaces the earlier one
+-- by load order (the feed has no updated_at).
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'surveys') }}
+
+),
+
+latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by response_id
+            order by _loaded_at desc, _source_line desc
+        ) as version_rank
+    from source
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        cast(trim(response_id) as varchar) as response_id,
+        cast(trim(account_id) as varchar) as account_id,
+        cast(nullif(trim(contact_id), '') as varchar) as contact_id,
+
+        -- strings
+        cast(nullif(trim(comment), '') as varchar) as comment,
+
+        -- numerics
+        cast(nps_score as integer) as nps_score,
+        cast(csat_score as integer) as csat_score,
+
+        -- dates
+        cast(survey_date as date) as survey_date
+    from latest
+    where version_rank = 1
+
+)
+
+select * from renamed
