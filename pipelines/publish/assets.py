@@ -1,6 +1,5 @@
 """Dagster wrapper of the publish step."""
 
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from pipelines.publish.snapshot import build_serving_db, code_version, write_snapshot

@@ -82,3 +82,54 @@ TIER_HISTORY_COLUMNS: list[tuple[str, str, str]] = [
     ("snapshot_id", "VARCHAR", "Snapshot that opened the interval"),
     ("policy_version", "VARCHAR", "Policy version that assigned it"),
 ]
+
+TIER_LEDGER_COLUMNS: list[tuple[str, str, str]] = [
+    ("golden_account_id", "VARCHAR", "Resolved customer"),
+    ("from_tier", "VARCHAR", "Tier before the change (null for a new account)"),
+    ("to_tier", "VARCHAR", "Tier after the change"),
+    ("change_type", "VARCHAR", "new / promotion / demotion / override / reclassified"),
+    ("effective_date", "DATE", "Date the change took effect"),
+    ("snapshot_id", "VARCHAR", "Snapshot that recorded the change"),
+    ("policy_version", "VARCHAR", "Policy version in force"),
+    ("rule_fired", "VARCHAR", "Rule that assigned the new tier"),
+    ("reason_en", "VARCHAR", "Why, in plain words (English)"),
+    ("reason_zh", "VARCHAR", "Why, in plain words (Chinese)"),
+    ("scores_crossed", "VARCHAR", "The score values that crossed a threshold"),
+]
+
+DOWNGRADE_NOTICES_COLUMNS: list[tuple[str, str, str]] = [
+    ("golden_account_id", "VARCHAR", "Resolved customer demoted in this run"),
+    ("effective_date", "DATE", "Date the demotion took effect (after any grace period)"),
+    ("snapshot_id", "VARCHAR", "Snapshot of the demotion"),
+    ("from_tier", "VARCHAR", "Tier lost"),
+    ("to_tier", "VARCHAR", "Tier now held"),
+    ("from_tier_name_en", "VARCHAR", "Name of the tier lost (English)"),
+    ("from_tier_name_zh", "VARCHAR", "Name of the tier lost (Chinese)"),
+    ("to_tier_name_en", "VARCHAR", "Name of the tier now held (English)"),
+    ("to_tier_name_zh", "VARCHAR", "Name of the tier now held (Chinese)"),
+    ("owner_team", "VARCHAR", "Team that owned the account in the tier lost (sends the notice)"),
+    ("reason_en", "VARCHAR", "Why the account was demoted (English)"),
+    ("reason_zh", "VARCHAR", "Why the account was demoted (Chinese)"),
+    (
+        "regain_en",
+        "VARCHAR",
+        "What it takes to regain the tier: failing conditions, current vs required",
+    ),
+    ("regain_zh", "VARCHAR", "同上（中文）：重新获得该层级所需条件"),
+    ("policy_version", "VARCHAR", "Policy version in force"),
+]
+
+MIGRATION_MATRIX_COLUMNS: list[tuple[str, str, str]] = [
+    ("as_of_date", "DATE", "Reference date of the snapshot"),
+    ("snapshot_id", "VARCHAR", "Snapshot"),
+    ("from_tier", "VARCHAR", "Tier in the previous run ('new' for first-seen accounts)"),
+    ("to_tier", "VARCHAR", "Tier in this run"),
+    ("accounts", "BIGINT", "Number of accounts"),
+]
+
+# Serving tables copied from the warehouse's tiers schema, with their contract.
+SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
+    "tier_ledger": ("tiers.tier_ledger", TIER_LEDGER_COLUMNS),
+    "downgrade_notices": ("tiers.downgrade_notices", DOWNGRADE_NOTICES_COLUMNS),
+    "migration_matrix": ("tiers.migration_matrix", MIGRATION_MATRIX_COLUMNS),
+}

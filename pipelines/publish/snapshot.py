@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS
+from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS, SERVING_TIER_TABLES
 from pipelines.settings import REPO_ROOT
 
 SNAPSHOT_FILE = "customer_tier.parquet"
@@ -212,14 +212,6 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-# Tables copied from the warehouse's tiers schema into the serving file when they exist.
-OPTIONAL_TIER_TABLES = {
-    "tier_ledger": "tiers.tier_ledger",
-    "downgrade_notices": "tiers.downgrade_notices",
-    "migration_matrix": "tiers.migration_matrix",
-}
-
-
 def build_serving_db(con: duckdb.DuckDBPyConnection, serving_dir: Path, serving_db: Path) -> dict:
     """Rebuild the serving DuckDB file from the snapshots and swap it in atomically.
 
@@ -294,15 +286,17 @@ def build_serving_db(con: duckdb.DuckDBPyConnection, serving_dir: Path, serving_
                   (select golden_account_id from serving_build.customer_tier_current)
             """
         )
-        for name, source in OPTIONAL_TIER_TABLES.items():
-            schema, table = source.split(".")
-            exists = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = ? and table_name = ? and table_catalog = current_database()",
-                [schema, table],
-            ).fetchone()[0]
-            if exists:
-                con.execute(f"create table serving_build.{name} as select * from {source}")
+        for name, (source, columns) in SERVING_TIER_TABLES.items():
+            # Contract columns only, cast to their published types; an empty table with the
+            # same schema when the tier step has not produced it yet, so BI schemas never drift.
+            present = _table_columns(con, source)
+            exprs = ", ".join(
+                f"cast({col if col in present else 'null'} as {dtype}) as {col}"
+                for col, dtype, _ in columns
+            )
+            where = "" if present else " where false"
+            src = source if present else "(select 1)"
+            con.execute(f"create table serving_build.{name} as select {exprs} from {src}{where}")
         for (table,) in con.execute(
             "select table_name from information_schema.tables where table_catalog = 'serving_build'"
         ).fetchall():

@@ -12,7 +12,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS
+from pipelines.publish.contract import (
+    CUSTOMER_TIER_COLUMNS,
+    SERVING_TIER_TABLES,
+    TIER_HISTORY_COLUMNS,
+    TIER_SNAPSHOTS_COLUMNS,
+)
 from pipelines.publish.snapshot import (
     PublishContractError,
     SnapshotExistsError,
@@ -189,7 +194,50 @@ def test_reader_never_sees_half_written_serving_db(warehouse, tmp_path):
     assert int(out.strip()) > 0
 
 
+def _doc_section(doc: str, table: str) -> str:
+    start = doc.index(f"## `{table}`")
+    end = doc.find("\n## ", start + 1)
+    return doc[start : end if end > 0 else None]
+
+
 def test_bi_contract_document_matches_published_schema():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "bi-contract.md").read_text()
-    for name, dtype, _ in CUSTOMER_TIER_COLUMNS:
-        assert f"| {name} | {dtype} |" in doc, f"docs/bi-contract.md lacks {name} {dtype}"
+    tables = {
+        "customer_tier_current": CUSTOMER_TIER_COLUMNS,
+        "customer_tier_history": TIER_HISTORY_COLUMNS,
+        "tier_snapshots": TIER_SNAPSHOTS_COLUMNS,
+        **{name: cols for name, (_, cols) in SERVING_TIER_TABLES.items()},
+    }
+    for table, columns in tables.items():
+        section = _doc_section(doc, table)
+        documented = [
+            line.split("|")[1:3]
+            for line in section.splitlines()
+            if line.startswith("| ") and "---" not in line
+        ][1:]
+        assert [(n.strip(), t.strip()) for n, t in documented] == [(n, t) for n, t, _ in columns], (
+            table
+        )
+
+
+def test_serving_database_schema_is_the_contract(warehouse, tmp_path):
+    """Every serving table has exactly the contract's columns and types, even before the tier
+    step has produced its ledger (BI schemas never drift)."""
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving, {"g1": "A", "g2": "P"}, "s1", date(2026, 1, 1))
+    con = duckdb.connect(str(serving / "serving.duckdb"), read_only=True)
+    tables = {
+        "customer_tier_current": CUSTOMER_TIER_COLUMNS,
+        "customer_tier_history": TIER_HISTORY_COLUMNS,
+        "tier_snapshots": TIER_SNAPSHOTS_COLUMNS,
+        **{name: cols for name, (_, cols) in SERVING_TIER_TABLES.items()},
+    }
+    for table, columns in tables.items():
+        got = con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+        assert got == [(n, t) for n, t, _ in columns], table
+    assert set(t for (t,) in con.execute("show tables").fetchall()) == set(tables)
+    con.close()
