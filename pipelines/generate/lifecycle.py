@@ -1,0 +1,124 @@
+"""Who becomes a customer, when, and when they stop: leads, conversion and churn.
+
+All dates are integer days relative to ``as_of`` (day 0 is the as-of date; history is day <= -1,
+the simulated future is days 0..364). Established customers started before the history window;
+everyone else arrives through leads whose true conversion probability decides the outcome, so
+the probability recorded in ground truth is the one that generated the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.generate.reference import LEAD_SOURCE_EFFECT, LEAD_SOURCE_WEIGHTS
+
+FUTURE_DAYS = 365
+NEVER = 10_000  # sentinel day: "not within the simulated horizon"
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def simulate_lifecycle(
+    rng: np.random.Generator, co: pd.DataFrame, history_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Draw leads and each company's customer timeline.
+
+    Returns ``(life, leads)``. ``life`` has one row per company: start_day (first paid order,
+    NEVER for prospects that never convert), end_day (churn day, NEVER if it keeps buying),
+    established, churned_before, future_stop, created_day (CRM record creation).
+    ``leads`` has one row per lead: company, source_idx, created_day, created_sec, resolve_day,
+    resolve_sec, status, true_conversion_probability.
+    """
+    n = len(co)
+    z_value = co["z_value"].to_numpy()
+    z_prop = co["z_prop"].to_numpy()
+    risk = co["risk_z"].to_numpy()
+    fit = co["fit"].to_numpy()
+
+    # Roughly 40% of companies were already customers before the window opened.
+    established = rng.random(n) < _sigmoid(-0.15 + 0.6 * z_value + 0.4 * z_prop)
+    start = np.full(n, NEVER, dtype=np.int64)
+    start[established] = -history_days - rng.integers(1, 6 * 365, size=established.sum())
+
+    # Leads: every non-established company has 1-3; established ones have 0-2 (upsell).
+    n_leads = np.where(established, rng.binomial(2, 0.35, size=n), 1 + rng.binomial(2, 0.3, size=n))
+    company = np.repeat(np.arange(n), n_leads)
+    m = len(company)
+    source = rng.choice(len(LEAD_SOURCE_WEIGHTS), size=m, p=LEAD_SOURCE_WEIGHTS)
+    created = rng.integers(-history_days, 0, size=m)
+    delay = 7 + rng.exponential(40.0, size=m).astype(np.int64)
+    resolve = created + delay
+    logit = (
+        -0.5 + 0.9 * fit[company] + 1.0 * z_prop[company] + np.asarray(LEAD_SOURCE_EFFECT)[source]
+    )
+    prob = _sigmoid(logit)
+    converts = rng.random(m) < prob
+    status = np.where(resolve <= -1, np.where(converts, "converted", "lost"), "open")
+
+    # A newcomer becomes a customer at its first converting lead (possibly after as_of: then the
+    # lead is still open today and the company is a prospect that converts in the future).
+    conv = pd.DataFrame({"company": company[converts], "day": resolve[converts]})
+    first_conv = conv.groupby("company")["day"].min()
+    newcomer = ~established
+    first = first_conv.reindex(np.arange(n)).to_numpy()
+    converts_at = np.where(newcomer & ~np.isnan(first), np.nan_to_num(first, nan=NEVER), NEVER)
+    converts_at = converts_at.astype(np.int64)
+    lag = rng.integers(1, 31, size=n)
+    start = np.where(newcomer & (converts_at < NEVER), converts_at + lag, start)
+    start = np.where(start >= FUTURE_DAYS, NEVER, start)
+
+    customer_now = start <= -1
+    eff_start = np.maximum(start, -history_days)
+    can_churn = customer_now & (eff_start <= -150)
+    churned = can_churn & (
+        rng.random(n) < _sigmoid(-1.25 - 0.5 * z_value - 0.6 * z_prop + 0.5 * risk)
+    )
+    end = np.full(n, NEVER, dtype=np.int64)
+    lo = eff_start + 90
+    hi = np.full(n, -30)
+    span = np.maximum(hi - lo, 1)
+    end[churned] = lo[churned] + (rng.random(churned.sum()) * span[churned]).astype(np.int64)
+    # Some of today's customers will stop within the next quarter: the future churners.
+    future_stop = (
+        customer_now
+        & ~churned
+        & (rng.random(n) < _sigmoid(-1.6 - 0.4 * z_value - 0.5 * z_prop + 0.5 * risk))
+    )
+    end[future_stop] = rng.integers(0, 90, size=future_stop.sum())
+
+    first_lead = pd.Series(created).groupby(company).min().reindex(np.arange(n)).to_numpy()
+    first_touch = np.where(established, start, np.nan_to_num(first_lead, nan=-1))
+    first_touch = np.minimum(first_touch, np.where(start < NEVER, start, first_touch))
+    # The CRM record exists before the first lead or order (at least a day before).
+    created_day = first_touch.astype(np.int64) - np.where(
+        established, rng.integers(10, 400, size=n), rng.integers(1, 60, size=n)
+    )
+
+    life = pd.DataFrame(
+        {
+            "start_day": start,
+            "end_day": end,
+            "established": established,
+            "churned_before": churned,
+            "future_stop": future_stop,
+            "created_day": created_day,
+        }
+    )
+    created_sec = rng.integers(8 * 3600, 20 * 3600, size=m)
+    resolve_sec = rng.integers(8 * 3600, 20 * 3600, size=m)
+    leads = pd.DataFrame(
+        {
+            "company": company,
+            "source_idx": source,
+            "created_day": created,
+            "created_sec": created_sec,
+            "resolve_day": resolve,
+            "resolve_sec": resolve_sec,
+            "status": status,
+            "true_conversion_probability": prob,
+        }
+    )
+    return life, leads
