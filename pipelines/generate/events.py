@@ -263,6 +263,9 @@ def simulate_risk(
 ) -> pd.DataFrame:
     """Risk-provider assessments: 1-3 dates per covered company within the last two years.
 
+    Providers refresh most companies quarterly, so the latest assessment of ~85% of covered
+    companies is under 120 days old; the rest have only older (stale) assessments.
+
     A minority is risky; risk leans towards companies that churn (``churn_signal``).
     Columns: company, day, rating (index into CREDIT_RATINGS, -1 unknown), overdue, lawsuits,
     abnormal.
@@ -271,7 +274,13 @@ def simulate_risk(
     covered = rng.random(n) < 0.92
     k = np.where(covered, 1 + rng.binomial(2, 0.45, size=n), 0)
     row = np.repeat(np.arange(n), k)
-    day = rng.integers(-730, 0, size=len(row))
+    refreshed = rng.random(n) < 0.85
+    first = np.r_[True, row[1:] != row[:-1]] if len(row) else np.zeros(0, dtype=bool)
+    day = np.where(
+        first & refreshed[row],
+        rng.integers(-120, 0, size=len(row)),
+        rng.integers(-730, -120, size=len(row)),
+    )
     frame = pd.DataFrame({"company": row, "day": day}).drop_duplicates()
     row = frame["company"].to_numpy()
     r = (
