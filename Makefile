@@ -66,7 +66,7 @@ test: manifest
 lint: install
 	$(BIN)/ruff check pipelines tests bench
 	$(BIN)/ruff format --check pipelines tests bench
-	$(BIN)/sqlfluff lint dbt_project/models
+	cd dbt_project && ../$(BIN)/sqlfluff lint models snapshots tests
 
 format: install
 	$(BIN)/ruff check --fix pipelines tests bench
