@@ -20,7 +20,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 DBT := $(BIN)/dbt --no-use-colors
-DBT_ARGS := --project-dir dbt_project --profiles-dir dbt_project
+# Absolute paths: the manifest records them, and dagster-dbt runs dbt from the project dir.
+DBT_ARGS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project
 
 .PHONY: help install manifest sample-data dagster-home run test lint format bench dev docs clean
 
