@@ -45,7 +45,7 @@ install: $(VENV)/.installed
 # dagster-dbt needs dbt's manifest; build it here rather than rely on `dagster dev`.
 manifest: install
 	@mkdir -p $(dir $(STRATUM_WAREHOUSE))
-	$(DBT) parse $(DBT_ARGS) --quiet
+	$(DBT) parse $(DBT_ARGS) --quiet --no-partial-parse
 
 sample-data: install
 	@if [ -z "$$(ls -A $(STRATUM_DATA_DIR)/landing 2>/dev/null)" ]; then \

@@ -61,6 +61,7 @@ def dbt_manifest(tmp_path_factory) -> Path:
     dbt_cli(
         "parse",
         "--quiet",
+        "--no-partial-parse",
         env={"STRATUM_WAREHOUSE": str(warehouse), "STRATUM_AS_OF": WORLD_AS_OF.isoformat()},
     )
     manifest = DBT_DIR / "target" / "manifest.json"
