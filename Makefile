@@ -58,7 +58,7 @@ dagster-home:
 	@cp -n config/dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 
 run: manifest sample-data dagster-home
-	$(BIN)/dagster job execute -m pipelines.definitions -j stratum_daily
+	$(BIN)/dagster job execute -m pipelines.definitions -j stratum_daily -c config/run_config.yaml
 	$(BIN)/python -m pipelines.publish.summary
 
 test: manifest
