@@ -624,6 +624,17 @@ def test_day_delivery_publishes_a_new_snapshot(initial, day):
     assert set(state.tier_current.index) == set(state.customer_360.index)
 
 
+def test_tier_label_churn_after_one_day_of_new_data(initial, day):
+    """Reported, not just asserted: how many accounts changed tier after one day's delivery.
+    Hysteresis (margins, dwell, grace) keeps a single day from reshuffling the book."""
+    _, state = day
+    before = initial.tier_current["tier"]
+    after = state.tier_current["tier"].reindex(before.index)
+    moved = int((before != after).sum())
+    print(f"\ntier label churn after one day of new data: {moved} of {len(before)} accounts")
+    assert moved <= 0.05 * len(before)
+
+
 # --------------------------------------------------------------------------- step 3
 
 
