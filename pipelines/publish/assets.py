@@ -10,7 +10,7 @@ from pipelines.settings import get_paths
 
 @asset(
     key=AssetKey(["publish", "tier_snapshot"]),
-    deps=[AssetKey(["tiers", "customer_tier"])],
+    deps=[AssetKey(["tiers", "customer_tier"]), AssetKey(["tiers", "tier_kpis"])],
     group_name="publish",
     description=(
         "Writes the run's tiers as an immutable Parquet snapshot and rebuilds the read-only "

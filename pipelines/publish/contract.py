@@ -127,9 +127,47 @@ MIGRATION_MATRIX_COLUMNS: list[tuple[str, str, str]] = [
     ("accounts", "BIGINT", "Number of accounts"),
 ]
 
+TIER_KPIS_COLUMNS: list[tuple[str, str, str]] = [
+    ("snapshot_id", "VARCHAR", "Snapshot the KPIs describe"),
+    ("as_of_date", "DATE", "Reference date of the snapshot"),
+    ("previous_snapshot_id", "VARCHAR", "Snapshot whose cohort the outcomes follow (null: none)"),
+    ("policy_version", "VARCHAR", "Tier policy version of the snapshot"),
+    ("tier", "VARCHAR", "Tier code"),
+    ("treatment_group", "VARCHAR", "treated (tier treatment) or control (held out)"),
+    ("accounts", "BIGINT", "Accounts in this tier and group now"),
+    ("net_revenue_365d_sum", "DOUBLE", "Sum of trailing-365-day net revenue, CNY"),
+    ("net_revenue_365d_mean", "DOUBLE", "Mean trailing-365-day net revenue per account, CNY"),
+    ("clv_12m_mean", "DOUBLE", "Mean predicted 12-month CLV, CNY"),
+    ("p_alive_mean", "DOUBLE", "Mean probability of being active"),
+    ("nps_mean", "DOUBLE", "Mean of the accounts' average NPS over 365 days (responders only)"),
+    ("nps_responders", "BIGINT", "Accounts with an NPS response in 365 days"),
+    ("nps_coverage", "DOUBLE", "nps_responders / accounts"),
+    (
+        "previous_accounts",
+        "BIGINT",
+        "Previous run's cohort: accounts in this tier and group then, still existing now",
+    ),
+    ("retained_accounts", "BIGINT", "Of that cohort, accounts with an order in the last 90 days"),
+    ("retention_rate", "DOUBLE", "retained_accounts / previous_accounts (null for prospects)"),
+    ("converted_accounts", "BIGINT", "Prospect tier: previous prospects now with a paid order"),
+    (
+        "prospect_conversion_rate",
+        "DOUBLE",
+        "converted_accounts / previous_accounts (prospect tier only)",
+    ),
+    ("retention_diff_vs_control", "DOUBLE", "Tier's retention_rate, treated minus control"),
+    ("nps_diff_vs_control", "DOUBLE", "Tier's nps_mean, treated minus control"),
+    (
+        "conversion_diff_vs_control",
+        "DOUBLE",
+        "Tier's prospect_conversion_rate, treated minus control",
+    ),
+]
+
 # Serving tables copied from the warehouse's tiers schema, with their contract.
 SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
     "tier_ledger": ("tiers.tier_ledger", TIER_LEDGER_COLUMNS),
     "downgrade_notices": ("tiers.downgrade_notices", DOWNGRADE_NOTICES_COLUMNS),
     "migration_matrix": ("tiers.migration_matrix", MIGRATION_MATRIX_COLUMNS),
+    "tier_kpis": ("tiers.tier_kpis", TIER_KPIS_COLUMNS),
 }

@@ -18,6 +18,13 @@ from dagster import (
 
 from pipelines.resources import Warehouse
 from pipelines.settings import as_of_date
+from pipelines.tiering.kpis import (
+    compute_tier_kpis,
+    read_current,
+    read_previous_cohort,
+    read_run_stamp,
+    write_tier_kpis,
+)
 from pipelines.tiering.ledger import migration_pivot
 from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary, to_markdown
 from pipelines.tiering.policy import load_policy
@@ -30,6 +37,7 @@ from pipelines.tiering.store import (
 
 SCORES_KEY = AssetKey(["scores", "account_scores"])
 CUSTOMER_TIER_KEY = AssetKey(["tiers", "customer_tier"])
+TIER_KPIS_KEY = AssetKey(["tiers", "tier_kpis"])
 CHECK_NAME = "one_tier_per_account"
 
 
@@ -128,4 +136,64 @@ def customer_tier(context: AssetExecutionContext, warehouse: Warehouse) -> Mater
     )
 
 
-tiering_assets = [customer_tier]
+@asset(
+    key=TIER_KPIS_KEY,
+    deps=[CUSTOMER_TIER_KEY],
+    group_name="tiering",
+    kinds={"python", "duckdb"},
+    description=(
+        "Effect of tiering: per tier and treatment group (treated vs control) accounts, "
+        "revenue, CLV, P(alive), NPS, and the previous run's cohort's retention (order in the "
+        "last 90 days) and prospect conversion, with treated - control differences. Rows of "
+        "this snapshot in tiers.tier_kpis are replaced, other snapshots kept; "
+        "tiers.tier_kpi_cohort keeps this run's tiers and groups for the next run."
+    ),
+)
+def tier_kpis(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    policy = load_policy()
+    with warehouse.connect() as con:
+        snapshot_id, as_of, policy_version = read_run_stamp(con)
+        previous_id, previous = read_previous_cohort(con, snapshot_id, as_of)
+        kpis = compute_tier_kpis(
+            read_current(con),
+            previous,
+            policy.codes,
+            policy.prospects.tier,
+            snapshot_id=snapshot_id,
+            as_of=as_of,
+            previous_snapshot_id=previous_id,
+            policy_version=policy_version,
+        )
+        write_tier_kpis(con, kpis, previous_id)
+        history = con.execute("select count(distinct snapshot_id) from tiers.tier_kpis").fetchone()
+    if previous_id is None:
+        context.log.info("No previous cohort: retention and conversion are null for this run")
+    shown = kpis[
+        [
+            "tier",
+            "treatment_group",
+            "accounts",
+            "net_revenue_365d_mean",
+            "clv_12m_mean",
+            "p_alive_mean",
+            "nps_mean",
+            "nps_coverage",
+            "previous_accounts",
+            "retention_rate",
+            "prospect_conversion_rate",
+            "retention_diff_vs_control",
+            "nps_diff_vs_control",
+        ]
+    ].astype(object)
+    return MaterializeResult(
+        metadata={
+            "snapshot_id": snapshot_id,
+            "previous_snapshot_id": previous_id or "none",
+            "rows": MetadataValue.int(len(kpis)),
+            "snapshots_in_history": MetadataValue.int(int(history[0])),
+            "tier_kpis": MetadataValue.md(to_markdown(shown.where(shown.notna(), None))),
+        }
+    )
+
+
+tiering_assets = [customer_tier, tier_kpis]

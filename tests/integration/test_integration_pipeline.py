@@ -63,6 +63,17 @@ def test_every_account_has_exactly_one_tier(world, first_run):
     assert set(tiers) == {"A", "B", "C", "P"}
 
 
+def test_tier_kpis_published_for_the_snapshot(world, first_run):
+    con = _serving(world)
+    rows, accounts, current = con.execute(
+        "select count(*), sum(accounts), (select count(*) from customer_tier_current) "
+        "from tier_kpis where snapshot_id = ?",
+        [first_run["snapshot_id"]],
+    ).fetchone()
+    con.close()
+    assert rows == 8 and accounts == current  # A/B/C/P x treated/control cover every account
+
+
 def test_hand_made_cases_land_in_the_documented_tier(world, first_run):
     snapshot = _snapshot(world, first_run["snapshot_id"])
     ids = golden_ids(world)

@@ -8,7 +8,7 @@ import yaml
 from dagster import AssetKey, materialize
 
 from pipelines.resources import Warehouse
-from pipelines.tiering.assets import customer_tier, tiering_assets
+from pipelines.tiering.assets import customer_tier, tier_kpis, tiering_assets
 from tests.tiering.tier_fixtures import make_scores, policy_data
 
 
@@ -34,7 +34,7 @@ def test_asset_definition():
     assert customer_tier.key == AssetKey(["tiers", "customer_tier"])
     assert AssetKey(["scores", "account_scores"]) in customer_tier.dependency_keys
     assert customer_tier.group_names_by_key[customer_tier.key] == "tiering"
-    assert tiering_assets == [customer_tier]
+    assert tiering_assets == [customer_tier, tier_kpis]
 
 
 def test_materialize_twice(tmp_path, monkeypatch):

@@ -1,0 +1,323 @@
+"""Effect of tiering: KPIs per tier and treatment group (treated vs control) for one snapshot.
+
+The tier policy holds out a stable, per-tier control group (``in_control_group``, see
+``holdout.py``) that receives no tier-specific treatment. Comparing it with the treated accounts
+of the same tier measures what the treatment does.
+
+Two kinds of measure, with different populations:
+
+- **state measures** (accounts, revenue, CLV, P(alive), NPS) describe the accounts in each
+  (tier, group) of *this* snapshot;
+- **outcome measures** follow the *previous run's* cohort: the accounts that were in tier T and
+  group g at the previous run (and still exist now), and what became of them by this run.
+  ``retention_rate`` is the share of that cohort with at least one order in the 90 days up to
+  this run's as-of date (``customer_360.orders_90d > 0``) — an observed behaviour rather than a
+  model estimate such as ``p_alive``. ``prospect_conversion_rate`` (prospect tier only) is the
+  share of the previous run's prospects that now have a paid order (``has_paid_order``).
+  Retention is not defined for the prospect tier, conversion only for it. Accounts of the
+  previous cohort that no longer exist (deleted or merged in the CRM) leave the denominator:
+  they did not churn, they were re-identified.
+
+The previous run's cohort comes from ``tiers.tier_kpi_cohort``, which this module writes at
+every run: it keeps each account's tier *and* control-group flag as they were at that run. By
+the time the KPI step runs, ``tiers.tier_state`` has already been overwritten, and
+``tiers.customer_tier.previous_tier`` carries the tier but not the group the account was in
+(a mover's control flag is re-drawn for its new tier), so neither is enough for an
+intent-to-treat comparison. On the first run there is no previous cohort and the outcome
+measures are null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+TREATED = "treated"
+CONTROL = "control"
+GROUPS = (TREATED, CONTROL)
+
+KPI_TABLE = "tiers.tier_kpis"
+COHORT_TABLE = "tiers.tier_kpi_cohort"
+
+# Per-account columns compute_tier_kpis reads from this run (tier table + customer_360).
+CURRENT_COLUMNS = [
+    "golden_account_id",
+    "tier",
+    "in_control_group",
+    "net_revenue_365d",
+    "clv_12m",
+    "p_alive",
+    "has_paid_order",
+    "orders_90d",
+    "nps_avg_365d",
+]
+# Per-account columns of the previous run's cohort.
+PREVIOUS_COLUMNS = ["golden_account_id", "tier", "in_control_group"]
+
+# tiers.tier_kpis, in order, with DuckDB types.
+KPI_COLUMNS: list[tuple[str, str]] = [
+    ("snapshot_id", "varchar"),
+    ("as_of_date", "date"),
+    ("previous_snapshot_id", "varchar"),
+    ("policy_version", "varchar"),
+    ("tier", "varchar"),
+    ("treatment_group", "varchar"),
+    ("accounts", "bigint"),
+    ("net_revenue_365d_sum", "double"),
+    ("net_revenue_365d_mean", "double"),
+    ("clv_12m_mean", "double"),
+    ("p_alive_mean", "double"),
+    ("nps_mean", "double"),
+    ("nps_responders", "bigint"),
+    ("nps_coverage", "double"),
+    ("previous_accounts", "bigint"),
+    ("retained_accounts", "bigint"),
+    ("retention_rate", "double"),
+    ("converted_accounts", "bigint"),
+    ("prospect_conversion_rate", "double"),
+    ("retention_diff_vs_control", "double"),
+    ("nps_diff_vs_control", "double"),
+    ("conversion_diff_vs_control", "double"),
+]
+
+
+def _group(flags: pd.Series) -> np.ndarray:
+    control = flags.astype("boolean").fillna(False).to_numpy(bool)
+    return np.where(control, CONTROL, TREATED)
+
+
+def _diff(out: pd.DataFrame, column: str) -> pd.Series:
+    """Treated minus control of ``column`` per tier, repeated on both rows of the tier."""
+    wide = out.pivot(index="tier", columns="treatment_group", values=column)
+    diff = wide[TREATED] - wide[CONTROL]
+    return out["tier"].map(diff).astype("Float64")
+
+
+def compute_tier_kpis(
+    current: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    tiers: Sequence[str],
+    prospect_tier: str,
+    *,
+    snapshot_id: str,
+    as_of: date,
+    previous_snapshot_id: str | None = None,
+    policy_version: str | None = None,
+) -> pd.DataFrame:
+    """KPIs per (tier, treatment group) of one snapshot, in ``KPI_COLUMNS`` order.
+
+    ``current`` has one row per account of this run (``CURRENT_COLUMNS``); ``previous`` one
+    row per account of the previous run (``PREVIOUS_COLUMNS``) or ``None``/empty on the first
+    run. Every tier of ``tiers`` gets a treated and a control row (zero accounts and null means
+    where a group is empty), so the shape is stable from run to run; a tier seen in the data
+    but not in ``tiers`` (e.g. dropped from the policy) is appended after them. Means ignore
+    missing values; ``nps_coverage`` is the share of accounts with an ``nps_avg_365d``.
+    """
+    cur = pd.DataFrame(
+        {
+            "golden_account_id": current["golden_account_id"].to_numpy(object),
+            "tier": current["tier"].astype(object).to_numpy(),
+            "treatment_group": _group(current["in_control_group"]),
+            "net_revenue_365d": pd.to_numeric(current["net_revenue_365d"], errors="coerce"),
+            "clv_12m": pd.to_numeric(current["clv_12m"], errors="coerce"),
+            "p_alive": pd.to_numeric(current["p_alive"], errors="coerce"),
+            "nps": pd.to_numeric(current["nps_avg_365d"], errors="coerce"),
+        }
+    )
+    keys = ["tier", "treatment_group"]
+    state = cur.groupby(keys, sort=False).agg(
+        accounts=("golden_account_id", "size"),
+        net_revenue_365d_sum=("net_revenue_365d", "sum"),
+        net_revenue_365d_mean=("net_revenue_365d", "mean"),
+        clv_12m_mean=("clv_12m", "mean"),
+        p_alive_mean=("p_alive", "mean"),
+        nps_mean=("nps", "mean"),
+        nps_responders=("nps", "count"),
+    )
+
+    if previous is None or previous.empty:
+        cohort = pd.DataFrame(
+            {"tier": [], "treatment_group": [], "retained": [], "converted": []}, dtype=object
+        )
+    else:
+        outcome = pd.DataFrame(
+            {
+                "golden_account_id": current["golden_account_id"].to_numpy(object),
+                "retained": pd.to_numeric(current["orders_90d"], errors="coerce")
+                .fillna(0)
+                .to_numpy()
+                > 0,
+                "converted": current["has_paid_order"].astype("boolean").fillna(False).to_numpy(),
+            }
+        )
+        prev = pd.DataFrame(
+            {
+                "golden_account_id": previous["golden_account_id"].to_numpy(object),
+                "tier": previous["tier"].astype(object).to_numpy(),
+                "treatment_group": _group(previous["in_control_group"]),
+            }
+        )
+        # Inner join: accounts gone since the previous run (deleted, merged) leave the cohort.
+        cohort = prev.merge(outcome, on="golden_account_id", how="inner")
+    outcomes = cohort.groupby(keys, sort=False).agg(
+        previous_accounts=("retained", "size"),
+        retained_accounts=("retained", "sum"),
+        converted_accounts=("converted", "sum"),
+    )
+
+    seen = pd.concat([state.index.to_frame()["tier"], outcomes.index.to_frame()["tier"]])
+    all_tiers = list(tiers) + sorted(set(seen.astype(str)) - set(tiers))
+    grid = pd.MultiIndex.from_product([all_tiers, GROUPS], names=keys)
+    out = pd.concat([state.reindex(grid), outcomes.reindex(grid)], axis=1).reset_index()
+
+    for col in ("accounts", "nps_responders", "previous_accounts"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["net_revenue_365d_sum"] = out["net_revenue_365d_sum"].fillna(0.0)
+    prospect = (out["tier"] == prospect_tier).to_numpy()
+    has_cohort = (out["previous_accounts"] > 0).to_numpy()
+    retained = pd.to_numeric(out["retained_accounts"]).fillna(0).astype("int64")
+    converted = pd.to_numeric(out["converted_accounts"]).fillna(0).astype("int64")
+    previous_n = out["previous_accounts"].where(has_cohort)
+    out["retained_accounts"] = retained.astype("Int64").where(has_cohort & ~prospect)
+    out["retention_rate"] = (retained / previous_n).astype("Float64").where(~prospect)
+    out["converted_accounts"] = converted.astype("Int64").where(has_cohort & prospect)
+    out["prospect_conversion_rate"] = (converted / previous_n).astype("Float64").where(prospect)
+    out["nps_coverage"] = (
+        out["nps_responders"] / out["accounts"].where(out["accounts"] > 0)
+    ).astype("Float64")
+    out["retention_diff_vs_control"] = _diff(out, "retention_rate")
+    out["nps_diff_vs_control"] = _diff(out, "nps_mean")
+    out["conversion_diff_vs_control"] = _diff(out, "prospect_conversion_rate")
+
+    out["snapshot_id"] = snapshot_id
+    out["as_of_date"] = pd.Timestamp(as_of)
+    out["previous_snapshot_id"] = previous_snapshot_id
+    out["policy_version"] = policy_version
+    return out[[c for c, _ in KPI_COLUMNS]]
+
+
+# --- warehouse I/O (no Dagster) -------------------------------------------------------------
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, table = qualified.split(".")
+    row = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def read_current(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """This run's per-account inputs: ``tiers.customer_tier`` joined to ``marts.customer_360``."""
+    return con.execute(
+        """
+        select
+            t.golden_account_id,
+            t.tier,
+            cast(t.in_control_group as boolean) as in_control_group,
+            cast(t.net_revenue_365d as double) as net_revenue_365d,
+            cast(t.clv_12m as double) as clv_12m,
+            cast(t.p_alive as double) as p_alive,
+            cast(t.has_paid_order as boolean) as has_paid_order,
+            cast(c.orders_90d as bigint) as orders_90d,
+            cast(c.nps_avg_365d as double) as nps_avg_365d
+        from tiers.customer_tier as t
+        left join marts.customer_360 as c using (golden_account_id)
+        """
+    ).df()
+
+
+def read_run_stamp(con: duckdb.DuckDBPyConnection) -> tuple[str, date, str | None]:
+    """(snapshot_id, as_of_date, policy_version) of the current ``tiers.customer_tier``."""
+    snapshot_id, as_of, policy_version = con.execute(
+        "select any_value(snapshot_id), any_value(as_of_date), any_value(policy_version) "
+        "from tiers.customer_tier"
+    ).fetchone()
+    if isinstance(as_of, pd.Timestamp | np.datetime64):
+        as_of = pd.Timestamp(as_of).date()
+    return str(snapshot_id), as_of, policy_version
+
+
+def read_previous_cohort(
+    con: duckdb.DuckDBPyConnection, snapshot_id: str, as_of: date
+) -> tuple[str | None, pd.DataFrame]:
+    """The latest cohort stored before this snapshot (id, frame), or ``(None, empty)``.
+
+    Excluding the current snapshot id makes a re-run of the KPI step for the same snapshot
+    compare against the same previous run, not against itself.
+    """
+    empty = pd.DataFrame({c: [] for c in PREVIOUS_COLUMNS}, dtype=object)
+    if not _table_exists(con, COHORT_TABLE):
+        return None, empty
+    row = con.execute(
+        f"""
+        select snapshot_id from {COHORT_TABLE}
+        where snapshot_id <> ? and as_of_date <= ?
+        group by snapshot_id
+        order by max(as_of_date) desc, max(written_at) desc
+        limit 1
+        """,
+        [snapshot_id, as_of],
+    ).fetchone()
+    if row is None:
+        return None, empty
+    frame = con.execute(
+        f"select {', '.join(PREVIOUS_COLUMNS)} from {COHORT_TABLE} where snapshot_id = ?",
+        [row[0]],
+    ).df()
+    return str(row[0]), frame
+
+
+def write_tier_kpis(
+    con: duckdb.DuckDBPyConnection, kpis: pd.DataFrame, previous_snapshot_id: str | None
+) -> None:
+    """Replace this snapshot's rows of ``tiers.tier_kpis`` (history of other snapshots kept)
+    and store this run's cohort for the next run, in one transaction.
+
+    The cohort table keeps only this snapshot and the previous one (what a re-run needs).
+    """
+    snapshot_id = str(kpis["snapshot_id"].iloc[0])
+    con.execute("create schema if not exists tiers")
+    cols = ",\n".join(f"    {c} {t}" for c, t in KPI_COLUMNS)
+    con.execute(f"create table if not exists {KPI_TABLE} (\n{cols}\n)")
+    con.execute(
+        f"""
+        create table if not exists {COHORT_TABLE} (
+            snapshot_id varchar not null,
+            as_of_date date not null,
+            written_at timestamp not null,
+            golden_account_id varchar not null,
+            tier varchar not null,
+            in_control_group boolean
+        )"""
+    )
+    names = ", ".join(c for c, _ in KPI_COLUMNS)
+    select = ", ".join(f"cast({c} as {t}) as {c}" for c, t in KPI_COLUMNS)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {KPI_TABLE} where snapshot_id = ?", [snapshot_id])
+        con.register("_tier_kpis", kpis)
+        con.execute(f"insert into {KPI_TABLE} ({names}) select {select} from _tier_kpis")
+        con.unregister("_tier_kpis")
+        con.execute(f"delete from {COHORT_TABLE} where snapshot_id = ?", [snapshot_id])
+        con.execute(
+            f"""
+            insert into {COHORT_TABLE}
+            select snapshot_id, cast(as_of_date as date), current_timestamp::timestamp,
+                golden_account_id, tier, cast(in_control_group as boolean)
+            from tiers.customer_tier
+            """
+        )
+        con.execute(
+            f"delete from {COHORT_TABLE} where snapshot_id not in (?, ?)",
+            [snapshot_id, previous_snapshot_id or snapshot_id],
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
