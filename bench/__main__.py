@@ -8,6 +8,7 @@ polluted by other benchmarks. Targets are stated in each script; nothing here is
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -26,7 +27,9 @@ def main(argv: list[str]) -> int:
     for script in scripts:
         print(f"== {script.stem}", flush=True)
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(script)], cwd=HERE.parent)
+        # The scripts import ``pipelines`` from the repo root, which is not their own folder.
+        env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+        proc = subprocess.run([sys.executable, str(script)], cwd=HERE.parent, env=env)
         elapsed = time.perf_counter() - start
         # ru_maxrss of children is the largest child so far; each script runs alone, in order,
         # so it is that script's peak when larger than all before it (reported as an upper bound).

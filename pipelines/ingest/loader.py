@@ -322,11 +322,12 @@ def validation_sql(contract: EntityContract, present: tuple[str, ...], source: s
     """
     cols = contract.columns
     raw_pairs = ", ".join(
-        f"{_lit(c)}, CASE WHEN length({_q(c)}) > {MAX_FIELD_CHARS} THEN left({_q(c)}, "
-        f"{MAX_FIELD_CHARS}) || '…[truncated: ' || length({_q(c)}) || ' characters]' "
-        f"ELSE {_q(c)} END"
+        f"{_lit(c)}, CASE WHEN length({_q('r__' + c)}) > {MAX_FIELD_CHARS} THEN "
+        f"left({_q('r__' + c)}, {MAX_FIELD_CHARS}) || '…[truncated: ' || "
+        f"length({_q('r__' + c)}) || ' characters]' ELSE {_q('r__' + c)} END"
         for c in present
     )
+    raw_cols = "".join(f"{_q(c)} AS {_q('r__' + c)}, " for c in present)
     trimmed = ", ".join(
         f"nullif(trim({_q(c.name)}, {_WS}), '') AS {_q('v__' + c.name)}" for c in cols
     )
@@ -356,7 +357,7 @@ def validation_sql(contract: EntityContract, present: tuple[str, ...], source: s
     )
     return f"""
 WITH trimmed AS (
-    SELECT _source_line, CAST(json_object({raw_pairs}) AS VARCHAR) AS _raw_values, {trimmed}
+    SELECT _source_line, {raw_cols}{trimmed}
     FROM "{source}"
 ),
 typed AS (SELECT *, {typed} FROM trimmed),
@@ -371,15 +372,26 @@ referenced AS (
 ranked AS (
     SELECT *, min(_source_line) OVER (PARTITION BY {key_t}, (_reason IS NULL)) AS _first_line
     FROM referenced
+),
+decided AS (
+    SELECT *,
+        CASE WHEN _reason IS NULL AND _first_line < _source_line
+            THEN 'duplicate key in file: {"/".join(contract.key)}' ELSE _rule END AS _final_rule,
+        CASE WHEN _reason IS NULL AND _first_line < _source_line
+            THEN 'duplicate key in file: ' || {key_shown} || ' (first at line ' || _first_line || ')'
+            ELSE _reason END AS _final_reason
+    FROM ranked
 )
 SELECT
-    _source_line, _raw_values, {out_cols},
-    CASE WHEN _reason IS NULL AND _first_line < _source_line
-        THEN 'duplicate key in file: {"/".join(contract.key)}' ELSE _rule END AS _rule,
-    CASE WHEN _reason IS NULL AND _first_line < _source_line
-        THEN 'duplicate key in file: ' || {key_shown} || ' (first at line ' || _first_line || ')'
-        ELSE _reason END AS _reason
-FROM ranked
+    -- The original values as JSON only for quarantined rows: built for every row, the JSON
+    -- was the largest column of the validated temp table (bench/bench_ingest.py, 20M orders).
+    _source_line,
+    CASE WHEN _final_reason IS NOT NULL
+        THEN CAST(json_object({raw_pairs}) AS VARCHAR) END AS _raw_values,
+    {out_cols},
+    _final_rule AS _rule,
+    _final_reason AS _reason
+FROM decided
 """
 
 
