@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import duckdb
 from dagster import ConfigurableResource
 
-from pipelines.settings import get_paths
+from pipelines.settings import duckdb_memory_limit, get_paths
 
 
 class Warehouse(ConfigurableResource):
@@ -25,7 +25,9 @@ class Warehouse(ConfigurableResource):
 
         target = Path(self.resolved_path())
         target.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(target), read_only=read_only)
+        con = duckdb.connect(
+            str(target), read_only=read_only, config={"memory_limit": duckdb_memory_limit()}
+        )
         try:
             yield con
         finally:

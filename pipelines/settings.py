@@ -73,11 +73,22 @@ def as_of_date() -> date:
     return date.fromisoformat(value) if value else date.today()
 
 
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory cap for warehouse work: ``STRATUM_DUCKDB_MEMORY_LIMIT`` (e.g. ``8GB``).
+
+    The default leaves half the machine to Python (scores, models) and the OS; beyond the cap
+    DuckDB spills to a temp directory beside the warehouse instead of growing (DuckDB's own
+    default, 80% of RAM, let a 20M-row load pass 14 GB).
+    """
+    return os.environ.get("STRATUM_DUCKDB_MEMORY_LIMIT", "50%")
+
+
 def dbt_env_vars() -> dict[str, str]:
     """Environment that dbt's profiles.yml and vars read, derived from the one data-dir setting."""
     return {
         "STRATUM_WAREHOUSE": str(get_paths().warehouse),
         "STRATUM_AS_OF": as_of_date().isoformat(),
+        "STRATUM_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),
     }
 
 
