@@ -125,8 +125,9 @@ def golden_ids(world: PipelineWorld) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def instance():
-    with DagsterInstance.ephemeral() as inst:
+def instance(tmp_path_factory):
+    """A persistent instance in a temp DAGSTER_HOME, so the UI test can serve its history."""
+    with DagsterInstance.local_temp(str(tmp_path_factory.mktemp("dagster_home"))) as inst:
         yield inst
 
 

@@ -624,15 +624,22 @@ def test_day_delivery_publishes_a_new_snapshot(initial, day):
     assert set(state.tier_current.index) == set(state.customer_360.index)
 
 
-def test_tier_label_churn_after_one_day_of_new_data(initial, day):
-    """Reported, not just asserted: how many accounts changed tier after one day's delivery.
-    Hysteresis (margins, dwell, grace) keeps a single day from reshuffling the book."""
+def test_tier_label_churn_after_one_day_of_new_data(initial, cast, day):
+    """Reported: how many accounts changed tier after one day's delivery. Accounts the delivery
+    touched may move (a prospect's first order moves it at once); hysteresis (margins, dwell,
+    grace) keeps the others from moving just because a day passed."""
     _, state = day
     before = initial.tier_current["tier"]
     after = state.tier_current["tier"].reindex(before.index)
-    moved = int((before != after).sum())
-    print(f"\ntier label churn after one day of new data: {moved} of {len(before)} accounts")
-    assert moved <= 0.05 * len(before)
+    moved = set(before.index[before != after])
+    touched_accounts = [*cast.order_accounts, cast.late_account, cast.updated_account]
+    touched = {state.identity[a] for a in touched_accounts if a in state.identity}
+    print(
+        f"\ntier label churn after one day of new data: {len(moved)} of {len(before)} accounts "
+        f"({len(moved & touched)} of the {len(touched)} the delivery touched, "
+        f"{len(moved - touched)} untouched)"
+    )
+    assert len(moved - touched) <= max(1, 0.01 * len(before))
 
 
 # --------------------------------------------------------------------------- step 3
