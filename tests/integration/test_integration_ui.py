@@ -109,4 +109,10 @@ def test_run_history_checks_and_metadata_are_auditable(webserver, first_run):
     assert {"tier_summary", "migration_matrix", "policy_version"} <= tier_labels
     checks = {c["name"]: c for c in by_key["customer_360"]["assetChecksOrError"]["checks"]}
     assert checks["gx_customer_360"]["blocking"]
-    assert checks["gx_customer_360"]["executionForLatestMaterialization"]["status"] == "SUCCEEDED"
+    executions = _graphql(
+        webserver,
+        '{ assetCheckExecutions(assetKey: {path: ["customer_360"]}, checkName: "gx_customer_360", '
+        "limit: 50) { runId status } }",
+    )["assetCheckExecutions"]
+    by_run = {e["runId"]: e["status"] for e in executions}
+    assert by_run[first_run["result"].run_id] == "SUCCEEDED"
