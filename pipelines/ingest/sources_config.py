@@ -5,6 +5,7 @@ Loaded into pydantic models; any bad key or value fails loudly with its path and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -42,10 +43,12 @@ class _SourcesFile(BaseModel):
 def load_sources_config(path: Path | None = None) -> dict[str, SourceConfig]:
     """Read ``sources.yaml`` into ``{entity: SourceConfig}`` for every contract entity.
 
-    Entities not listed get the file's ``defaults``. Raises :class:`SourcesConfigError`
-    naming the file, the key (e.g. ``sources.orders.severity``) and the reason.
+    Entities not listed get the file's ``defaults``. ``STRATUM_SOURCES_CONFIG`` points at
+    another file (as ``STRATUM_TIER_POLICY`` does for the tier policy). Raises
+    :class:`SourcesConfigError` naming the file, the key (e.g. ``sources.orders.severity``) and
+    the reason.
     """
-    path = path or SOURCES_YAML
+    path = path or Path(os.environ.get("STRATUM_SOURCES_CONFIG") or SOURCES_YAML)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 from dagster import (
     AssetKey,
     AssetSelection,
@@ -21,7 +22,7 @@ from dagster import (
 from pipelines.ingest import sensors
 from pipelines.ingest.assets import raw_assets, raw_checks
 from pipelines.resources import Warehouse
-from pipelines.settings import ENTITIES, get_paths
+from pipelines.settings import ENTITIES, REPO_ROOT, get_paths
 from tests.ingest.conftest import FIXTURES
 
 
@@ -74,7 +75,12 @@ def test_definitions_shape():
     Definitions(assets=raw_assets, asset_checks=raw_checks, resources={"warehouse": Warehouse()})
 
 
-def test_materialize_loads_reports_and_checks(data_dir):
+def test_materialize_loads_reports_and_checks(data_dir, tmp_path, monkeypatch):
+    # Severity is configuration: here risk's quarantine-rate breach is only recorded (WARN).
+    shipped = yaml.safe_load((REPO_ROOT / "config" / "sources.yaml").read_text(encoding="utf-8"))
+    shipped["sources"]["risk"]["severity"] = "WARN"
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(shipped), encoding="utf-8")
+    monkeypatch.setenv("STRATUM_SOURCES_CONFIG", str(tmp_path / "sources.yaml"))
     _drop("accounts_utf8_bom.csv", "crm_accounts")
     _drop("accounts_extra_column.csv", "crm_accounts")
     _drop("orders_batch1.csv", "orders")
@@ -85,7 +91,7 @@ def test_materialize_loads_reports_and_checks(data_dir):
     assert checks[("orders", "reconciliation")] == (True, "ERROR")
     assert checks[("orders", "quarantine_rate")] == (True, "ERROR")
     assert checks[("risk", "reconciliation")] == (True, "ERROR")
-    assert checks[("risk", "quarantine_rate")] == (False, "WARN")  # sources.yaml: risk WARN
+    assert checks[("risk", "quarantine_rate")] == (False, "WARN")  # configured WARN above
 
     meta = _metadata(result, "crm_accounts")
     assert (meta["files_loaded"], meta["rows_read"], meta["rows_loaded"]) == (2, 4, 4)
