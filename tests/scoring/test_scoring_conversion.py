@@ -1,9 +1,11 @@
-"""Conversion: PSI, the time split, retraining decisions and the too-few-positives fallback."""
+"""Conversion: features as of a lead (one SQL for accounts too), PSI, the time split,
+retraining decisions and the too-few-positives fallback."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,6 +14,7 @@ from pipelines.scoring.config import load_config
 from pipelines.scoring.conversion import (
     ConversionConfig,
     fallback_scores,
+    lead_features,
     psi,
     retrain_reason,
     time_split,
@@ -83,3 +86,78 @@ def test_config_rejects_bad_calibration(tmp_path):
     p.write_text("version: '1'\nactivity_types: [meeting]\ncalibration: platt\n")
     with pytest.raises(ScoringConfigError, match="calibration"):
         load_config(ConversionConfig, p)
+
+
+AS_OF = date(2024, 6, 30)
+T = datetime(2024, 6, 30, 23, 59, 59)  # the run time accounts are scored at for AS_OF
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    """Two accounts; A's lead is created exactly at the run time, so its row and A's
+    as-of-today row must agree (one SQL for training and serving)."""
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.customer_360 as select * from (values "
+        "('A', 'saas', 'small', '华东', 50, 1e6), ('B', 'retail', 'large', '华北', 900, 1e8)) "
+        "as t(golden_account_id, industry, size_band, region, employee_count, annual_revenue_cny)"
+    )
+    con.execute(
+        "create table marts.leads as select * from (values "
+        "('L1', 'A', 'web', 'open', $t::timestamp), "
+        "('L2', 'B', 'event', 'lost', $t::timestamp - interval 30 day)) "
+        "as t(lead_id, golden_account_id, lead_source, status, created_at)",
+        {"t": T},
+    )
+    acts = [
+        ("A", "web_visit", T - timedelta(days=10)),
+        ("A", "meeting", T - timedelta(days=100)),
+        ("A", "unsubscribe", T - timedelta(days=5)),  # an event, not a touch
+        ("A", "email_open", T - timedelta(days=400)),  # outside the 365-day look-back
+        ("A", "not_a_configured_type", T - timedelta(days=1)),
+        ("B", "meeting", T - timedelta(days=3)),  # after B's lead: not "before" it
+    ]
+    con.execute(
+        "create table marts.activities (golden_account_id varchar, activity_type varchar, "
+        "occurred_at timestamp)"
+    )
+    con.executemany("insert into marts.activities values (?, ?, ?)", acts)
+    con.execute(
+        "create table marts.orders (golden_account_id varchar, order_date date, "
+        "net_amount_cny double)"
+    )
+    con.execute("insert into marts.orders values ('A', '2024-01-01', 100.0)")
+    return con
+
+
+def test_engagement_features_as_of_the_lead_with_decay_and_last_touch():
+    con = _warehouse()
+    leads = lead_features(con, AS_OF, CFG).set_index("lead_id")
+    a, b = leads.loc["L1"], leads.loc["L2"]
+    hl = CFG.half_life_days
+    assert a["engagement_decayed"] == pytest.approx(0.5 ** (10 / hl) + 0.5 ** (100 / hl))
+    assert a["events_lookback"] == 3
+    assert a["days_since_last_touch"] == pytest.approx(10)
+    assert a["prior_paid_orders"] == 1
+    # Nothing before B's lead: no decayed engagement, last touch "the whole look-back ago".
+    assert b["engagement_decayed"] == 0 and b["events_lookback"] == 0
+    assert b["days_since_last_touch"] == CFG.lookback_days
+
+
+def test_accounts_scored_as_of_today_use_the_same_definitions():
+    con = _warehouse()
+    leads = lead_features(con, AS_OF, CFG).set_index("golden_account_id")
+    accounts = lead_features(con, AS_OF, CFG, for_accounts=True).set_index("golden_account_id")
+    assert set(CFG.numeric_features) <= set(accounts.columns)
+    # A's lead was created at the run time: identical features.
+    for f in CFG.numeric_features:
+        assert accounts.loc["A", f] == pytest.approx(leads.loc["A", f]), f
+    # B as of today sees the meeting 3 days ago that its older lead did not.
+    assert accounts.loc["B", "days_since_last_touch"] == pytest.approx(3)
+    assert accounts.loc["B", "engagement_decayed"] == pytest.approx(0.5 ** (3 / CFG.half_life_days))
+    assert accounts.loc["B", "lead_source"] == "event"
+
+
+def test_config_rejects_activity_type_names_unsafe_for_sql():
+    with pytest.raises(ValueError, match="bad activity type"):
+        ConversionConfig(version="1", activity_types=["meeting' or 1=1 --"])
