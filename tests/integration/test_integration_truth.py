@@ -244,7 +244,8 @@ def test_conversion_probability_ranks_prospects_true_propensity(world, first_run
         # stands in, exactly as documented.
         assert np.allclose(prospects["conversion_probability"], prospects["fit_score"] / 100)
     else:
-        assert rho >= 0.4
+        # Measured 0.58 (0.53 on average over model seeds); 0.45 leaves room for seed noise.
+        assert rho >= 0.45
 
 
 # --- ABC and tiers ------------------------------------------------------------------------------
