@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -219,6 +219,32 @@ def write_ground_truth(world: World, ground_truth_dir: Path) -> list[Path]:
     return paths
 
 
+def write_unmatched_orders(world: World, path: Path) -> None:
+    """A small order-system export whose buyers are not in the CRM (about 1 order in 2,000).
+
+    Real order systems see walk-in or not-yet-synced buyers; the pipeline must quarantine these
+    rows with a reason rather than drop them, so the sample world carries a few. They are not
+    part of the ground truth: no simulated company placed them.
+    """
+    rng = np.random.default_rng([world.seed, 2000])
+    n = max(3, len(world.orders) // 2000)
+    days = rng.integers(1, 365, size=n)
+    order_dates = [world.as_of - timedelta(days=int(d)) for d in days]
+    frame = pd.DataFrame(
+        {
+            "order_id": [f"EXT{world.seed:04d}{i:06d}" for i in range(n)],
+            "account_id": [f"EXT-BUYER-{int(b):05d}" for b in rng.integers(0, 99999, size=n)],
+            "order_date": [d.isoformat() for d in order_dates],
+            "status": "completed",
+            "amount_cny": np.round(rng.lognormal(9.0, 1.0, size=n), 2),
+            "refund_amount_cny": 0.0,
+            "product_line": "零售订单",
+            "updated_at": [f"{d.isoformat()} 10:00:00" for d in order_dates],
+        }
+    )
+    _write_csv(frame, path, "utf-8")
+
+
 def write_landing(world: World, landing_dir: Path, ground_truth_dir: Path) -> dict[str, list[Path]]:
     """Write every landing entity under ``landing_dir/<entity>/`` and the ground truth.
 
@@ -245,6 +271,9 @@ def write_landing(world: World, landing_dir: Path, ground_truth_dir: Path) -> di
     write_activities(world.crm_activities, path)
     written["crm_activities"] = [path]
     written["orders"] = write_orders(world.orders, landing_dir / "orders")
+    path = _entity_path(landing_dir, "orders", f"orders_unmatched_{stamp}", "csv")
+    write_unmatched_orders(world, path)
+    written["orders"].append(path)
     path = _entity_path(landing_dir, "risk", f"risk_{stamp}", "csv")
     write_risk(world.risk, path)
     written["risk"] = [path]

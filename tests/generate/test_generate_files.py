@@ -65,14 +65,27 @@ def test_every_entity_written_in_its_format(written: dict[str, list[Path]]) -> N
         "risk": ".csv",
         "surveys": ".xlsx",
     }
+    unmatched = [p for p in written["orders"] if p.stem.startswith("orders_unmatched_")]
+    assert [p.name for p in unmatched] == [f"orders_unmatched_{AS_OF.isoformat()}.csv"]
     for entity in ENTITIES:
         for path in written[entity]:
             assert path.parent.name == entity
-            assert path.suffix == suffix[entity]
+            assert path.suffix == suffix[entity] or path in unmatched
             assert path.stat().st_size > 0
     assert written["crm_accounts"][0].name == f"crm_accounts_{AS_OF.isoformat()}.csv"
-    years = sorted(int(p.stem.split("_")[1]) for p in written["orders"])
+    years = sorted(int(p.stem.split("_")[1]) for p in written["orders"] if p not in unmatched)
     assert years == list(range(AS_OF.year - 3, AS_OF.year + 1))
+
+
+def test_unmatched_orders_reference_no_crm_account(written, world) -> None:
+    """The order-system export of buyers missing from the CRM: each row must be quarantined as
+    an unknown account by ingestion, so none of its buyers may exist in the CRM."""
+    (path,) = [p for p in written["orders"] if p.stem.startswith("orders_unmatched_")]
+    orders = pd.read_csv(path, dtype=str)
+    assert len(orders) >= 3
+    assert not set(orders["account_id"]) & set(world.crm_accounts["account_id"])
+    assert not set(orders["order_id"]) & set(world.orders["order_id"])
+    assert (orders["amount_cny"].astype(float) > 0).all()
 
 
 def test_landing_columns_match_contract(written: dict[str, list[Path]]) -> None:
@@ -142,7 +155,10 @@ def test_chinese_text_round_trips(world: World, written: dict[str, list[Path]]) 
     got = surveys["comment"].astype(object).where(surveys["comment"].notna(), None)
     assert got.tolist() == expected.tolist()
     assert any(isinstance(c, str) and re.search(r"[\u4e00-\u9fff]", c) for c in got)
-    orders = pd.concat([_read(p) for p in written["orders"]], ignore_index=True)
+    orders = pd.concat(
+        [_read(p) for p in written["orders"] if not p.stem.startswith("orders_unmatched_")],
+        ignore_index=True,
+    )
     assert set(orders["product_line"]) == set(world.orders["product_line"])
     assert len(orders) == len(world.orders)
 
@@ -159,7 +175,10 @@ def test_values_survive_the_formats(world: World, written: dict[str, list[Path]]
         .str.fullmatch(r"\d+\.\d\d")
         .all()
     )
-    orders = pd.concat([_read(p) for p in written["orders"]], ignore_index=True)
+    orders = pd.concat(
+        [_read(p) for p in written["orders"] if not p.stem.startswith("orders_unmatched_")],
+        ignore_index=True,
+    )
     merged = orders.merge(world.orders, on="order_id", suffixes=("_file", ""))
     assert (merged["amount_cny_file"] == merged["amount_cny"]).all()
     assert (merged["account_id_file"] == merged["account_id"]).all()

@@ -74,6 +74,27 @@ def test_tier_kpis_published_for_the_snapshot(world, first_run):
     assert rows == 8 and accounts == current  # A/B/C/P x treated/control cover every account
 
 
+def test_orders_for_buyers_missing_from_the_crm_are_quarantined_not_lost(world, first_run):
+    unmatched = pd.read_csv(
+        next((world.landing / "orders").glob("orders_unmatched_*.csv")), dtype=str
+    )
+    wh = duckdb.connect(str(world.data_dir / "warehouse" / "stratum.duckdb"), read_only=True)
+    quarantined = wh.execute(
+        "select source_file, source_line, reason from raw._quarantine "
+        "where source_file like 'orders/orders_unmatched_%'"
+    ).fetchall()
+    read, loaded, held = wh.execute(
+        "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from raw._file_manifest "
+        "where entity = 'orders'"
+    ).fetchone()
+    wh.close()
+    assert sorted(reason for _, _, reason in quarantined) == sorted(
+        f"unknown account: account_id='{a}'" for a in unmatched["account_id"]
+    )
+    assert sorted(line for _, line, _ in quarantined) == list(range(2, len(unmatched) + 2))
+    assert read == loaded + held and held >= len(unmatched)
+
+
 def test_hand_made_cases_land_in_the_documented_tier(world, first_run):
     snapshot = _snapshot(world, first_run["snapshot_id"])
     ids = golden_ids(world)
