@@ -8,6 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Allowed values come from the landing contract, so generated data can never drift from it;
+# the weight and effect tuples below are aligned with their order (re-exported for the
+# generator's modules).
+from pipelines.ingest.contracts import ACTIVITY_TYPES as ACTIVITY_TYPES
+from pipelines.ingest.contracts import CREDIT_RATINGS as CREDIT_RATINGS
+from pipelines.ingest.contracts import LEAD_SOURCES as LEAD_SOURCES
+
 
 @dataclass(frozen=True)
 class Industry:
@@ -487,24 +494,13 @@ PRODUCT_LINES: tuple[str, ...] = (
 )
 PRODUCT_LINE_WEIGHTS: tuple[float, ...] = (0.32, 0.16, 0.16, 0.08, 0.18, 0.10)
 
-LEAD_SOURCES: tuple[str, ...] = ("web", "event", "referral", "advertising", "outbound", "partner")
 LEAD_SOURCE_WEIGHTS: tuple[float, ...] = (0.30, 0.15, 0.12, 0.15, 0.18, 0.10)
 # Log-odds shift of a lead's conversion probability by source.
 LEAD_SOURCE_EFFECT: tuple[float, ...] = (0.0, 0.3, 0.9, -0.4, -0.7, 0.5)
 
-ACTIVITY_TYPES: tuple[str, ...] = (
-    "web_visit",
-    "content_download",
-    "event_attendance",
-    "email_open",
-    "email_click",
-    "meeting",
-    "unsubscribe",
-)
 ACTIVITY_MIX_NORMAL: tuple[float, ...] = (0.38, 0.09, 0.04, 0.30, 0.09, 0.095, 0.005)
 ACTIVITY_MIX_DECLINING: tuple[float, ...] = (0.40, 0.05, 0.02, 0.36, 0.05, 0.07, 0.05)
 
-CREDIT_RATINGS: tuple[str, ...] = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C")
 
 PERSONAL_EMAIL_DOMAINS: tuple[str, ...] = ("qq.com", "163.com", "126.com", "139.com", "sina.com")
 COMPANY_DOMAIN_SUFFIXES: tuple[str, ...] = (".com", ".cn", ".com.cn")

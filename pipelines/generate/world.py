@@ -35,6 +35,7 @@ from pipelines.generate.reference import (
     SURVEY_COMMENTS_PASSIVE,
     SURVEY_COMMENTS_PROMOTER,
 )
+from pipelines.settings import ENTITIES
 
 # Companies per chunk for the event samplers: bounds peak memory, fixed so results do not
 # depend on machine size.
@@ -76,15 +77,7 @@ class World:
     truth_leads: pd.DataFrame
     stats: dict[str, float] = field(default_factory=dict)
 
-    LANDING_ENTITIES = (
-        "crm_accounts",
-        "crm_contacts",
-        "crm_leads",
-        "crm_activities",
-        "orders",
-        "risk",
-        "surveys",
-    )
+    LANDING_ENTITIES = ENTITIES
 
     def landing_frames(self) -> dict[str, pd.DataFrame]:
         """The seven landing entities by contract name."""
