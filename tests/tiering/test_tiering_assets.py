@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import yaml
 from dagster import AssetKey, materialize
 
 from pipelines.resources import Warehouse
 from pipelines.tiering.assets import customer_tier, tier_kpis, tiering_assets
-from tests.tiering.tier_fixtures import make_scores, policy_data
-
-
-def _seed(path, scores: pd.DataFrame) -> None:
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("create schema if not exists scores")
-        con.register("s", scores)
-        con.execute("create or replace table scores.account_scores as select * from s")
-    finally:
-        con.close()
-
-
-def _query(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
+from tests.tiering.tier_fixtures import make_scores, policy_data, query, write_tables
 
 
 def test_asset_definition():
@@ -45,7 +26,7 @@ def test_materialize_twice(tmp_path, monkeypatch):
     monkeypatch.setenv("STRATUM_TIER_POLICY", str(policy_file))
     db = tmp_path / "wh.duckdb"
     rows = [{"abc_class": "A", "p_alive": 0.9}, {"abc_class": "B"}, {}, {"has_paid_order": False}]
-    _seed(db, make_scores(rows))
+    write_tables(db, {"scores.account_scores": make_scores(rows)})
     resources = {"warehouse": Warehouse(path=str(db))}
 
     monkeypatch.setenv("STRATUM_AS_OF", "2025-06-01")
@@ -59,7 +40,7 @@ def test_materialize_twice(tmp_path, monkeypatch):
     checks = first.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
 
-    tiers = _query(db, "select * from tiers.customer_tier order by golden_account_id")
+    tiers = query(db, "select * from tiers.customer_tier order by golden_account_id")
     assert tiers["tier"].tolist() == ["A", "B", "C", "P"]
     snapshot_1 = tiers["snapshot_id"].iloc[0]
     assert snapshot_1.startswith("20250601-") and tiers["snapshot_id"].nunique() == 1
@@ -76,16 +57,14 @@ def test_materialize_twice(tmp_path, monkeypatch):
         {"has_paid_order": False},
         {"abc_class": "B"},
     ]
-    _seed(db, make_scores(rows2))
+    write_tables(db, {"scores.account_scores": make_scores(rows2)})
     monkeypatch.setenv("STRATUM_AS_OF", "2025-06-08")
     second = materialize([customer_tier], resources=resources)
     assert second.success
     meta2 = second.asset_materializations_for_node("tiers__customer_tier")[0].metadata
     assert (meta2["demotion"].value, meta2["new"].value, meta2["promotion"].value) == (1, 1, 0)
 
-    ledger = _query(
-        db, "select * from tiers.tier_ledger order by effective_date, golden_account_id"
-    )
+    ledger = query(db, "select * from tiers.tier_ledger order by effective_date, golden_account_id")
     assert len(ledger) == 6  # 4 new + 1 demotion + 1 new
     last = ledger[ledger["effective_date"] == pd.Timestamp("2025-06-08")]
     assert last[["golden_account_id", "change_type"]].values.tolist() == [
@@ -94,25 +73,25 @@ def test_materialize_twice(tmp_path, monkeypatch):
     ]
     assert last["snapshot_id"].str.startswith("20250608-").all()
 
-    notices = _query(db, "select * from tiers.downgrade_notices")
+    notices = query(db, "select * from tiers.downgrade_notices")
     assert notices["golden_account_id"].tolist() == ["G001"]
     assert "needs ≥ 0.50" in notices["regain_en"].iloc[0]
 
-    history = _query(
+    history = query(
         db, "select * from tiers.tier_history where golden_account_id = 'G001' order by valid_from"
     )
     assert history["tier"].tolist() == ["A", "C"]
     assert history["is_current"].tolist() == [False, True]
 
-    tiers2 = _query(db, "select * from tiers.customer_tier order by golden_account_id")
+    tiers2 = query(db, "select * from tiers.customer_tier order by golden_account_id")
     assert tiers2["tier"].tolist() == ["C", "B", "C", "P", "B"]
     assert tiers2.loc[1, "tier_since"] == pd.Timestamp("2025-06-01")  # unchanged: kept
     assert tiers2.loc[0, "tier_since"] == pd.Timestamp("2025-06-08")  # demoted today
     assert tiers2["snapshot_id"].str.startswith("20250608-").all()
 
-    state = _query(db, "select * from tiers.tier_state order by golden_account_id")
+    state = query(db, "select * from tiers.tier_state order by golden_account_id")
     assert len(state) == 5 and state.loc[0, "tier"] == "C"
-    matrix = _query(db, "select * from tiers.migration_matrix")
+    matrix = query(db, "select * from tiers.migration_matrix")
     assert set(matrix["as_of_date"].dt.date.astype(str)) == {"2025-06-01", "2025-06-08"}
     assert matrix["accounts"].sum() == 9
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +13,7 @@ from dagster import AssetKey, materialize
 from pipelines.resources import Warehouse
 from pipelines.tiering.assets import TIER_KPIS_KEY, customer_tier, tier_kpis, tiering_assets
 from pipelines.tiering.kpis import KPI_COLUMNS, compute_tier_kpis
-from tests.tiering.tier_fixtures import make_scores, policy_data
+from tests.tiering.tier_fixtures import make_scores, policy_data, query, write_tables
 
 TIERS = ["A", "B", "C", "P"]
 
@@ -172,29 +171,6 @@ def test_tier_outside_the_policy_is_kept():
 N_PAYING, N_PROSPECTS = 24, 16
 
 
-def _seed(path, scores: pd.DataFrame, profile: pd.DataFrame) -> None:
-    con = duckdb.connect(str(path))
-    try:
-        for schema, table, frame in (
-            ("scores", "account_scores", scores),
-            ("marts", "customer_360", profile),
-        ):
-            con.execute(f"create schema if not exists {schema}")
-            con.register("f", frame)
-            con.execute(f"create or replace table {schema}.{table} as select * from f")
-            con.unregister("f")
-    finally:
-        con.close()
-
-
-def _query(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
 def _world(day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores and a tiny customer_360; on day 2 every third prospect has converted."""
     n = N_PAYING + N_PROSPECTS
@@ -236,15 +212,16 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
     db = tmp_path / "wh.duckdb"
     resources = {"warehouse": Warehouse(path=str(db))}
 
-    _seed(db, *_world(1))
+    scores1, profile1 = _world(1)
+    write_tables(db, {"scores.account_scores": scores1, "marts.customer_360": profile1})
     monkeypatch.setenv("STRATUM_AS_OF", "2025-06-01")
     first = materialize([customer_tier, tier_kpis], resources=resources)
     assert first.success
-    tiers1 = _query(db, "select golden_account_id, tier, in_control_group from tiers.customer_tier")
+    tiers1 = query(db, "select golden_account_id, tier, in_control_group from tiers.customer_tier")
     assert tiers1.groupby("tier")["in_control_group"].agg(["any", "all"]).loc[
         ["C", "P"]
     ].values.tolist() == [[True, False], [True, False]]  # both groups present
-    kpis1 = _query(db, "select * from tiers.tier_kpis")
+    kpis1 = query(db, "select * from tiers.tier_kpis")
     assert len(kpis1) == 8 and kpis1["previous_snapshot_id"].isna().all()
     assert kpis1["retention_rate"].isna().all()
     assert kpis1["accounts"].sum() == N_PAYING + N_PROSPECTS
@@ -253,11 +230,11 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
     assert meta["previous_snapshot_id"].value == "none"
 
     scores2, profile2 = _world(2)
-    _seed(db, scores2, profile2)
+    write_tables(db, {"scores.account_scores": scores2, "marts.customer_360": profile2})
     monkeypatch.setenv("STRATUM_AS_OF", "2025-06-08")
     second = materialize([customer_tier, tier_kpis], resources=resources)
     assert second.success
-    kpis = _query(db, "select * from tiers.tier_kpis order by as_of_date, tier, treatment_group")
+    kpis = query(db, "select * from tiers.tier_kpis order by as_of_date, tier, treatment_group")
     assert kpis["snapshot_id"].nunique() == 2 and len(kpis) == 16  # history kept
     snap1 = kpis1["snapshot_id"].iloc[0]
     now = kpis[kpis["as_of_date"] == pd.Timestamp("2025-06-08")].set_index(
@@ -287,10 +264,10 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
     # with the first run, not with itself.
     again = materialize([customer_tier, tier_kpis], resources=resources, selection=[TIER_KPIS_KEY])
     assert again.success
-    kpis_again = _query(db, "select * from tiers.tier_kpis")
+    kpis_again = query(db, "select * from tiers.tier_kpis")
     assert len(kpis_again) == 16
     rerun = kpis_again[kpis_again["as_of_date"] == pd.Timestamp("2025-06-08")]
     assert (rerun["previous_snapshot_id"] == snap1).all()
     assert rerun["previous_accounts"].sum() == N_PAYING + N_PROSPECTS
-    cohort_snaps = _query(db, "select distinct snapshot_id from tiers.tier_kpi_cohort")
+    cohort_snaps = query(db, "select distinct snapshot_id from tiers.tier_kpi_cohort")
     assert len(cohort_snaps) == 2

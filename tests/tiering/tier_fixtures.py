@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -152,3 +154,25 @@ def state_of(assigned: pd.DataFrame) -> pd.DataFrame:
     return assigned[
         ["golden_account_id", "tier", "tier_since", "pending_downgrade_to", "pending_since"]
     ].copy()
+
+
+def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """Replace ``schema.table`` in the DuckDB file at ``path`` with each frame."""
+    con = duckdb.connect(str(path))
+    try:
+        for qualified, frame in tables.items():
+            con.execute(f"create schema if not exists {qualified.split('.')[0]}")
+            con.register("frame", frame)
+            con.execute(f"create or replace table {qualified} as select * from frame")
+            con.unregister("frame")
+    finally:
+        con.close()
+
+
+def query(path: Path, sql: str) -> pd.DataFrame:
+    """Run ``sql`` read-only against the DuckDB file at ``path``."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
