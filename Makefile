@@ -23,10 +23,12 @@ DBT := $(BIN)/dbt --no-use-colors
 # Absolute paths: the manifest records them, and dagster-dbt runs dbt from the project dir.
 DBT_ARGS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project
 
-.PHONY: help install manifest sample-data dagster-home run test lint format bench dev docs clean
+.PHONY: help install manifest sample-data dagster-home run backfill test lint format bench dev docs clean
 
 help:
 	@echo "make run     set up, generate sample data if data/landing is empty, run the whole pipeline"
+	@echo "             (STRATUM_AS_OF=YYYY-MM-DD for another date, POLICY=config/tiers/x.yaml)"
+	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7]   past as-of dates, oldest first"
 	@echo "make test    set up and run the test suite"
 	@echo "make dev     Dagster UI on http://localhost:3000 (run history, checks, metadata)"
 	@echo "make docs    dbt docs (lineage raw -> tiers) on http://localhost:8080"
@@ -57,8 +59,16 @@ dagster-home:
 	@mkdir -p $(DAGSTER_HOME)
 	@cp -n config/dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 
+# One as-of date (default: the last complete day; STRATUM_AS_OF=YYYY-MM-DD picks another),
+# launched through the workspace so the run belongs to the `stratum` code location in the UI.
 run: manifest sample-data dagster-home
-	$(BIN)/dagster job execute -m pipelines.definitions -j stratum_daily -c config/run_config.yaml
+	$(BIN)/python -m pipelines.launch run $(if $(POLICY),--policy $(POLICY))
+	$(BIN)/python -m pipelines.publish.summary
+
+# Past as-of dates, oldest first: make backfill FROM=2026-01-01 TO=2026-06-30 [STEP=7]
+backfill: manifest dagster-home
+	@test -n "$(FROM)" -a -n "$(TO)" || (echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7]" && exit 2)
+	$(BIN)/python -m pipelines.launch backfill --from $(FROM) --to $(TO) --step $(or $(STEP),1)
 	$(BIN)/python -m pipelines.publish.summary
 
 test: manifest

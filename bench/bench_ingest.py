@@ -173,7 +173,7 @@ def main() -> int:
         )
         warehouse = root / "warehouse" / "stratum.duckdb"
         warehouse.parent.mkdir()
-        env = {"STRATUM_DATA_DIR": str(root), "STRATUM_AS_OF": AS_OF.isoformat()}
+        env = {"STRATUM_DATA_DIR": str(root)}
         rows = []
         # Accounts first: orders check account_id against every loaded account.
         for entity in ("crm_accounts", "orders", "risk"):

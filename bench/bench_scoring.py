@@ -55,11 +55,18 @@ def materialise(step: str, warehouse: str) -> dict:
     """In a child process: run one scoring asset against ``warehouse``."""
     from dagster import build_asset_context
 
+    from pipelines.config import load_stratum_config
     from pipelines.resources import Warehouse
+    from pipelines.run_context import RunContext, RunContextResource
     from pipelines.scoring import assets
 
+    ctx = RunContext(AS_OF, "bench-run", "bench", load_stratum_config(), "bench")
     fn = getattr(assets, ASSET_NAMES[step])
-    result = fn(context=build_asset_context(), warehouse=Warehouse(path=warehouse))
+    result = fn(
+        context=build_asset_context(),
+        warehouse=Warehouse(path=warehouse),
+        run=RunContextResource.of(ctx),
+    )
     meta = result.metadata or {}
     out = {"rows": getattr(meta.get("row_count"), "value", None)}
     status = meta.get("model_status")
@@ -93,7 +100,7 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     warehouse = root / "warehouse" / "stratum.duckdb"
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    env = {"STRATUM_DATA_DIR": str(root), "STRATUM_AS_OF": AS_OF.isoformat()}
+    env = {"STRATUM_DATA_DIR": str(root)}
     try:
         if not (args.keep and warehouse.exists()):
             from _world import build_warehouse

@@ -96,14 +96,10 @@ def one_day(warehouse: str, n: int, day: int) -> dict:
     """In a child process: write day ``day``'s scores, then one tiering run, timed by phase."""
     import duckdb
 
-    from pipelines.tiering.outputs import change_counts, run_tiering
-    from pipelines.tiering.policy import load_policy
-    from pipelines.tiering.store import (
-        read_current_history,
-        read_scores,
-        read_state,
-        write_outputs,
-    )
+    from pipelines.config import load_stratum_config
+    from pipelines.tiering.hysteresis import empty_state
+    from pipelines.tiering.outputs import STATE_COLUMNS, change_counts, run_tiering
+    from pipelines.tiering.store import read_scores, write_outputs
 
     timings: dict[str, float] = {}
     con = duckdb.connect(warehouse)
@@ -114,14 +110,23 @@ def one_day(warehouse: str, n: int, day: int) -> dict:
         timings["synthesise_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        policy = load_policy()
+        policy = load_stratum_config().policy.model
         scores = read_scores(con)
-        state = read_state(con)
-        history = read_current_history(con)
+        # The pipeline reads the previous state from the previous published snapshot; the
+        # benchmark keeps it in the warehouse's tier table of the previous day (same columns).
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'tiers' and table_name = 'customer_tier'"
+        ).fetchone()[0]
+        state = (
+            con.execute(f"select {', '.join(STATE_COLUMNS)} from tiers.customer_tier").df()
+            if exists
+            else empty_state()
+        )
         timings["read_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        out = run_tiering(scores, policy, DAYS[day], f"{DAYS[day]:%Y%m%d}-bench", state, history)
+        out = run_tiering(scores, policy, DAYS[day], f"{DAYS[day]:%Y%m%d}-bench", state)
         timings["tiering_s"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -162,7 +167,7 @@ def main() -> int:
                 Path(__file__),
                 str(day),
                 ["--warehouse", str(warehouse), "--accounts", str(args.accounts)],
-                {"STRATUM_DATA_DIR": str(root), "STRATUM_AS_OF": DAYS[day].isoformat()},
+                {"STRATUM_DATA_DIR": str(root)},
             )
             r["step"] = f"day {day + 1} {DAYS[day]}"
             rows.append(r)

@@ -14,6 +14,7 @@ from pipelines.jobs import daily_schedule, stratum_job
 from pipelines.publish.assets import publish_assets
 from pipelines.quality.checks import customer_360_quality_checks, raw_quality_checks
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContextResource
 from pipelines.scoring.assets import scoring_assets
 from pipelines.tiering.assets import tiering_assets
 from pipelines.transform.assets import dbt_models, dbt_resource
@@ -24,6 +25,6 @@ defs = Definitions(
     jobs=[stratum_job],
     schedules=[daily_schedule],
     sensors=[build_landing_sensor(stratum_job)],
-    resources={"warehouse": Warehouse(), "dbt": dbt_resource()},
+    resources={"warehouse": Warehouse(), "dbt": dbt_resource(), "run": RunContextResource()},
     executor=in_process_executor,
 )

@@ -1,22 +1,46 @@
-"""The job that runs the whole graph, its daily schedule."""
+"""The job that runs the whole graph for one as-of date, and its daily schedule."""
 
 from __future__ import annotations
 
-from dagster import AssetSelection, ScheduleDefinition, define_asset_job
+from dagster import (
+    AssetSelection,
+    RunRequest,
+    ScheduleEvaluationContext,
+    define_asset_job,
+    schedule,
+)
 
-# One job for the whole path: landing files -> raw -> dbt -> checks -> scores -> tiers -> publish.
-# Blocking checks (ingest reconciliation, Great Expectations, dbt tests) stop everything downstream
-# of a failure in the same run, so a bad delivery never reaches the published tiers.
+from pipelines.config.loader import load_model
+from pipelines.config.pipeline import PipelineConfig
+from pipelines.partitions import AS_OF_PARTITIONS, latest_complete_as_of
+from pipelines.settings import config_dir
+
+# One job for the whole path: landing files -> raw -> dbt -> checks -> scores -> tiers -> publish,
+# partitioned by as-of date. Blocking checks (ingest reconciliation, Great Expectations, dbt
+# tests) stop everything downstream of a failure in the same run, so a bad delivery never
+# reaches the published tiers.
 stratum_job = define_asset_job(
     name="stratum_daily",
     selection=AssetSelection.all(),
-    description="Ingest, profile, score, tier and publish: the whole customer-tiering pipeline.",
+    partitions_def=AS_OF_PARTITIONS,
+    description="Ingest, profile, score, tier and publish one as-of date: the whole "
+    "customer-tiering pipeline.",
 )
 
-daily_schedule = ScheduleDefinition(
+_SCHEDULE = load_model(PipelineConfig, config_dir() / "pipeline.yaml").model.schedule
+
+
+@schedule(
     name="stratum_daily_schedule",
     job=stratum_job,
-    cron_schedule="0 6 * * *",
-    execution_timezone="Asia/Shanghai",
-    description="Every morning at 06:00 China time, after the nightly CRM and order exports land.",
+    cron_schedule=_SCHEDULE.cron,
+    execution_timezone=AS_OF_PARTITIONS.timezone,
+    description="Every morning after the nightly CRM and order exports land (cron in "
+    "config/pipeline.yaml), for the business day that just ended.",
 )
+def daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
+    as_of = latest_complete_as_of(context.scheduled_execution_time)
+    return RunRequest(
+        run_key=f"schedule-{as_of.isoformat()}",
+        partition_key=as_of.isoformat(),
+    )

@@ -1,7 +1,11 @@
-"""Where things live. One setting, resolved to absolute paths, read by Dagster and dbt alike.
+"""Where things live, and every environment variable the project reads — all in this file.
 
-Everything is derived from ``STRATUM_DATA_DIR`` (default: ``<repo>/data``) unless a more
-specific variable overrides it. Nothing here touches the disk at import time.
+Everything on disk is derived from ``STRATUM_DATA_DIR`` (default: ``<repo>/data``) unless a
+more specific variable overrides it. Nothing here touches the disk at import time.
+
+A run's *business* context (as-of date, snapshot id, rules and policy versions) is not read
+from the environment: it comes from the run's partition and run config
+(:mod:`pipelines.run_context`).
 """
 
 from __future__ import annotations
@@ -10,11 +14,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "config"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
@@ -27,6 +29,27 @@ ENTITIES = (
     "risk",
     "surveys",
 )
+
+# Every environment override of the project, with what it does. Nothing else under pipelines/
+# reads os.environ for a STRATUM_* variable (tests/test_settings.py checks it), except the
+# launcher behind `make run`, which maps its as-of convenience variable to a partition.
+ENV_OVERRIDES: dict[str, str] = {
+    "STRATUM_DATA_DIR": "root of landing/, warehouse/, serving/, models/, quality/ (default <repo>/data)",
+    "STRATUM_LANDING_DIR": "where landing files are read (default <data dir>/landing)",
+    "STRATUM_SERVING_DIR": "published snapshots and the serving database (default <data dir>/serving)",
+    "STRATUM_MODELS_DIR": "trained models and their cards (default <data dir>/models)",
+    "STRATUM_QUALITY_DIR": "Great Expectations results and Data Docs (default <data dir>/quality)",
+    "STRATUM_CONFIG_DIR": "another configuration tree instead of <repo>/config (same layout)",
+    "STRATUM_TIER_POLICY": "tier policy file when the run config names none (default config/tiers/default.yaml)",
+    "STRATUM_DUCKDB_MEMORY_LIMIT": "DuckDB memory cap for Python and dbt, e.g. 8GB (default 50%)",
+    "STRATUM_CODE_VERSION": "code version stamped on snapshots (default: the git commit)",
+}  # fmt: skip
+
+
+def _env(name: str) -> str | None:
+    if name not in ENV_OVERRIDES:  # a new variable must be documented above
+        raise KeyError(f"{name} is not a documented override (pipelines/settings.py)")
+    return os.environ.get(name) or None
 
 
 @dataclass(frozen=True)
@@ -48,7 +71,7 @@ class Paths:
 
 
 def _env_path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
+    value = _env(name)
     return Path(value).expanduser().resolve() if value else default.resolve()
 
 
@@ -67,10 +90,19 @@ def get_paths() -> Paths:
     )
 
 
-def as_of_date() -> date:
-    """The run's reference date: ``STRATUM_AS_OF`` (YYYY-MM-DD) or today."""
-    value = os.environ.get("STRATUM_AS_OF")
-    return date.fromisoformat(value) if value else date.today()
+def config_dir() -> Path:
+    """The configuration tree: ``STRATUM_CONFIG_DIR`` or ``<repo>/config``."""
+    return _env_path("STRATUM_CONFIG_DIR", REPO_ROOT / "config")
+
+
+def tier_policy_override() -> Path | None:
+    """``STRATUM_TIER_POLICY`` as a path, if set."""
+    value = _env("STRATUM_TIER_POLICY")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def code_version_override() -> str | None:
+    return _env("STRATUM_CODE_VERSION")
 
 
 def duckdb_memory_limit() -> str:
@@ -80,23 +112,15 @@ def duckdb_memory_limit() -> str:
     DuckDB spills to a temp directory beside the warehouse instead of growing (DuckDB's own
     default, 80% of RAM, let a 20M-row load pass 14 GB).
     """
-    return os.environ.get("STRATUM_DUCKDB_MEMORY_LIMIT", "50%")
+    return _env("STRATUM_DUCKDB_MEMORY_LIMIT") or "50%"
 
 
 def dbt_env_vars() -> dict[str, str]:
-    """Environment that dbt's profiles.yml and vars read, derived from the one data-dir setting."""
+    """Environment that dbt's profiles.yml reads (paths and limits, never the run's dates)."""
     return {
         "STRATUM_WAREHOUSE": str(get_paths().warehouse),
-        "STRATUM_AS_OF": as_of_date().isoformat(),
         "STRATUM_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),
     }
-
-
-def export_for_dbt() -> dict[str, str]:
-    """Put :func:`dbt_env_vars` into ``os.environ`` (dbt subprocesses inherit it); returns them."""
-    env = dbt_env_vars()
-    os.environ.update(env)
-    return env
 
 
 @contextmanager

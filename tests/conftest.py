@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,8 @@ for _key in [k for k in os.environ if k.startswith("STRATUM_")]:
     del os.environ[_key]
 os.environ.update(
     {
+        # Anything a test does not point elsewhere lands in a throwaway data dir.
+        "STRATUM_DATA_DIR": tempfile.mkdtemp(prefix="stratum-tests-"),
         "GX_ANALYTICS_ENABLED": "False",
         "DAGSTER_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
@@ -62,7 +65,7 @@ def dbt_manifest(tmp_path_factory) -> Path:
         "parse",
         "--quiet",
         "--no-partial-parse",
-        env={"STRATUM_WAREHOUSE": str(warehouse), "STRATUM_AS_OF": WORLD_AS_OF.isoformat()},
+        env={"STRATUM_WAREHOUSE": str(warehouse)},
     )
     manifest = DBT_DIR / "target" / "manifest.json"
     assert manifest.exists()
@@ -78,12 +81,8 @@ class PipelineWorld:
     truth: Path
     as_of: date
 
-    def env(self, as_of: date | None = None) -> dict[str, str]:
-        return {
-            "STRATUM_DATA_DIR": str(self.data_dir),
-            "STRATUM_AS_OF": (as_of or self.as_of).isoformat(),
-            "STRATUM_CODE_VERSION": "test",
-        }
+    def env(self) -> dict[str, str]:
+        return {"STRATUM_DATA_DIR": str(self.data_dir), "STRATUM_CODE_VERSION": "test"}
 
 
 def make_world(root: Path, accounts: int, seed: int, as_of: date = WORLD_AS_OF) -> PipelineWorld:
@@ -95,12 +94,18 @@ def make_world(root: Path, accounts: int, seed: int, as_of: date = WORLD_AS_OF) 
     return world
 
 
-def run_pipeline(world: PipelineWorld, instance, as_of: date | None = None):
-    """Materialize the whole job in-process against the world's data dir."""
+def run_pipeline(world: PipelineWorld, instance, as_of: date | None = None, run_config=None):
+    """Materialize the whole job in-process for one as-of date (partition) against the
+    world's data dir."""
     from pipelines.definitions import defs
 
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in world.env(as_of).items():
+        for key, value in world.env().items():
             mp.setenv(key, value)
         job = defs.resolve_job_def("stratum_daily")
-        return job.execute_in_process(instance=instance, raise_on_error=False)
+        return job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            partition_key=(as_of or world.as_of).isoformat(),
+            run_config=run_config,
+        )

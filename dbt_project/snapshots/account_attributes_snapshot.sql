@@ -3,7 +3,9 @@
     see an account as it was on a past date: filter dbt_valid_from <= D and
     (dbt_valid_to > D or dbt_valid_to is null). Strategy `check`: a new version is recorded
     whenever one of the checked columns changes between runs; accounts that disappear are
-    closed (hard deletes invalidated).
+    closed (hard deletes invalidated). Validity is in business time: `updated_at` is the run's
+    as-of date, not the wall clock, and a backfill of a date before the latest recorded change
+    leaves the snapshot alone (pipelines/transform/assets.py).
 #}
 {% snapshot account_attributes_snapshot %}
 
@@ -18,6 +20,7 @@
             'abnormal_operation',
         ],
         hard_deletes='invalidate',
+        updated_at='snapshot_as_of',
     )
 }}
 
@@ -37,7 +40,8 @@ select
     group_depth,
     credit_rating,
     abnormal_operation,
-    as_of_date
+    as_of_date,
+    cast(as_of_date as timestamp) as snapshot_as_of
 from {{ ref('customer_360') }}
 
 {% endsnapshot %}

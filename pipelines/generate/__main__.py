@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pipelines.generate.world import generate_world
 from pipelines.generate.writers import write_landing
+from pipelines.partitions import latest_complete_as_of
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -20,7 +21,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("data/landing"), help="landing directory")
     parser.add_argument(
-        "--as-of", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: today)"
+        "--as-of",
+        type=date.fromisoformat,
+        default=None,
+        help="YYYY-MM-DD (default: the last complete business day, as make run)",
     )
     parser.add_argument(
         "--ground-truth", type=Path, default=None, help="default: <out>/../ground_truth"
@@ -32,7 +36,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, list[Path]]:
     """Generate and write a world; print what was written."""
     args = _parse_args(argv)
-    as_of = args.as_of or date.today()
+    as_of = args.as_of or latest_complete_as_of()
     ground_truth = args.ground_truth or args.out.parent / "ground_truth"
     started = time.perf_counter()
     world = generate_world(args.accounts, args.seed, as_of, years=args.years)

@@ -23,8 +23,9 @@ from dagster import (
     sensor,
 )
 
+from pipelines.config import load_stratum_config
 from pipelines.ingest.loader import list_landing_files, sha256_file
-from pipelines.ingest.sources_config import load_sources_config
+from pipelines.partitions import latest_complete_as_of
 from pipelines.resources import Warehouse
 from pipelines.settings import ENTITIES, get_paths
 
@@ -99,7 +100,7 @@ def build_landing_sensor(
     @sensor(job=job, name=name, minimum_interval_seconds=minimum_interval_seconds)
     def _landing_sensor(context: SensorEvaluationContext, warehouse: Warehouse):
         cache: FileCache = json.loads(context.cursor) if context.cursor else {}
-        globs = {e: c.glob for e, c in load_sources_config().items()}
+        globs = {e: c.glob for e, c in load_stratum_config().source_settings.items()}
         found, fresh = scan_landing(get_paths().landing_dir, cache, globs)
         context.update_cursor(json.dumps(fresh, sort_keys=True))
         loaded = loaded_files(Path(warehouse.resolved_path()))
@@ -108,8 +109,11 @@ def build_landing_sensor(
         pending = set(found) - loaded
         if not pending:
             return SkipReason(f"no new landing files ({len(found)} already loaded)")
+        # New files are for the day that just ended: the run's as-of date is the last
+        # complete business day (today's data is still arriving).
         return RunRequest(
             run_key=pending_run_key(pending),
+            partition_key=latest_complete_as_of().isoformat(),
             tags={"stratum/new_files": str(len(pending))},
         )
 

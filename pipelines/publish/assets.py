@@ -2,9 +2,11 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from pipelines.publish.snapshot import build_serving_db, code_version, write_snapshot
+from pipelines.partitions import AS_OF_PARTITIONS
+from pipelines.publish.snapshot import publish
 from pipelines.publish.summary import tier_summary
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContextResource
 from pipelines.settings import get_paths
 
 
@@ -12,17 +14,21 @@ from pipelines.settings import get_paths
     key=AssetKey(["publish", "tier_snapshot"]),
     deps=[AssetKey(["tiers", "customer_tier"]), AssetKey(["tiers", "tier_kpis"])],
     group_name="publish",
+    partitions_def=AS_OF_PARTITIONS,
     description=(
-        "Writes the run's tiers as an immutable Parquet snapshot and rebuilds the read-only "
-        "serving DuckDB (customer_tier_current, customer_tier_history, tier_snapshots), "
-        "swapped in atomically so BI readers never see a half-written state."
+        "Publishes the run's tiers as an immutable Parquet snapshot keyed by as-of date and run, "
+        "and rebuilds the read-only serving DuckDB (customer_tier_current = the in-force "
+        "snapshot of the latest as-of date; customer_tier_history and tier_snapshots in as-of "
+        "order), swapped in atomically so BI readers never see a half-written state."
     ),
 )
-def tier_snapshot(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def tier_snapshot(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
+    ctx = run.ctx
     paths = get_paths()
     with warehouse.connect() as con:
-        info = write_snapshot(con, paths.snapshots_dir, context.run_id, code_version())
-        counts = build_serving_db(con, paths.serving_dir, paths.serving_db)
+        info, counts = publish(con, paths.serving_dir, paths.serving_db, ctx)
         summary = tier_summary(
             con, f"read_parquet('{(paths.serving_dir / info.parquet_path).as_posix()}')"
         )

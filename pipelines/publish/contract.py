@@ -32,6 +32,7 @@ CUSTOMER_TIER_COLUMNS: list[tuple[str, str, str]] = [
     ("in_control_group", "BOOLEAN", "Held out from tier treatment to measure its effect"),
     ("tier_since", "DATE", "Date the account entered its current tier"),
     ("pending_downgrade_to", "VARCHAR", "Tier the account will drop to when its grace ends"),
+    ("pending_since", "DATE", "Date the pending downgrade was first proposed (grace start)"),
     ("has_paid_order", "BOOLEAN", "At least one paid (net positive) order"),
     ("net_revenue_365d", "DOUBLE", "Net revenue in the trailing 365 days, CNY"),
     ("net_revenue_lifetime", "DOUBLE", "Net revenue over all time, CNY"),
@@ -71,6 +72,8 @@ TIER_SNAPSHOTS_COLUMNS: list[tuple[str, str, str]] = [
     ("run_id", "VARCHAR", "Dagster run that produced it"),
     ("parquet_path", "VARCHAR", "Snapshot file, relative to the serving directory"),
     ("parquet_sha256", "VARCHAR", "Content hash of the snapshot file"),
+    ("in_force", "BOOLEAN", "True for the snapshot in force for its as-of date (the last one run)"),
+    ("superseded_by", "VARCHAR", "The in-force snapshot of the same date, when this one is not"),
 ]
 
 TIER_HISTORY_COLUMNS: list[tuple[str, str, str]] = [
@@ -164,10 +167,12 @@ TIER_KPIS_COLUMNS: list[tuple[str, str, str]] = [
     ),
 ]
 
-# Serving tables copied from the warehouse's tiers schema, with their contract.
-SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
-    "tier_ledger": ("tiers.tier_ledger", TIER_LEDGER_COLUMNS),
-    "downgrade_notices": ("tiers.downgrade_notices", DOWNGRADE_NOTICES_COLUMNS),
-    "migration_matrix": ("tiers.migration_matrix", MIGRATION_MATRIX_COLUMNS),
-    "tier_kpis": ("tiers.tier_kpis", TIER_KPIS_COLUMNS),
+# Serving tables copied from the warehouse's tiers schema, with their contract and which
+# snapshots' rows they keep: "in_force" (every date's in-force snapshot) or "current" (only
+# the snapshot BI sees as current). Rows of superseded or unpublished snapshots never appear.
+SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], str]] = {
+    "tier_ledger": ("tiers.tier_ledger", TIER_LEDGER_COLUMNS, "in_force"),
+    "downgrade_notices": ("tiers.downgrade_notices", DOWNGRADE_NOTICES_COLUMNS, "current"),
+    "migration_matrix": ("tiers.migration_matrix", MIGRATION_MATRIX_COLUMNS, "in_force"),
+    "tier_kpis": ("tiers.tier_kpis", TIER_KPIS_COLUMNS, "in_force"),
 }

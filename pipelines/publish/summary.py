@@ -48,7 +48,7 @@ def main() -> int:
     try:
         latest = con.execute(
             "select snapshot_id, as_of_date, row_count, policy_version, code_version "
-            "from tier_snapshots order by as_of_date desc, created_at desc limit 1"
+            "from tier_snapshots where in_force order by as_of_date desc limit 1"
         ).fetchone()
         n_snapshots = con.execute("select count(*) from tier_snapshots").fetchone()[0]
         summary = tier_summary(con)

@@ -24,6 +24,7 @@ from dagster import (
     asset_check,
 )
 
+from pipelines.partitions import AS_OF_PARTITIONS, business_date_of
 from pipelines.quality.batches import (
     CUSTOMER_360_TABLE,
     Batch,
@@ -34,15 +35,11 @@ from pipelines.quality.batches import (
     table_exists,
 )
 from pipelines.quality.config import freshness_parameters
-from pipelines.quality.gx_runner import (
-    ValidationOutcome,
-    default_config,
-    suite_columns,
-    validate_frame,
-)
+from pipelines.quality.gx_runner import ValidationOutcome, suite_columns, validate_frame
 from pipelines.quality.results import outcome_markdown, write_validation_results
 from pipelines.resources import Warehouse
-from pipelines.settings import ENTITIES, as_of_date
+from pipelines.run_context import RunContext, RunContextResource
+from pipelines.settings import ENTITIES
 
 CUSTOMER_360_KEY = AssetKey(["customer_360"])
 
@@ -80,9 +77,10 @@ def _result(outcome: ValidationOutcome, batch: Batch, extra: dict[str, Any]) -> 
     )
 
 
-def run_raw_gate(entity: str, run_id: str, warehouse: Warehouse) -> AssetCheckResult:
+def run_raw_gate(entity: str, ctx: RunContext, warehouse: Warehouse) -> AssetCheckResult:
     """Validate the latest load batch of ``raw.<entity>`` and persist the outcome."""
-    config = default_config()
+    run_id = ctx.run_id
+    config = ctx.config.quality.model
     policy = config.policy(entity)
     with warehouse.connect() as con:
         batch_run_id = latest_batch_run_id(con, entity)
@@ -111,10 +109,13 @@ def run_raw_gate(entity: str, run_id: str, warehouse: Warehouse) -> AssetCheckRe
                     "note": "The latest load added no rows (all quarantined or empty files).",
                 },
             )
+        # A raw batch is a delivery: its dates are judged against the day it was loaded, not
+        # the run's as-of date (a backfill for a past date loads today's files).
+        loaded_on = business_date_of(batch.frame["_loaded_at"].max())
         outcome = validate_frame(
             batch.frame,
             entity,
-            freshness_parameters(as_of_date(), policy),
+            freshness_parameters(loaded_on, policy),
             run_name=run_id,
             config=config,
         )
@@ -129,10 +130,11 @@ def run_raw_gate(entity: str, run_id: str, warehouse: Warehouse) -> AssetCheckRe
     return _result(outcome, batch, {"batch_run_id": batch_run_id})
 
 
-def run_customer_360_gate(run_id: str, warehouse: Warehouse) -> AssetCheckResult:
+def run_customer_360_gate(ctx: RunContext, warehouse: Warehouse) -> AssetCheckResult:
     """Validate ``marts.customer_360`` (only the suite's columns; key checks in SQL when sampled)."""
     suite = "customer_360"
-    config = default_config()
+    run_id = ctx.run_id
+    config = ctx.config.quality.model
     policy = config.policy(suite)
     with warehouse.connect() as con:
         if not table_exists(con, CUSTOMER_360_TABLE):
@@ -147,7 +149,7 @@ def run_customer_360_gate(run_id: str, warehouse: Warehouse) -> AssetCheckResult
         outcome = validate_frame(
             batch.frame,
             suite,
-            freshness_parameters(as_of_date(), policy),
+            freshness_parameters(ctx.as_of, policy),
             run_name=run_id,
             config=config,
         )
@@ -185,11 +187,14 @@ def _raw_check(entity: str) -> AssetChecksDefinition:
         asset=AssetKey(["raw", entity]),
         name=f"gx_{entity}",
         blocking=True,
+        partitions_def=AS_OF_PARTITIONS,
         description=f"Great Expectations suite expectations/{entity}.json on the rows of the "
         "latest load; severity per config/quality.yaml.",
     )
-    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
-        return run_raw_gate(entity, context.run.run_id, warehouse)
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: Warehouse, run: RunContextResource
+    ) -> AssetCheckResult:
+        return run_raw_gate(entity, run.ctx, warehouse)
 
     return _check
 
@@ -198,10 +203,13 @@ def _raw_check(entity: str) -> AssetChecksDefinition:
     asset=CUSTOMER_360_KEY,
     name="gx_customer_360",
     blocking=True,
+    partitions_def=AS_OF_PARTITIONS,
     description="Great Expectations suite expectations/customer_360.json on marts.customer_360.",
 )
-def gx_customer_360(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
-    return run_customer_360_gate(context.run.run_id, warehouse)
+def gx_customer_360(
+    context: AssetCheckExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> AssetCheckResult:
+    return run_customer_360_gate(run.ctx, warehouse)
 
 
 raw_quality_checks: list[AssetChecksDefinition] = [_raw_check(e) for e in ENTITIES]

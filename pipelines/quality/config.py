@@ -7,23 +7,15 @@ is validated on a sample. Suites themselves live in ``expectations/<suite>.json`
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from pipelines.settings import CONFIG_DIR
+from pydantic import BaseModel, ConfigDict, Field
 
 Severity = Literal["ERROR", "WARN"]
 BatchPolicy = Literal["current_run", "latest_load"]
-
-QUALITY_CONFIG_PATH = CONFIG_DIR / "quality.yaml"
-
-
-class QualityConfigError(ValueError):
-    """The quality policy is invalid; the message names the file and the offending key."""
 
 
 class Defaults(BaseModel):
@@ -72,6 +64,7 @@ class ResolvedPolicy(BaseModel):
 class QualityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    version: str = "0"
     defaults: Defaults = Field(default_factory=Defaults)
     suites: dict[str, SuitePolicy] = Field(default_factory=dict)
 
@@ -90,21 +83,48 @@ class QualityConfig(BaseModel):
         )
 
 
-def load_quality_config(path: Path | str | None = None) -> QualityConfig:
-    """Read and validate the quality policy; raise ``QualityConfigError`` naming the bad key."""
-    path = Path(path) if path is not None else QUALITY_CONFIG_PATH
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise QualityConfigError(f"{path}: cannot read quality config: {exc}") from exc
-    try:
-        return QualityConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise QualityConfigError(f"{path}: invalid quality config: {problems}") from exc
+def expectation_key(expectation_type: str, kwargs: dict[str, Any]) -> str:
+    """Stable human key of an expectation: ``type:column``, ``type:a+b`` or ``type``."""
+    cols = _columns_of(kwargs)
+    return f"{expectation_type}:{cols}" if cols else expectation_type
+
+
+def _columns_of(kwargs: dict[str, Any]) -> str | None:
+    if kwargs.get("column"):
+        return str(kwargs["column"])
+    if kwargs.get("column_A") and kwargs.get("column_B"):
+        return f"{kwargs['column_A']}+{kwargs['column_B']}"
+    if kwargs.get("column_list"):
+        return "+".join(str(c) for c in kwargs["column_list"])
+    return None
+
+
+def suite_keys(suite_path: Path) -> set[str]:
+    """Every key a severity override may use for the suite stored at ``suite_path``
+    (``type`` and ``type:columns`` of each expectation), read from its JSON without GX."""
+    doc = json.loads(suite_path.read_text(encoding="utf-8"))
+    keys: set[str] = set()
+    for exp in doc.get("expectations", []):
+        keys.add(exp["type"])
+        keys.add(expectation_key(exp["type"], dict(exp.get("kwargs") or {})))
+    return keys
+
+
+def cross_check(config: QualityConfig, expectations_dir: Path) -> list[tuple[str, str]]:
+    """(key, reason) for every suite policy that names no stored suite, and every severity
+    override that matches no expectation of its suite (typos must fail loudly)."""
+    problems: list[tuple[str, str]] = []
+    for suite, policy in config.suites.items():
+        path = expectations_dir / f"{suite}.json"
+        if not path.exists():
+            problems.append((f"suites.{suite}", f"no suite {path.name} in {expectations_dir}"))
+            continue
+        known = suite_keys(path)
+        for key in sorted(set(policy.expectations) - known):
+            problems.append(
+                (f"suites.{suite}.expectations.{key}", f"matches no expectation of {path.name}")
+            )
+    return problems
 
 
 def freshness_parameters(as_of: date, policy: ResolvedPolicy) -> dict[str, datetime]:

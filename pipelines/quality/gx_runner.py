@@ -34,10 +34,9 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from pipelines.quality.config import (
     QualityConfig,
-    QualityConfigError,
-    ResolvedPolicy,
     Severity,
-    load_quality_config,
+    _columns_of,
+    expectation_key,
 )
 from pipelines.settings import EXPECTATIONS_DIR, get_paths
 
@@ -145,22 +144,6 @@ class ValidationOutcome:
         return pd.DataFrame(rows)
 
 
-def expectation_key(expectation_type: str, kwargs: dict[str, Any]) -> str:
-    """Stable human key of an expectation: ``type:column``, ``type:a+b`` or ``type``."""
-    cols = _columns_of(kwargs)
-    return f"{expectation_type}:{cols}" if cols else expectation_type
-
-
-def _columns_of(kwargs: dict[str, Any]) -> str | None:
-    if kwargs.get("column"):
-        return str(kwargs["column"])
-    if kwargs.get("column_A") and kwargs.get("column_B"):
-        return f"{kwargs['column_A']}+{kwargs['column_B']}"
-    if kwargs.get("column_list"):
-        return "+".join(str(c) for c in kwargs["column_list"])
-    return None
-
-
 def jsonable(value: Any) -> Any:
     """Make GX/pandas values JSON-safe (NaN -> None, timestamps -> ISO text)."""
     if isinstance(value, dict):
@@ -219,21 +202,6 @@ def suite_columns(suite_name: str) -> list[str]:
             for col in kwargs.get(name) or []:
                 seen.setdefault(str(col))
     return list(seen)
-
-
-def check_policy_matches_suite(policy: ResolvedPolicy, suite: gx.ExpectationSuite) -> None:
-    """Every severity override must name an expectation of the suite (typos fail loudly)."""
-    keys = set()
-    for exp in suite.expectations:
-        config = exp.configuration
-        keys.add(config.type)
-        keys.add(expectation_key(config.type, dict(config.kwargs)))
-    unknown = sorted(set(policy.expectations) - keys)
-    if unknown:
-        raise QualityConfigError(
-            f"config/quality.yaml: suites.{policy.suite}.expectations has keys that match no "
-            f"expectation of {suite_path(policy.suite).name}: {', '.join(unknown)}"
-        )
 
 
 def data_docs_dir(quality_dir: Path | None = None) -> Path:
@@ -311,12 +279,6 @@ def _runner(quality_dir: str) -> _Runner:
     return _Runner(Path(quality_dir))
 
 
-@lru_cache(maxsize=1)
-def default_config() -> QualityConfig:
-    """``config/quality.yaml``, read once per process."""
-    return load_quality_config()
-
-
 def _prepare(df: pd.DataFrame) -> pd.DataFrame:
     """Python ``date`` objects (object dtype) become datetime64 so that GX can compare them
     with the datetime suite parameters; DuckDB already returns DATE as datetime64."""
@@ -353,17 +315,17 @@ def validate_frame(
     parameters: dict[str, Any] | None = None,
     *,
     run_name: str | None = None,
-    config: QualityConfig | None = None,
+    config: QualityConfig,
     quality_dir: Path | None = None,
 ) -> ValidationOutcome:
     """Validate ``df`` against ``expectations/<suite_name>.json``.
 
     ``parameters`` fill the suite's ``{"$PARAMETER": ...}`` placeholders (see
-    ``config.freshness_parameters``). Severity comes from ``config/quality.yaml``. The GX
+    ``config.freshness_parameters``). Severity comes from ``config`` (the run's
+    ``config/quality.yaml``, cross-checked against the suites when it was loaded). The GX
     result is stored in the file context and rendered into the Data Docs site, under
     ``run_name`` (e.g. the Dagster run id). Nothing is written to the warehouse here.
     """
-    config = config or default_config()
     policy = config.policy(suite_name)
     quality_dir = (quality_dir or get_paths().quality_dir).resolve()
     run_name = run_name or "adhoc"
@@ -371,7 +333,6 @@ def validate_frame(
     with _LOCK:  # one GX context, one writer to its stores
         runner = _runner(str(quality_dir))
         checkpoint = runner.checkpoint(suite_name, policy.examples)
-        check_policy_matches_suite(policy, checkpoint.validation_definitions[0].suite)
         result = checkpoint.run(
             batch_parameters={"dataframe": _prepare(df)},
             expectation_parameters=parameters or {},

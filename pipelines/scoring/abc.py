@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from pipelines.scoring.config import StrictModel
+from pipelines.config.loader import StrictModel
 
 
 class AbcCuts(StrictModel):

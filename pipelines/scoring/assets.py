@@ -12,7 +12,10 @@ import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from pipelines.config.loader import combine_versions
+from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContextResource
 from pipelines.scoring import abc as abc_mod
 from pipelines.scoring import behaviour as behaviour_mod
 from pipelines.scoring import clustering as clustering_mod
@@ -21,14 +24,13 @@ from pipelines.scoring import conversion as conversion_mod
 from pipelines.scoring import fit as fit_mod
 from pipelines.scoring import rfm as rfm_mod
 from pipelines.scoring import risk as risk_mod
-from pipelines.scoring.config import combine_versions, load_config
 from pipelines.scoring.reporting import (
     category_distribution_md,
     line_chart_md,
     markdown_table,
     numeric_distribution_md,
 )
-from pipelines.settings import as_of_date, get_paths
+from pipelines.settings import get_paths
 
 CUSTOMER_360 = AssetKey(["customer_360"])
 ORDERS = AssetKey(["orders"])
@@ -84,11 +86,19 @@ def _base_metadata(df: pd.DataFrame, rules_version: str, **extra) -> dict:
     return meta
 
 
-@asset(key=["scores", "rfm"], group_name=GROUP, deps=[CUSTOMER_360, ORDERS])
-def rfm_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+@asset(
+    key=["scores", "rfm"],
+    group_name=GROUP,
+    partitions_def=AS_OF_PARTITIONS,
+    deps=[CUSTOMER_360, ORDERS],
+)
+def rfm_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """RFM bins, weighted score and segment per account (config/scoring/rfm.yaml)."""
-    cfg, version = load_config(rfm_mod.RfmConfig, "rfm.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("rfm"), ctx.config.rules_version_of("rfm")
+    as_of = ctx.as_of
     with warehouse.connect() as con:
         df = rfm_mod.score_rfm(rfm_mod.rfm_values(con, as_of, cfg.lookback_days), cfg)
         write_scores_table(con, "rfm", df, as_of, version)
@@ -101,11 +111,16 @@ def rfm_scores(context: AssetExecutionContext, warehouse: Warehouse) -> Material
     )  # fmt: skip
 
 
-@asset(key=["scores", "abc"], group_name=GROUP, deps=[CUSTOMER_360])
-def abc_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+@asset(
+    key=["scores", "abc"], group_name=GROUP, partitions_def=AS_OF_PARTITIONS, deps=[CUSTOMER_360]
+)
+def abc_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """Pareto A/B/C classes on trailing-12-month net revenue, with Lorenz curve and Gini."""
-    cfg, version = load_config(abc_mod.AbcConfig, "abc.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("abc"), ctx.config.rules_version_of("abc")
+    as_of = ctx.as_of
     with warehouse.connect() as con:
         acc = _customer_360(con, ["golden_account_id", "net_revenue_365d"])
         classes = abc_mod.abc_classes(acc["net_revenue_365d"], cfg)
@@ -127,11 +142,19 @@ def abc_scores(context: AssetExecutionContext, warehouse: Warehouse) -> Material
     )  # fmt: skip
 
 
-@asset(key=["scores", "clusters"], group_name=GROUP, deps=[CUSTOMER_360])
-def cluster_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+@asset(
+    key=["scores", "clusters"],
+    group_name=GROUP,
+    partitions_def=AS_OF_PARTITIONS,
+    deps=[CUSTOMER_360],
+)
+def cluster_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """K-means segments with ids matched to the previous run's centroids (Hungarian)."""
-    cfg, version = load_config(clustering_mod.ClusteringConfig, "clustering.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("clustering"), ctx.config.rules_version_of("clustering")
+    as_of = ctx.as_of
     with warehouse.connect() as con:
         raw = con.execute(clustering_mod.feature_sql(cfg) + " order by golden_account_id").df()
         features = clustering_mod.transform_features(raw, cfg)
@@ -183,11 +206,19 @@ def cluster_scores(context: AssetExecutionContext, warehouse: Warehouse) -> Mate
     )  # fmt: skip
 
 
-@asset(key=["scores", "behaviour"], group_name=GROUP, deps=[CUSTOMER_360, ACTIVITIES])
-def behaviour_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+@asset(
+    key=["scores", "behaviour"],
+    group_name=GROUP,
+    partitions_def=AS_OF_PARTITIONS,
+    deps=[CUSTOMER_360, ACTIVITIES],
+)
+def behaviour_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """Decayed, capped engagement points per activity type (config/scoring/behaviour.yaml)."""
-    cfg, version = load_config(behaviour_mod.BehaviourConfig, "behaviour.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("behaviour"), ctx.config.rules_version_of("behaviour")
+    as_of = ctx.as_of
     with warehouse.connect() as con:
         ids = _customer_360(con, ["golden_account_id"])["golden_account_id"]
         by_type = behaviour_mod.behaviour_points_by_type(con, as_of, cfg)
@@ -203,11 +234,16 @@ def behaviour_scores(context: AssetExecutionContext, warehouse: Warehouse) -> Ma
     )  # fmt: skip
 
 
-@asset(key=["scores", "fit"], group_name=GROUP, deps=[CUSTOMER_360])
-def fit_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+@asset(
+    key=["scores", "fit"], group_name=GROUP, partitions_def=AS_OF_PARTITIONS, deps=[CUSTOMER_360]
+)
+def fit_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """Ideal-customer-profile fit 0-100 with each rule's points (config/scoring/fit.yaml)."""
-    cfg, version = load_config(fit_mod.FitConfig, "fit.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("fit"), ctx.config.rules_version_of("fit")
+    as_of = ctx.as_of
     with warehouse.connect() as con:
         columns = sorted({"golden_account_id", *(r.column for r in cfg.rules.values())})
         df = fit_mod.score_fit(_customer_360(con, columns), cfg)
@@ -224,18 +260,22 @@ def fit_scores(context: AssetExecutionContext, warehouse: Warehouse) -> Material
 @asset(
     key=["scores", "conversion"],
     group_name=GROUP,
+    partitions_def=AS_OF_PARTITIONS,
     deps=[CUSTOMER_360, LEADS, ACTIVITIES, ORDERS, AssetKey(["scores", "fit"])],
 )
-def conversion_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def conversion_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """Lead conversion probability: stored model reused, retrained when stale/drifted, or the
     fit-score fallback when there are too few converted leads."""
-    cfg, version = load_config(conversion_mod.ConversionConfig, "conversion.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("conversion"), ctx.config.rules_version_of("conversion")
+    as_of = ctx.as_of
     models_dir = get_paths().models_dir
     meta: dict = {}
     with warehouse.connect() as con:
         leads = conversion_mod.lead_features(con, as_of, cfg)
-        stored = conversion_mod.load_latest_model(models_dir)
+        stored = conversion_mod.load_latest_model(models_dir, as_of)
         drift: dict[str, float] = {}
         if stored is not None:
             recent = leads[
@@ -289,11 +329,19 @@ def conversion_scores(context: AssetExecutionContext, warehouse: Warehouse) -> M
     return MaterializeResult(metadata=_base_metadata(df, version, **meta))
 
 
-@asset(key=["scores", "clv"], group_name=GROUP, deps=[CUSTOMER_360, ORDERS])
-def clv_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+@asset(
+    key=["scores", "clv"],
+    group_name=GROUP,
+    partitions_def=AS_OF_PARTITIONS,
+    deps=[CUSTOMER_360, ORDERS],
+)
+def clv_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """BG/NBD x Gamma-Gamma 12-month CLV, P(alive) and churn risk."""
-    cfg, version = load_config(clv_mod.ClvConfig, "clv.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("clv"), ctx.config.rules_version_of("clv")
+    as_of = ctx.as_of
     with warehouse.connect() as con:
         ids = _customer_360(con, ["golden_account_id"])
         summary = clv_mod.customer_summary(con, as_of, cfg.time_unit_days)
@@ -329,11 +377,16 @@ def clv_scores(context: AssetExecutionContext, warehouse: Warehouse) -> Material
     )  # fmt: skip
 
 
-@asset(key=["scores", "risk"], group_name=GROUP, deps=[CUSTOMER_360])
-def risk_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+@asset(
+    key=["scores", "risk"], group_name=GROUP, partitions_def=AS_OF_PARTITIONS, deps=[CUSTOMER_360]
+)
+def risk_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """Rule-based risk score and level, with stale external data flagged."""
-    cfg, version = load_config(risk_mod.RiskConfig, "risk.yaml")
-    as_of = as_of_date()
+    ctx = run.ctx
+    cfg, version = ctx.config.rules("risk"), ctx.config.rules_version_of("risk")
+    as_of = ctx.as_of
     cols = [
         "golden_account_id", "credit_rating", "overdue_amount_cny", "lawsuit_count",
         "abnormal_operation", "risk_as_of_date", "refund_rate",
@@ -391,21 +444,23 @@ left join scores.risk as rk on rk.golden_account_id = c.golden_account_id
 @asset(
     key=["scores", "account_scores"],
     group_name=GROUP,
+    partitions_def=AS_OF_PARTITIONS,
     deps=[CUSTOMER_360, *[AssetKey(["scores", t]) for t in SCORE_TABLES]],
 )
-def account_scores(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+def account_scores(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
     """All scores side by side, one row per golden account: the tiering stage's input."""
-    as_of = as_of_date()
+    ctx = run.ctx
+    as_of = ctx.as_of
+    rules = {name: ctx.config.rules_version_of(name) for name in ctx.config.scoring}
+    rules_version = ctx.rules_version
     with warehouse.connect() as con:
-        rules = {
-            t: con.execute(f"select any_value(rules_version) from scores.{t}").fetchone()[0]
-            for t in SCORE_TABLES
-        }
+        # Model versions are results of this run's score steps, read from what they wrote.
         models = {
             t: con.execute(f"select any_value(model_version) from scores.{t}").fetchone()[0]
             for t in ("clusters", "conversion", "clv")
         }
-        rules_version = combine_versions({k: str(v) for k, v in rules.items()})
         model_version = ";".join(f"{k}={v}" for k, v in models.items())
         con.execute(
             "create or replace table scores.account_scores as " + ACCOUNT_SCORES_SQL,

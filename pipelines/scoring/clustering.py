@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
-from pipelines.scoring.config import StrictModel
+from pipelines.config.loader import StrictModel
 from pipelines.scoring.reasons import join_parts
 
 

@@ -23,7 +23,7 @@ from pydantic import Field
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
 
-from pipelines.scoring.config import StrictModel
+from pipelines.config.loader import StrictModel
 
 
 class ClvConfig(StrictModel):
@@ -69,6 +69,8 @@ select
         else 0 end as monetary_value
 from daily
 group by golden_account_id
+-- The fit sums over customers in this order: a fixed order makes it reproducible to the bit.
+order by golden_account_id
 """
 
 

@@ -36,7 +36,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from pipelines.scoring.config import StrictModel
+from pipelines.config.loader import StrictModel
 from pipelines.scoring.reasons import join_parts
 
 CATEGORICAL = ["lead_source", "industry", "size_band", "region"]
@@ -401,13 +401,16 @@ def save_model(result: TrainResult, models_dir: Path) -> Path:
     return target
 
 
-def load_latest_model(models_dir: Path) -> tuple[Any, dict[str, Any]] | None:
-    """The most recently trained stored model and its card, or None."""
+def load_latest_model(models_dir: Path, as_of: date) -> tuple[Any, dict[str, Any]] | None:
+    """The stored model trained for the latest date on or before ``as_of``, and its card, or
+    None. A model trained for a later date is never used: a backfill must not see the future."""
     root = Path(models_dir) / "conversion"
     cards = []
     for card_path in root.glob("*/card.json"):
         card = json.loads(card_path.read_text())
-        cards.append((card.get("trained_at", ""), card_path.parent, card))
+        if date.fromisoformat(card["trained_as_of"]) > as_of:
+            continue
+        cards.append(((card["trained_as_of"], card.get("trained_at", "")), card_path.parent, card))
     if not cards:
         return None
     _, folder, card = max(cards, key=lambda c: c[0])

@@ -3,8 +3,6 @@
 No ``from __future__ import annotations`` here: Dagster inspects the context annotation.
 """
 
-from datetime import date
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -16,20 +14,21 @@ from dagster import (
     asset,
 )
 
+from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
-from pipelines.settings import as_of_date
+from pipelines.run_context import RunContextResource
+from pipelines.settings import get_paths
 from pipelines.tiering.kpis import (
     compute_tier_kpis,
     read_current,
     read_previous_cohort,
-    read_run_stamp,
     write_tier_kpis,
 )
 from pipelines.tiering.ledger import migration_pivot
 from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary, to_markdown
-from pipelines.tiering.policy import load_policy
 from pipelines.tiering.store import (
-    read_current_history,
+    check_tier_table,
+    previous_snapshot,
     read_scores,
     read_state,
     write_outputs,
@@ -41,21 +40,17 @@ TIER_KPIS_KEY = AssetKey(["tiers", "tier_kpis"])
 CHECK_NAME = "one_tier_per_account"
 
 
-def snapshot_id_for(as_of: date, run_id: str) -> str:
-    """Run-derived snapshot id, reused by the publish step (``YYYYMMDD-<run id prefix>``)."""
-    return f"{as_of:%Y%m%d}-{run_id[:8]}"
-
-
 @asset(
     key=CUSTOMER_TIER_KEY,
     deps=[SCORES_KEY],
     group_name="tiering",
     kinds={"python", "duckdb"},
+    partitions_def=AS_OF_PARTITIONS,
     description=(
-        "Applies the tier policy (STRATUM_TIER_POLICY or config/tiers/default.yaml) to "
-        "scores.account_scores with hysteresis against the previous run. Writes "
-        "tiers.customer_tier, tier_state, tier_ledger (appended), tier_history (SCD2), "
-        "downgrade_notices and migration_matrix."
+        "Applies the run's tier policy (config/tiers/default.yaml unless the run names another) "
+        "to scores.account_scores, with hysteresis against the previous published snapshot "
+        "(the in-force one of the latest earlier date). Writes tiers.customer_tier and, per "
+        "snapshot, tier_ledger, downgrade_notices and migration_matrix."
     ),
     check_specs=[
         AssetCheckSpec(
@@ -63,24 +58,27 @@ def snapshot_id_for(as_of: date, run_id: str) -> str:
             asset=CUSTOMER_TIER_KEY,
             blocking=True,
             description="Every scored account has exactly one tier from the policy.",
+            partitions_def=AS_OF_PARTITIONS,
         )
     ],
 )
-def customer_tier(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    policy = load_policy()
-    as_of = as_of_date()
-    snapshot_id = snapshot_id_for(as_of, context.run_id)
+def customer_tier(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
+    ctx = run.ctx
+    policy = ctx.config.policy.model
+    serving_dir = get_paths().serving_dir
+    previous = previous_snapshot(serving_dir, ctx.as_of)
     with warehouse.connect() as con:
         scores = read_scores(con)
         out = run_tiering(
             scores,
             policy,
-            as_of,
-            snapshot_id,
-            previous_state=read_state(con),
-            current_history=read_current_history(con),
+            ctx.as_of,
+            ctx.snapshot_id,
+            previous_state=read_state(con, serving_dir, previous),
         )
-        write_outputs(con, out, as_of)
+        write_outputs(con, out, ctx.as_of)
         rows, distinct, bad = con.execute(
             "select count(*), count(distinct golden_account_id), "
             "count(*) filter (where tier is null or not list_contains(?, tier)) "
@@ -98,9 +96,10 @@ def customer_tier(context: AssetExecutionContext, warehouse: Warehouse) -> Mater
     passed = rows == len(scores) and distinct == rows and bad == 0
     return MaterializeResult(
         metadata={
-            "snapshot_id": snapshot_id,
-            "as_of_date": as_of.isoformat(),
-            "policy_version": policy.policy_version,
+            "snapshot_id": ctx.snapshot_id,
+            "as_of_date": ctx.as_of.isoformat(),
+            "previous_snapshot_id": previous.snapshot_id if previous else "none",
+            "policy_version": ctx.policy_version,
             "accounts": MetadataValue.int(len(out.customer_tier)),
             "tier_summary": MetadataValue.md(to_markdown(summary)),
             "migration_matrix": MetadataValue.md(
@@ -141,30 +140,36 @@ def customer_tier(context: AssetExecutionContext, warehouse: Warehouse) -> Mater
     deps=[CUSTOMER_TIER_KEY],
     group_name="tiering",
     kinds={"python", "duckdb"},
+    partitions_def=AS_OF_PARTITIONS,
     description=(
         "Effect of tiering: per tier and treatment group (treated vs control) accounts, "
         "revenue, CLV, P(alive), NPS, and the previous run's cohort's retention (order in the "
         "last 90 days) and prospect conversion, with treated - control differences. Rows of "
-        "this snapshot in tiers.tier_kpis are replaced, other snapshots kept; "
-        "tiers.tier_kpi_cohort keeps this run's tiers and groups for the next run."
+        "this snapshot in tiers.tier_kpis are replaced, other snapshots kept. The previous "
+        "cohort is the previous published snapshot's."
     ),
 )
-def tier_kpis(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    policy = load_policy()
+def tier_kpis(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
+    ctx = run.ctx
+    policy = ctx.config.policy.model
+    serving_dir = get_paths().serving_dir
+    previous = previous_snapshot(serving_dir, ctx.as_of)
+    previous_id = previous.snapshot_id if previous else None
     with warehouse.connect() as con:
-        snapshot_id, as_of, policy_version = read_run_stamp(con)
-        previous_id, previous = read_previous_cohort(con, snapshot_id, as_of)
+        check_tier_table(con, ctx.snapshot_id)
         kpis = compute_tier_kpis(
             read_current(con),
-            previous,
+            read_previous_cohort(con, serving_dir, previous),
             policy.codes,
             policy.prospects.tier,
-            snapshot_id=snapshot_id,
-            as_of=as_of,
+            snapshot_id=ctx.snapshot_id,
+            as_of=ctx.as_of,
             previous_snapshot_id=previous_id,
-            policy_version=policy_version,
+            policy_version=ctx.policy_version,
         )
-        write_tier_kpis(con, kpis, previous_id)
+        write_tier_kpis(con, kpis)
         history = con.execute("select count(distinct snapshot_id) from tiers.tier_kpis").fetchone()
     if previous_id is None:
         context.log.info("No previous cohort: retention and conversion are null for this run")
@@ -187,7 +192,7 @@ def tier_kpis(context: AssetExecutionContext, warehouse: Warehouse) -> Materiali
     ].astype(object)
     return MaterializeResult(
         metadata={
-            "snapshot_id": snapshot_id,
+            "snapshot_id": ctx.snapshot_id,
             "previous_snapshot_id": previous_id or "none",
             "rows": MetadataValue.int(len(kpis)),
             "snapshots_in_history": MetadataValue.int(int(history[0])),

@@ -18,30 +18,31 @@ Two kinds of measure, with different populations:
   previous cohort that no longer exist (deleted or merged in the CRM) leave the denominator:
   they did not churn, they were re-identified.
 
-The previous run's cohort comes from ``tiers.tier_kpi_cohort``, which this module writes at
-every run: it keeps each account's tier *and* control-group flag as they were at that run. By
-the time the KPI step runs, ``tiers.tier_state`` has already been overwritten, and
-``tiers.customer_tier.previous_tier`` carries the tier but not the group the account was in
-(a mover's control flag is re-drawn for its new tier), so neither is enough for an
-intent-to-treat comparison. On the first run there is no previous cohort and the outcome
-measures are null.
+The previous cohort is read from the previous in-force published snapshot (the latest as-of
+date before this one, :mod:`pipelines.history`): it holds each account's tier *and*
+control-group flag as they were published. ``tiers.customer_tier.previous_tier`` carries the
+tier but not the group the account was in (a mover's control flag is re-drawn for its new
+tier), so it is not enough for an intent-to-treat comparison. Before the first snapshot there
+is no previous cohort and the outcome measures are null.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+
+from pipelines.history import SnapshotInfo, read_snapshot
 
 TREATED = "treated"
 CONTROL = "control"
 GROUPS = (TREATED, CONTROL)
 
 KPI_TABLE = "tiers.tier_kpis"
-COHORT_TABLE = "tiers.tier_kpi_cohort"
 
 # Per-account columns compute_tier_kpis reads from this run (tier table + customer_360).
 CURRENT_COLUMNS = [
@@ -55,8 +56,12 @@ CURRENT_COLUMNS = [
     "orders_90d",
     "nps_avg_365d",
 ]
-# Per-account columns of the previous run's cohort.
-PREVIOUS_COLUMNS = ["golden_account_id", "tier", "in_control_group"]
+# Per-account columns of the previous cohort, with their types in the snapshot.
+PREVIOUS_COLUMNS = {
+    "golden_account_id": "varchar",
+    "tier": "varchar",
+    "in_control_group": "boolean",
+}
 
 # tiers.tier_kpis, in order, with DuckDB types.
 KPI_COLUMNS: list[tuple[str, str]] = [
@@ -203,15 +208,6 @@ def compute_tier_kpis(
 # --- warehouse I/O (no Dagster) -------------------------------------------------------------
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, table = qualified.split(".")
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def read_current(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """This run's per-account inputs: ``tiers.customer_tier`` joined to ``marts.customer_360``."""
     return con.execute(
@@ -232,70 +228,22 @@ def read_current(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def read_run_stamp(con: duckdb.DuckDBPyConnection) -> tuple[str, date, str | None]:
-    """(snapshot_id, as_of_date, policy_version) of the current ``tiers.customer_tier``."""
-    snapshot_id, as_of, policy_version = con.execute(
-        "select any_value(snapshot_id), any_value(as_of_date), any_value(policy_version) "
-        "from tiers.customer_tier"
-    ).fetchone()
-    if isinstance(as_of, pd.Timestamp | np.datetime64):
-        as_of = pd.Timestamp(as_of).date()
-    return str(snapshot_id), as_of, policy_version
-
-
 def read_previous_cohort(
-    con: duckdb.DuckDBPyConnection, snapshot_id: str, as_of: date
-) -> tuple[str | None, pd.DataFrame]:
-    """The latest cohort stored before this snapshot (id, frame), or ``(None, empty)``.
-
-    Excluding the current snapshot id makes a re-run of the KPI step for the same snapshot
-    compare against the same previous run, not against itself.
-    """
-    empty = pd.DataFrame({c: [] for c in PREVIOUS_COLUMNS}, dtype=object)
-    if not _table_exists(con, COHORT_TABLE):
-        return None, empty
-    row = con.execute(
-        f"""
-        select snapshot_id from {COHORT_TABLE}
-        where snapshot_id <> ? and as_of_date <= ?
-        group by snapshot_id
-        order by max(as_of_date) desc, max(written_at) desc
-        limit 1
-        """,
-        [snapshot_id, as_of],
-    ).fetchone()
-    if row is None:
-        return None, empty
-    frame = con.execute(
-        f"select {', '.join(PREVIOUS_COLUMNS)} from {COHORT_TABLE} where snapshot_id = ?",
-        [row[0]],
-    ).df()
-    return str(row[0]), frame
+    con: duckdb.DuckDBPyConnection, serving_dir: Path, previous: SnapshotInfo | None
+) -> pd.DataFrame:
+    """The previous in-force snapshot's accounts, tiers and control flags (empty before the
+    first snapshot)."""
+    if previous is None:
+        return pd.DataFrame({c: [] for c in PREVIOUS_COLUMNS}, dtype=object)
+    return read_snapshot(con, serving_dir, previous, PREVIOUS_COLUMNS)
 
 
-def write_tier_kpis(
-    con: duckdb.DuckDBPyConnection, kpis: pd.DataFrame, previous_snapshot_id: str | None
-) -> None:
-    """Replace this snapshot's rows of ``tiers.tier_kpis`` (history of other snapshots kept)
-    and store this run's cohort for the next run, in one transaction.
-
-    The cohort table keeps only this snapshot and the previous one (what a re-run needs).
-    """
+def write_tier_kpis(con: duckdb.DuckDBPyConnection, kpis: pd.DataFrame) -> None:
+    """Replace this snapshot's rows of ``tiers.tier_kpis`` (history of other snapshots kept)."""
     snapshot_id = str(kpis["snapshot_id"].iloc[0])
     con.execute("create schema if not exists tiers")
     cols = ",\n".join(f"    {c} {t}" for c, t in KPI_COLUMNS)
     con.execute(f"create table if not exists {KPI_TABLE} (\n{cols}\n)")
-    con.execute(
-        f"""
-        create table if not exists {COHORT_TABLE} (
-            snapshot_id varchar not null,
-            as_of_date date not null,
-            written_at timestamp not null,
-            golden_account_id varchar not null,
-            tier varchar not null,
-            in_control_group boolean
-        )"""
-    )
     names = ", ".join(c for c, _ in KPI_COLUMNS)
     select = ", ".join(f"cast({c} as {t}) as {c}" for c, t in KPI_COLUMNS)
     con.execute("begin transaction")
@@ -304,19 +252,6 @@ def write_tier_kpis(
         con.register("_tier_kpis", kpis)
         con.execute(f"insert into {KPI_TABLE} ({names}) select {select} from _tier_kpis")
         con.unregister("_tier_kpis")
-        con.execute(f"delete from {COHORT_TABLE} where snapshot_id = ?", [snapshot_id])
-        con.execute(
-            f"""
-            insert into {COHORT_TABLE}
-            select snapshot_id, cast(as_of_date as date), current_timestamp::timestamp,
-                golden_account_id, tier, cast(in_control_group as boolean)
-            from tiers.customer_tier
-            """
-        )
-        con.execute(
-            f"delete from {COHORT_TABLE} where snapshot_id not in (?, ?)",
-            [snapshot_id, previous_snapshot_id or snapshot_id],
-        )
         con.execute("commit")
     except Exception:
         con.execute("rollback")

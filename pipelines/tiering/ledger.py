@@ -1,13 +1,13 @@
-"""What changed this run: tier change events, SCD2 history, downgrade notices, migration matrix.
+"""What changed this run: tier change events, downgrade notices, migration matrix.
+
+The SCD2 tier history is not built here: it is derived from the published snapshots
+(:func:`pipelines.publish.snapshot.build_serving_db`), the one place it is computed.
 
 All functions take the frame returned by :func:`pipelines.tiering.engine.assign_tiers` and
 the score frame it was computed from (aligned row for row).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -38,15 +38,6 @@ LEDGER_COLUMNS = [
     "reason_en",
     "reason_zh",
     "scores_crossed",
-]
-HISTORY_COLUMNS = [
-    "golden_account_id",
-    "tier",
-    "valid_from",
-    "valid_to",
-    "is_current",
-    "snapshot_id",
-    "policy_version",
 ]
 NOTICE_COLUMNS = [
     "golden_account_id",
@@ -284,64 +275,3 @@ def migration_pivot(long: pd.DataFrame, order: list[str]) -> pd.DataFrame:
     table.index.name = "from \\ to"
     table.columns.name = None
     return table
-
-
-@dataclass(frozen=True)
-class HistoryDelta:
-    """SCD2 changes: close the open interval of ``close_ids``; append ``new_rows``."""
-
-    close_ids: list[str]
-    new_rows: pd.DataFrame
-
-
-def history_delta(
-    current: pd.DataFrame, assigned: pd.DataFrame, snapshot_id: str, as_of: date
-) -> HistoryDelta:
-    """``current``: the open history rows (golden_account_id, tier). Accounts whose tier
-    changed get their interval closed and a new one opened; accounts gone from the scores
-    get their interval closed."""
-    today = pd.Timestamp(as_of)
-    before = current.set_index("golden_account_id")["tier"]
-    now = assigned.set_index("golden_account_id")["tier"]
-    prev_for_now = before.reindex(now.index)
-    opened = now.index[prev_for_now.isna().to_numpy() | (prev_for_now != now).to_numpy()]
-    gone = before.index.difference(now.index)
-    close = sorted(set(before.index.intersection(opened)) | set(gone))
-    sub = assigned.set_index("golden_account_id").loc[opened]
-    new_rows = pd.DataFrame(
-        {
-            "golden_account_id": np.asarray(opened, dtype=object),
-            "tier": sub["tier"].to_numpy(object),
-            "valid_from": today,
-            "valid_to": pd.Series(pd.NaT, index=range(len(opened)), dtype="datetime64[ns]"),
-            "is_current": True,
-            "snapshot_id": snapshot_id,
-            "policy_version": sub["policy_version"].to_numpy(object),
-        }
-    )
-    return HistoryDelta(close_ids=[str(c) for c in close], new_rows=new_rows[HISTORY_COLUMNS])
-
-
-def apply_history_delta(history: pd.DataFrame, delta: HistoryDelta, as_of: date) -> pd.DataFrame:
-    """The history after ``delta`` (pure pandas; the asset does the same in SQL)."""
-    out = history.copy()
-    closing = out["is_current"].astype(bool) & out["golden_account_id"].isin(delta.close_ids)
-    out.loc[closing, "valid_to"] = pd.Timestamp(as_of)
-    out.loc[closing, "is_current"] = False
-    if out.empty:
-        return delta.new_rows.reset_index(drop=True)
-    return pd.concat([out, delta.new_rows], ignore_index=True)[HISTORY_COLUMNS]
-
-
-def empty_history() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "golden_account_id": pd.Series(dtype=object),
-            "tier": pd.Series(dtype=object),
-            "valid_from": pd.Series(dtype="datetime64[ns]"),
-            "valid_to": pd.Series(dtype="datetime64[ns]"),
-            "is_current": pd.Series(dtype=bool),
-            "snapshot_id": pd.Series(dtype=object),
-            "policy_version": pd.Series(dtype=object),
-        }
-    )

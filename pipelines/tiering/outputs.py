@@ -9,33 +9,24 @@ import numpy as np
 import pandas as pd
 
 from pipelines.tiering.engine import TIER_COLUMNS, assign_tiers, make_evaluator, override_report
-from pipelines.tiering.ledger import (
-    HistoryDelta,
-    downgrade_notices,
-    history_delta,
-    ledger_events,
-    migration_matrix,
-)
+from pipelines.tiering.ledger import downgrade_notices, ledger_events, migration_matrix
 from pipelines.tiering.policy import TierPolicy
 
-STATE_TABLE_COLUMNS = [
-    "golden_account_id",
-    "tier",
-    "tier_since",
-    "pending_downgrade_to",
-    "pending_since",
-    "policy_version",
-    "as_of_date",
-    "snapshot_id",
-]
+# The hysteresis state the next run needs; published in every snapshot, read back from the
+# previous in-force snapshot (pipelines.history), so an unpublished run leaves no state behind.
+STATE_COLUMNS = {
+    "golden_account_id": "varchar",
+    "tier": "varchar",
+    "tier_since": "date",
+    "pending_downgrade_to": "varchar",
+    "pending_since": "date",
+}
 
 
 @dataclass(frozen=True)
 class TieringOutputs:
     customer_tier: pd.DataFrame  # tier columns + snapshot_id + every score column
-    state: pd.DataFrame
-    ledger: pd.DataFrame  # this run's events (to append)
-    history: HistoryDelta
+    ledger: pd.DataFrame  # this run's events vs the previous snapshot
     notices: pd.DataFrame
     migration: pd.DataFrame  # long: from_tier, to_tier, accounts
     overrides: pd.DataFrame  # every override with its status
@@ -49,9 +40,11 @@ def run_tiering(
     as_of: date,
     snapshot_id: str,
     previous_state: pd.DataFrame | None = None,
-    current_history: pd.DataFrame | None = None,
 ) -> TieringOutputs:
-    """Everything one run writes, computed without touching the warehouse."""
+    """Everything one run writes, computed without touching the warehouse.
+
+    ``previous_state``: the :data:`STATE_COLUMNS` of the previous in-force snapshot (None on
+    the first run: the rules' proposal is taken as is)."""
     scores = scores.reset_index(drop=True)
     assigned = assign_tiers(scores, policy, as_of, previous_state)
     ev = make_evaluator(scores, policy)
@@ -64,25 +57,9 @@ def run_tiering(
         ],
         axis=1,
     )
-    state = assigned[
-        [
-            "golden_account_id",
-            "tier",
-            "tier_since",
-            "pending_downgrade_to",
-            "pending_since",
-            "policy_version",
-            "as_of_date",
-        ]
-    ].copy()
-    state["snapshot_id"] = snapshot_id
-    if current_history is None:
-        current_history = pd.DataFrame({"golden_account_id": [], "tier": []}, dtype=object)
     return TieringOutputs(
         customer_tier=customer_tier,
-        state=state[STATE_TABLE_COLUMNS],
         ledger=ledger_events(assigned, scores, policy, snapshot_id, ev),
-        history=history_delta(current_history, assigned, snapshot_id, as_of),
         notices=downgrade_notices(assigned, scores, policy, snapshot_id, ev),
         migration=migration_matrix(assigned),
         overrides=override_report(policy, as_of, scores["golden_account_id"]),

@@ -1,16 +1,14 @@
 """The tier policy: a YAML file validated into typed objects.
 
-The policy version stamped on every output row is ``<version>+<hash>`` where the hash is the
-first 12 hex digits of sha256 over the normalised content (parsed YAML dumped as sorted JSON),
-so reformatting or comments do not change it but any rule change does.
+The policy version stamped on every output row is the project's one config version scheme,
+``<version>+<hash>`` (see :mod:`pipelines.config.loader`): reformatting or comments do not
+change it but any rule change does.
 
-Errors name the bad key, e.g. ``tiers[1].rules[0].when: unknown score 'clvv'``.
+Errors name the file and the bad key, e.g. ``tiers[1].rules[0].when: unknown score 'clvv'``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -18,31 +16,22 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from pipelines.settings import CONFIG_DIR
+from pipelines.config.loader import ConfigError, content_hash, read_yaml, validate
 from pipelines.tiering.conditions import (
     NUMERIC_SCORES,
     Condition,
     ConditionError,
     parse_condition,
 )
-
-DEFAULT_POLICY_PATH = CONFIG_DIR / "tiers" / "default.yaml"
-POLICY_ENV = "STRATUM_TIER_POLICY"
-
-
-class PolicyError(ValueError):
-    """The policy file is invalid; each line of the message names a key and the reason."""
 
 
 class _Strict(BaseModel):
@@ -274,66 +263,16 @@ class TierPolicy(_Strict):
         return [o for o in self.overrides if not o.active(as_of)]
 
 
-def content_hash(data: Any) -> str:
-    """sha256 of the normalised policy content (sorted JSON), first 12 hex digits."""
-    canonical = json.dumps(
-        data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:12]
-
-
-def _loc(parts: tuple[Any, ...]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).startswith("function-"):
-            continue  # pydantic's internal step names
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _format_errors(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = _loc(tuple(err["loc"]))
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            msg = "unknown key"
-        elif kind == "missing":
-            msg = "required key missing"
-        else:
-            msg = str(err["msg"]).removeprefix("Value error, ")
-        if not loc:
-            lines.extend(msg.split("; "))
-            continue
-        # Nested errors carry their own sub-path ('all[0]: unknown score ...', 'cap_at: ...').
-        head, sep, rest = msg.partition(": ")
-        if sep and " " not in head:
-            lines.append(f"{loc}.{head}: {rest}")
-        else:
-            lines.append(f"{loc}: {msg}")
-    return "\n".join(lines)
-
-
-def parse_policy(data: Mapping[str, Any], source: str = "<policy>") -> TierPolicy:
-    """Validate policy data (as loaded from YAML) into a :class:`TierPolicy`."""
+def parse_policy(data: Mapping[str, Any], source: str | Path = "<policy>") -> TierPolicy:
+    """Validate policy data (as loaded from YAML) into a :class:`TierPolicy`; problems raise
+    :class:`~pipelines.config.loader.ConfigError` naming ``source`` and the key."""
     if not isinstance(data, Mapping):
-        raise PolicyError(f"{source}: the policy must be a mapping at top level")
-    try:
-        policy = TierPolicy.model_validate(dict(data))
-    except ValidationError as exc:
-        raise PolicyError(f"{source}: invalid tier policy\n{_format_errors(exc)}") from None
-    policy._content_hash = content_hash(data)
+        raise ConfigError(source, [("", "the policy must be a mapping at top level")])
+    policy = validate(TierPolicy, data, source)
+    policy._content_hash = content_hash(dict(data))
     return policy
 
 
-def load_policy(path: str | os.PathLike[str] | None = None) -> TierPolicy:
-    """Load the policy at ``path``, else ``$STRATUM_TIER_POLICY``, else the default policy."""
-    target = Path(path or os.environ.get(POLICY_ENV) or DEFAULT_POLICY_PATH)
-    try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{target}: not valid YAML: {exc}") from None
-    return parse_policy(data, source=str(target))
+def load_policy(path: str | os.PathLike[str]) -> TierPolicy:
+    """Load and validate the policy file at ``path``."""
+    return parse_policy(read_yaml(Path(path)), source=str(path))

@@ -1,30 +1,29 @@
-"""Reading and writing the ``tiers`` schema in the DuckDB warehouse (no Dagster here)."""
+"""Reading and writing the ``tiers`` schema in the DuckDB warehouse (no Dagster here).
+
+The run's tiers replace ``tiers.customer_tier``; its change tables (ledger, notices, migration
+matrix) are stored per snapshot id, so a rerun of a date replaces its own rows and never the
+rows of another snapshot, and the serving step publishes only the rows of snapshots in force.
+The previous state comes from the previous in-force *published* snapshot
+(:mod:`pipelines.history`), never from a table a killed or unpublished run left behind.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from pipelines.history import SnapshotInfo, previous_in_force, read_snapshot
 from pipelines.tiering.hysteresis import empty_state
-from pipelines.tiering.ledger import HISTORY_COLUMNS, LEDGER_COLUMNS, NOTICE_COLUMNS
-from pipelines.tiering.outputs import STATE_TABLE_COLUMNS, TieringOutputs
+from pipelines.tiering.ledger import LEDGER_COLUMNS, NOTICE_COLUMNS
+from pipelines.tiering.outputs import STATE_COLUMNS, TieringOutputs
 
 SCORES_TABLE = "scores.account_scores"
+MIGRATION_COLUMNS = ["as_of_date", "snapshot_id", "from_tier", "to_tier", "accounts"]
 
 DDL = {
-    "tier_state": """
-        create table if not exists tiers.tier_state (
-            golden_account_id varchar primary key,
-            tier varchar not null,
-            tier_since date not null,
-            pending_downgrade_to varchar,
-            pending_since date,
-            policy_version varchar,
-            as_of_date date,
-            snapshot_id varchar
-        )""",
     "tier_ledger": """
         create table if not exists tiers.tier_ledger (
             golden_account_id varchar not null,
@@ -38,16 +37,6 @@ DDL = {
             reason_en varchar,
             reason_zh varchar,
             scores_crossed varchar
-        )""",
-    "tier_history": """
-        create table if not exists tiers.tier_history (
-            golden_account_id varchar not null,
-            tier varchar not null,
-            valid_from date not null,
-            valid_to date,
-            is_current boolean not null,
-            snapshot_id varchar,
-            policy_version varchar
         )""",
     "downgrade_notices": """
         create table if not exists tiers.downgrade_notices (
@@ -91,34 +80,43 @@ _CUSTOMER_TIER_CASTS = {
 }
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
+class TierTableError(RuntimeError):
+    """``tiers.customer_tier`` is empty or was written by another run than the one using it."""
+
+
+def check_tier_table(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> int:
+    """Rows of ``tiers.customer_tier``, after making sure it holds ``snapshot_id`` only: a step
+    that reads the run's tiers (KPIs, publish) must never pick up another run's."""
+    ids, rows = con.execute(
+        "select list(distinct snapshot_id order by snapshot_id), count(*) from tiers.customer_tier"
     ).fetchone()
-    return bool(row and row[0])
+    if not rows:
+        raise TierTableError("tiers.customer_tier is empty: nothing to publish")
+    if list(ids) != [snapshot_id]:
+        raise TierTableError(
+            f"tiers.customer_tier holds snapshot(s) {', '.join(map(str, ids))}, not this run's "
+            f"{snapshot_id}: the tier step of this run did not write it (run the tier step in "
+            "the same run, or re-execute the run that did)"
+        )
+    return int(rows)
 
 
 def read_scores(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(f"select * from {SCORES_TABLE} order by golden_account_id").df()
 
 
-def read_state(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Yesterday's state, or an empty state on the first run."""
-    if not _table_exists(con, "tiers", "tier_state"):
+def previous_snapshot(serving_dir: Path, as_of: date) -> SnapshotInfo | None:
+    """The published snapshot the run compares with: in force, latest date before ``as_of``."""
+    return previous_in_force(serving_dir / "snapshots", as_of)
+
+
+def read_state(
+    con: duckdb.DuckDBPyConnection, serving_dir: Path, previous: SnapshotInfo | None
+) -> pd.DataFrame:
+    """The hysteresis state of ``previous`` (an empty state before the first snapshot)."""
+    if previous is None:
         return empty_state()
-    return con.execute(
-        "select golden_account_id, tier, tier_since, pending_downgrade_to, pending_since "
-        "from tiers.tier_state"
-    ).df()
-
-
-def read_current_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    if not _table_exists(con, "tiers", "tier_history"):
-        return pd.DataFrame({"golden_account_id": [], "tier": []}, dtype=object)
-    return con.execute(
-        "select golden_account_id, tier from tiers.tier_history where is_current"
-    ).df()
+    return read_snapshot(con, serving_dir, previous, STATE_COLUMNS)
 
 
 def _insert(
@@ -133,8 +131,8 @@ def _insert(
 
 
 def write_outputs(con: duckdb.DuckDBPyConnection, out: TieringOutputs, as_of: date) -> None:
-    """Write one run in a single transaction: current tiers and state replaced, ledger and
-    migration matrix appended, SCD2 history closed and extended, notices replaced."""
+    """Write one run in a single transaction: current tiers replaced; this snapshot's ledger
+    events, notices and migration matrix (re)written, other snapshots' rows kept."""
     con.execute("create schema if not exists tiers")
     for ddl in DDL.values():
         con.execute(ddl)
@@ -152,32 +150,14 @@ def write_outputs(con: duckdb.DuckDBPyConnection, out: TieringOutputs, as_of: da
             f"create or replace table tiers.customer_tier as select {select} from _customer_tier"
         )
         con.unregister("_customer_tier")
-
-        con.execute("delete from tiers.tier_state")
-        _insert(con, "tier_state", out.state, STATE_TABLE_COLUMNS)
-        _insert(con, "tier_ledger", out.ledger, LEDGER_COLUMNS)
-
-        if out.history.close_ids:
-            con.register("_closing", pd.DataFrame({"golden_account_id": out.history.close_ids}))
-            con.execute(
-                "update tiers.tier_history set valid_to = ?, is_current = false "
-                "where is_current and golden_account_id in (select golden_account_id from _closing)",
-                [as_of],
-            )
-            con.unregister("_closing")
-        _insert(con, "tier_history", out.history.new_rows, HISTORY_COLUMNS)
-
-        con.execute("delete from tiers.downgrade_notices")
-        _insert(con, "downgrade_notices", out.notices, NOTICE_COLUMNS)
-
-        con.execute("delete from tiers.migration_matrix where as_of_date = ?", [as_of])
         matrix = out.migration.assign(as_of_date=pd.Timestamp(as_of), snapshot_id=out.snapshot_id)
-        _insert(
-            con,
-            "migration_matrix",
-            matrix,
-            ["as_of_date", "snapshot_id", "from_tier", "to_tier", "accounts"],
-        )
+        for table, rows, columns in (
+            ("tier_ledger", out.ledger, LEDGER_COLUMNS),
+            ("downgrade_notices", out.notices, NOTICE_COLUMNS),
+            ("migration_matrix", matrix, MIGRATION_COLUMNS),
+        ):
+            con.execute(f"delete from tiers.{table} where snapshot_id = ?", [out.snapshot_id])
+            _insert(con, table, rows, columns)
         con.execute("commit")
     except Exception:
         con.execute("rollback")

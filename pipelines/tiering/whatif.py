@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.settings import as_of_date, get_paths
+from pipelines.settings import get_paths
 from pipelines.tiering.engine import assign_tiers
 from pipelines.tiering.ledger import migration_pivot
 from pipelines.tiering.policy import TierPolicy, load_policy
@@ -63,11 +63,11 @@ def simulate(
     scores: pd.DataFrame,
     current_tiers: pd.DataFrame,
     policy: TierPolicy,
-    as_of: date | None = None,
+    as_of: date,
     sample: int = 20,
 ) -> WhatIfReport:
-    """Compare ``current_tiers`` (golden_account_id, tier) with ``policy`` applied to ``scores``."""
-    as_of = as_of or date.today()
+    """Compare ``current_tiers`` (golden_account_id, tier) with ``policy`` applied to ``scores``
+    as of ``as_of`` (the scores' own date: overrides expire relative to it)."""
     proposed = assign_tiers(scores, policy, as_of)
     current = (
         current_tiers[["golden_account_id", "tier"]]
@@ -172,11 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         scores, current = _read_snapshot(args.snapshot)
     else:
         scores, current = _read_current(args.warehouse or str(get_paths().warehouse))
-    as_of = (
-        pd.Timestamp(scores["as_of_date"].iloc[0]).date()
-        if "as_of_date" in scores.columns and len(scores)
-        else as_of_date()
-    )
+    if "as_of_date" not in scores.columns or not len(scores):
+        print("error: the scores carry no as_of_date; run the pipeline first", file=sys.stderr)
+        return 2
+    as_of = pd.Timestamp(scores["as_of_date"].iloc[0]).date()
     score_cols = [c for c in scores.columns if c != "tier"]
     report = simulate(scores[score_cols], current, policy, as_of=as_of, sample=args.sample)
     print(report.format())

@@ -8,6 +8,7 @@ sources map to the ingestion assets ``["raw", <entity>]`` through ``meta.dagster
 No ``from __future__ import annotations`` here: Dagster inspects the real ``context`` type.
 """
 
+import json
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
@@ -24,7 +26,9 @@ from dagster import (
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContext, RunContextResource
 from pipelines.settings import dbt_environment
 from pipelines.transform.metadata import (
     count_relation_rows,
@@ -51,6 +55,18 @@ class StratumDbtTranslator(DagsterDbtTranslator):
         name = self.get_resource_props(manifest, unique_id)["name"]
         return spec.replace_attributes(key=AssetKey(name), group_name=GROUP_NAME)
 
+    def get_asset_check_spec(
+        self,
+        asset_spec: AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        # dbt tests judge one as-of date's build: partitioned like the models they test, so
+        # each result is recorded for the run's partition.
+        return None if spec is None else spec._replace(partitions_def=AS_OF_PARTITIONS)
+
 
 def _dbt_executable() -> str:
     # The dbt next to this interpreter (the project's virtualenv), even when it is not on PATH.
@@ -67,23 +83,56 @@ def dbt_resource() -> DbtCliResource:
     )
 
 
+SNAPSHOT_NODE = "account_attributes_snapshot"
+
+
+def dbt_build_args(ctx: RunContext, latest_snapshot_as_of: str | None) -> list[str]:
+    """``dbt build`` arguments for the run: its context as ``--vars``; the SCD2 attribute
+    snapshot left out when the run is for a date before the latest change it recorded (a
+    backfill), because its versions only move forward in business time."""
+    args = ["build", "--vars", json.dumps(ctx.dbt_vars(), sort_keys=True)]
+    if latest_snapshot_as_of is not None and ctx.as_of.isoformat() < latest_snapshot_as_of:
+        args += ["--exclude", SNAPSHOT_NODE]
+    return args
+
+
+def _latest_snapshot_as_of(warehouse: Warehouse) -> str | None:
+    with warehouse.connect(read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'snapshots' and table_name = ?",
+            [SNAPSHOT_NODE],
+        ).fetchone()[0]
+        if not exists:
+            return None
+        latest = con.execute(
+            f"select max(dbt_valid_from) from snapshots.{SNAPSHOT_NODE}"
+        ).fetchone()
+    return latest[0].date().isoformat() if latest and latest[0] else None
+
+
 @dbt_assets(
     manifest=stratum_dbt_project.manifest_path,
     project=stratum_dbt_project,
     dagster_dbt_translator=StratumDbtTranslator(),
+    partitions_def=AS_OF_PARTITIONS,
 )
 def dbt_models(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    run: RunContextResource,
 ) -> Iterator[Any]:
-    """``dbt build``: seeds, staging, identity, tree, marts, the SCD2 snapshot and all tests."""
-    # dbt reads the warehouse path and as_of date from the environment (profiles.yml); the
-    # variables are set for the duration of the invocation only.
+    """``dbt build``: seeds, staging, identity, tree, marts, the SCD2 snapshot and all tests,
+    for the run's as-of date (passed as ``--vars``, never read from the environment)."""
+    ctx = run.ctx
+    args = dbt_build_args(ctx, _latest_snapshot_as_of(warehouse))
     built: dict[str, AssetKey] = {}
+    # dbt reads the warehouse path from the environment (profiles.yml), set for the
+    # duration of the invocation only.
     with dbt_environment() as env:
-        context.log.info(
-            f"dbt build against {env['STRATUM_WAREHOUSE']} as of {env['STRATUM_AS_OF']}"
-        )
-        invocation = dbt.cli(["build"], context=context)
+        context.log.info(f"dbt {' '.join(args)} against {env['STRATUM_WAREHOUSE']}")
+        invocation = dbt.cli(args, context=context)
         for event in invocation.stream():
             if isinstance(event, Output) and "unique_id" in event.metadata:
                 built[event.metadata["unique_id"].value] = context.asset_key_for_output(
@@ -102,4 +151,6 @@ def dbt_models(
             metadata["profile_summary"] = MetadataValue.md(summary_markdown(summary))
             metadata["golden_accounts"] = summary["golden_accounts"]
             metadata["source_records"] = summary["source_records"]
-        yield AssetObservation(asset_key=built[unique_id], metadata=metadata)
+        yield AssetObservation(
+            asset_key=built[unique_id], metadata=metadata, partition=context.partition_key
+        )

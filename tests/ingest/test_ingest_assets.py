@@ -22,6 +22,7 @@ from dagster import (
 from pipelines.ingest import sensors
 from pipelines.ingest.assets import raw_assets, raw_checks
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContextResource
 from pipelines.settings import ENTITIES, REPO_ROOT, get_paths
 from tests.ingest.conftest import FIXTURES
 
@@ -31,7 +32,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("STRATUM_LANDING_DIR", "STRATUM_WAREHOUSE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("STRATUM_AS_OF", "2024-06-30")
     return tmp_path
 
 
@@ -43,7 +43,10 @@ def _drop(fixture: str, entity: str) -> None:
 
 def _materialize():
     return materialize(
-        [*raw_assets, *raw_checks], resources={"warehouse": Warehouse()}, raise_on_error=False
+        [*raw_assets, *raw_checks],
+        resources={"warehouse": Warehouse(), "run": RunContextResource()},
+        raise_on_error=False,
+        partition_key="2024-06-30",
     )
 
 
@@ -72,15 +75,21 @@ def test_definitions_shape():
     check_keys = {k for c in raw_checks for k in c.check_keys}
     assert len(check_keys) == 2 * len(ENTITIES)
     assert all(spec.blocking for c in raw_checks for spec in c.check_specs)
-    Definitions(assets=raw_assets, asset_checks=raw_checks, resources={"warehouse": Warehouse()})
+    Definitions(
+        assets=raw_assets,
+        asset_checks=raw_checks,
+        resources={"warehouse": Warehouse(), "run": RunContextResource()},
+    )
 
 
 def test_materialize_loads_reports_and_checks(data_dir, tmp_path, monkeypatch):
     # Severity is configuration: here risk's quarantine-rate breach is only recorded (WARN).
-    shipped = yaml.safe_load((REPO_ROOT / "config" / "sources.yaml").read_text(encoding="utf-8"))
+    config = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config)
+    shipped = yaml.safe_load((config / "sources.yaml").read_text(encoding="utf-8"))
     shipped["sources"]["risk"]["severity"] = "WARN"
-    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(shipped), encoding="utf-8")
-    monkeypatch.setenv("STRATUM_SOURCES_CONFIG", str(tmp_path / "sources.yaml"))
+    (config / "sources.yaml").write_text(yaml.safe_dump(shipped), encoding="utf-8")
+    monkeypatch.setenv("STRATUM_CONFIG_DIR", str(config))
     _drop("accounts_utf8_bom.csv", "crm_accounts")
     _drop("accounts_extra_column.csv", "crm_accounts")
     _drop("orders_batch1.csv", "orders")
@@ -162,7 +171,6 @@ def test_sensor_requests_new_files_once_and_skips_when_loaded(data_dir, monkeypa
     assert calls == []
     monkeypatch.undo()
     monkeypatch.setenv("STRATUM_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("STRATUM_AS_OF", "2024-06-30")
 
     assert _materialize().success
     after = sensor(build_sensor_context(resources={"warehouse": Warehouse()}))

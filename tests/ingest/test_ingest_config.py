@@ -6,13 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.config import ConfigError, load_stratum_config
+from pipelines.config.loader import read_yaml
 from pipelines.ingest.contracts import CONTRACTS, DUCKDB_TYPES, raw_table_ddl
-from pipelines.ingest.sources_config import SourcesConfigError, load_sources_config
+from pipelines.ingest.sources_config import parse_sources
 from pipelines.settings import ENTITIES
 
 
+def load_sources_config(path: Path):
+    return parse_sources(read_yaml(path), path)
+
+
 def test_repository_sources_yaml_loads_for_every_entity():
-    config = load_sources_config()
+    config = load_stratum_config().source_settings
     assert set(config) == set(ENTITIES)
     assert all(0 <= c.quarantine_rate_threshold <= 1 for c in config.values())
 
@@ -22,7 +28,7 @@ def test_repository_sources_yaml_loads_for_every_entity():
     [
         (
             "sources:\n  orders:\n    severity: FATAL\n",
-            "sources.orders.severity: Input should be 'ERROR' or 'WARN'",
+            "sources.orders.severity: Input should be 'ERROR' or 'WARN' (got 'FATAL')",
         ),
         (
             "sources:\n  orders:\n    encoding: latin-1\n",
@@ -35,16 +41,17 @@ def test_repository_sources_yaml_loads_for_every_entity():
         ("sources:\n  ordres: {}\n", "sources.ordres: unknown entity"),
         (
             "sources:\n  orders:\n    colour: red\n",
-            "sources.orders.colour: Extra inputs are not permitted",
+            "sources.orders.colour: unknown key",
         ),
         ("defaults:\n  severity: info\n", "defaults.severity: Input should be"),
-        ("sources: [\n", "cannot read"),
+        ("sources: [\n", "not valid YAML"),
+        ("sourcse:\n  orders: {}\n", "sourcse: unknown key"),
     ],
 )
 def test_bad_sources_yaml_fails_with_key_and_reason(tmp_path: Path, text: str, message: str):
     path = tmp_path / "sources.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(SourcesConfigError) as info:
+    with pytest.raises(ConfigError) as info:
         load_sources_config(path)
     assert message in str(info.value)
     assert str(path) in str(info.value)

@@ -20,7 +20,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from pipelines.scoring.abc import AbcConfig
-from pipelines.scoring.config import load_config
+from tests.config_files import load_config
 from tests.conftest import REPO_ROOT, PipelineWorld
 
 pytestmark = pytest.mark.integration

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.history import list_snapshots
 from pipelines.publish.contract import (
     CUSTOMER_TIER_COLUMNS,
     SERVING_TIER_TABLES,
@@ -21,15 +22,17 @@ from pipelines.publish.contract import (
 from pipelines.publish.snapshot import (
     PublishContractError,
     SnapshotExistsError,
-    build_serving_db,
-    list_snapshots,
-    write_snapshot,
+    publish,
+    stage_snapshot,
 )
+from pipelines.run_context import snapshot_id_for
+from pipelines.tiering.store import TierTableError
+from tests.config_files import run_context
 
 TIER_ONLY = {
     "snapshot_id", "as_of_date", "tier", "tier_name_en", "tier_name_zh", "service_strategy_en",
     "service_strategy_zh", "owner_team", "rule_fired", "reason_en", "reason_zh", "risk_flag",
-    "in_control_group", "tier_since", "pending_downgrade_to", "policy_version",
+    "in_control_group", "tier_since", "pending_downgrade_to", "pending_since", "policy_version",
 }  # fmt: skip
 PROFILE_ONLY = {
     "account_name", "industry", "size_band", "province", "city", "region",
@@ -47,6 +50,7 @@ def _value(name: str, dtype: str, account: str, tier: str, snapshot_id: str, as_
         "net_revenue_365d": {"A": 1000.0, "B": 100.0, "C": 10.0}.get(tier, 0.0),
         "tier_since": as_of,
         "pending_downgrade_to": None,
+        "pending_since": None,
         "risk_flag": None,
     }
     if name in special:
@@ -93,12 +97,11 @@ def warehouse(tmp_path: Path):
     con.close()
 
 
-def _publish(con, serving: Path, tiers: dict[str, str], snapshot_id: str, as_of: date):
-    stage_upstream(con, tiers, snapshot_id, as_of)
-    info = write_snapshot(
-        con, serving / "snapshots", run_id=f"run-{snapshot_id}", code_version_value="test"
-    )
-    build_serving_db(con, serving, serving / "serving.duckdb")
+def _publish(con, serving: Path, tiers: dict[str, str], run: str, as_of: date):
+    """Publish ``tiers`` as run ``run`` (its snapshot id: ``YYYYMMDD-<run>``)."""
+    ctx = run_context(as_of, run_id=run)
+    stage_upstream(con, tiers, ctx.snapshot_id, as_of)
+    info, _ = publish(con, serving, serving / "serving.duckdb", ctx)
     return info
 
 
@@ -110,16 +113,17 @@ def test_snapshot_has_contract_schema_and_manifest(warehouse, tmp_path):
     assert [(r[0], r[1]) for r in schema] == [(n, t) for n, t, _ in CUSTOMER_TIER_COLUMNS]
     assert info.row_count == 3
     assert info.parquet_sha256 == hashlib.sha256(parquet.read_bytes()).hexdigest()
-    assert [s.snapshot_id for s in list_snapshots(serving / "snapshots")] == ["s1"]
+    assert [s.snapshot_id for s in list_snapshots(serving / "snapshots")] == ["20260101-s1"]
+    assert info.snapshot_id == snapshot_id_for(date(2026, 1, 1), "s1")
 
 
 def test_snapshots_are_immutable(warehouse, tmp_path):
     serving = tmp_path / "serving"
     info = _publish(warehouse, serving, {"g1": "A"}, "s1", date(2026, 1, 1))
     before = (serving / info.parquet_path).read_bytes()
-    stage_upstream(warehouse, {"g1": "B"}, "s1", date(2026, 1, 1))
+    stage_upstream(warehouse, {"g1": "B"}, info.snapshot_id, date(2026, 1, 1))
     with pytest.raises(SnapshotExistsError):
-        write_snapshot(warehouse, serving / "snapshots", run_id="again", code_version_value="test")
+        stage_snapshot(warehouse, serving / "snapshots", run_context(date(2026, 1, 1), "s1"))
     assert (serving / info.parquet_path).read_bytes() == before
     assert not [p for p in (serving / "snapshots").iterdir() if p.name.startswith(".")]
 
@@ -149,12 +153,66 @@ def test_serving_current_and_scd2_history(warehouse, tmp_path):
     con.close()
 
 
+def test_history_closes_accounts_gone_from_the_current_snapshot(warehouse, tmp_path):
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving, {"g1": "A", "g2": "B"}, "r1", date(2026, 1, 1))
+    _publish(warehouse, serving, {"g1": "A"}, "r2", date(2026, 1, 2))  # g2 merged away
+    con = duckdb.connect(str(serving / "serving.duckdb"), read_only=True)
+    g2 = con.execute(
+        "select tier, valid_from, valid_to, is_current from customer_tier_history "
+        "where golden_account_id = 'g2'"
+    ).fetchall()
+    con.close()
+    assert g2 == [("B", date(2026, 1, 1), date(2026, 1, 2), False)]
+
+
 def test_missing_contract_column_fails_loudly(warehouse, tmp_path):
-    stage_upstream(warehouse, {"g1": "A"}, "s1", date(2026, 1, 1))
+    ctx = run_context(date(2026, 1, 1), "s1")
+    stage_upstream(warehouse, {"g1": "A"}, ctx.snapshot_id, date(2026, 1, 1))
     warehouse.execute("alter table scores.account_scores drop column clv_12m")
     with pytest.raises(PublishContractError, match="clv_12m"):
-        write_snapshot(warehouse, tmp_path / "snapshots", run_id="r", code_version_value="t")
-    assert not (tmp_path / "snapshots" / "s1").exists()
+        publish(warehouse, tmp_path, tmp_path / "serving.duckdb", ctx)
+    assert list((tmp_path / "snapshots").iterdir()) == []
+    assert not (tmp_path / "serving.duckdb").exists()
+
+
+def test_tier_table_of_another_run_is_never_published(warehouse, tmp_path):
+    stage_upstream(warehouse, {"g1": "A"}, "20260101-otherrun", date(2026, 1, 1))
+    with pytest.raises(TierTableError, match="not this run's 20260101-s1"):
+        publish(
+            warehouse, tmp_path, tmp_path / "serving.duckdb", run_context(date(2026, 1, 1), "s1")
+        )
+
+
+def test_rerun_of_a_date_keeps_both_snapshots_and_puts_the_last_in_force(warehouse, tmp_path):
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving, {"g1": "A", "g2": "B"}, "run1", date(2026, 1, 1))
+    _publish(warehouse, serving, {"g1": "A", "g2": "B"}, "run2", date(2026, 1, 5))
+    _publish(warehouse, serving, {"g1": "C", "g2": "B"}, "run3", date(2026, 1, 5))
+    # A backfill of an older date never replaces the current tiers.
+    _publish(warehouse, serving, {"g1": "B", "g2": "B"}, "run4", date(2026, 1, 3))
+    con = duckdb.connect(str(serving / "serving.duckdb"), read_only=True)
+    snaps = con.execute(
+        "select snapshot_id, in_force, superseded_by from tier_snapshots order by as_of_date, created_at"
+    ).fetchall()
+    current = con.execute("select distinct snapshot_id from customer_tier_current").fetchall()
+    history = con.execute(
+        "select tier, valid_from, valid_to from customer_tier_history "
+        "where golden_account_id = 'g1' order by valid_from"
+    ).fetchall()
+    con.close()
+    assert snaps == [
+        ("20260101-run1", True, None),
+        ("20260103-run4", True, None),
+        ("20260105-run2", False, "20260105-run3"),
+        ("20260105-run3", True, None),
+    ]
+    assert current == [("20260105-run3",)]
+    assert history == [
+        ("A", date(2026, 1, 1), date(2026, 1, 3)),
+        ("B", date(2026, 1, 3), date(2026, 1, 5)),
+        ("C", date(2026, 1, 5), None),
+    ]
 
 
 def test_reader_never_sees_half_written_serving_db(warehouse, tmp_path):
@@ -206,7 +264,7 @@ def test_bi_contract_document_matches_published_schema():
         "customer_tier_current": CUSTOMER_TIER_COLUMNS,
         "customer_tier_history": TIER_HISTORY_COLUMNS,
         "tier_snapshots": TIER_SNAPSHOTS_COLUMNS,
-        **{name: cols for name, (_, cols) in SERVING_TIER_TABLES.items()},
+        **{name: cols for name, (_, cols, _) in SERVING_TIER_TABLES.items()},
     }
     for table, columns in tables.items():
         section = _doc_section(doc, table)
@@ -230,7 +288,7 @@ def test_serving_database_schema_is_the_contract(warehouse, tmp_path):
         "customer_tier_current": CUSTOMER_TIER_COLUMNS,
         "customer_tier_history": TIER_HISTORY_COLUMNS,
         "tier_snapshots": TIER_SNAPSHOTS_COLUMNS,
-        **{name: cols for name, (_, cols) in SERVING_TIER_TABLES.items()},
+        **{name: cols for name, (_, cols, _) in SERVING_TIER_TABLES.items()},
     }
     for table, columns in tables.items():
         got = con.execute(

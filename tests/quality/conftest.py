@@ -14,10 +14,9 @@ AS_OF = date(2026, 11, 23)
 @pytest.fixture(scope="session", autouse=True)
 def _quality_dir(tmp_path_factory: pytest.TempPathFactory):
     """One GX file context (and Data Docs site) for the whole session, outside the repo."""
-    keys = ("STRATUM_QUALITY_DIR", "STRATUM_AS_OF")
+    keys = ("STRATUM_QUALITY_DIR",)
     saved = {k: os.environ.get(k) for k in keys}
     os.environ["STRATUM_QUALITY_DIR"] = str(tmp_path_factory.mktemp("quality"))
-    os.environ["STRATUM_AS_OF"] = AS_OF.isoformat()
     yield
     for k, v in saved.items():
         if v is None:

@@ -17,7 +17,8 @@ from pipelines.quality.batches import (
 from pipelines.quality.checks import run_customer_360_gate, run_raw_gate
 from pipelines.quality.config import QualityConfig
 from pipelines.resources import Warehouse
-from tests.quality.conftest import customer_360_frame, orders_frame
+from tests.config_files import run_context
+from tests.quality.conftest import AS_OF, customer_360_frame, orders_frame
 
 
 def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
@@ -118,11 +119,11 @@ def test_key_outcomes_sql_and_column_subset(tmp_path: Path) -> None:
 def test_raw_gate_policies(warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     warehouse = Warehouse(path=str(warehouse_path))
     # Another run loaded the latest batch: nothing new in this run.
-    quiet = run_raw_gate("orders", "some-later-run", warehouse)
+    quiet = run_raw_gate("orders", run_context(AS_OF, "some-later-run"), warehouse)
     assert quiet.passed
     assert "no new rows" in quiet.metadata["note"].value
 
-    current = run_raw_gate("orders", "run-new", warehouse)
+    current = run_raw_gate("orders", run_context(AS_OF, "run-new"), warehouse)
     assert current.passed
     assert current.metadata["element_count"].value == 60
     assert current.metadata["batch_run_id"].value == "run-new"
@@ -130,8 +131,9 @@ def test_raw_gate_policies(warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
     policy = QualityConfig.model_validate(
         {"suites": {"orders": {"batch_policy": "latest_load", "max_rows": 20}}}
     )
-    monkeypatch.setattr("pipelines.quality.checks.default_config", lambda: policy)
-    sampled = run_raw_gate("orders", "some-later-run", warehouse)
+    sampled = run_raw_gate(
+        "orders", run_context(AS_OF, "some-later-run", quality=policy), warehouse
+    )
     assert sampled.metadata["element_count"].value == 20
     assert sampled.metadata["sampled"].value is True
     assert "sample" in sampled.metadata["note"].value
@@ -158,8 +160,9 @@ def test_customer_360_gate_sampled_uses_sql_keys(tmp_path: Path, monkeypatch) ->
     finally:
         con.close()
     policy = QualityConfig.model_validate({"suites": {"customer_360": {"max_rows": 5}}})
-    monkeypatch.setattr("pipelines.quality.checks.default_config", lambda: policy)
-    result = run_customer_360_gate("c360-run", Warehouse(path=str(path)))
+    result = run_customer_360_gate(
+        run_context(AS_OF, "c360-run", quality=policy), Warehouse(path=str(path))
+    )
     assert not result.passed
     assert result.metadata["element_count"].value == 5
     assert result.metadata["batch_row_count"].value == 40

@@ -15,10 +15,12 @@ from dagster import (
     materialize,
 )
 
+from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.quality.checks import customer_360_quality_checks, raw_quality_checks
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContextResource
 from pipelines.settings import ENTITIES
-from tests.quality.conftest import orders_frame
+from tests.quality.conftest import AS_OF, orders_frame
 
 ORDERS_CHECK = AssetCheckKey(AssetKey(["raw", "orders"]), "gx_orders")
 
@@ -26,7 +28,7 @@ ORDERS_CHECK = AssetCheckKey(AssetKey(["raw", "orders"]), "gx_orders")
 def _stand_in_raw_orders(mode: str):
     """A tiny raw/orders asset that appends one batch (tagged with this run id) + manifest."""
 
-    @asset(key=AssetKey(["raw", "orders"]))
+    @asset(key=AssetKey(["raw", "orders"]), partitions_def=AS_OF_PARTITIONS)
     def raw_orders(context: AssetExecutionContext, warehouse: Warehouse) -> None:
         frame = orders_frame(6, run_id=context.run_id)
         if mode == "bad":
@@ -63,7 +65,7 @@ def _stand_in_raw_orders(mode: str):
     return raw_orders
 
 
-@asset(deps=[AssetKey(["raw", "orders"])])
+@asset(deps=[AssetKey(["raw", "orders"])], partitions_def=AS_OF_PARTITIONS)
 def downstream_of_orders() -> int:
     return 1
 
@@ -81,7 +83,7 @@ def test_checks_cover_every_entity_and_customer_360() -> None:
     # Loadable in a Definitions with the warehouse resource.
     Definitions(
         asset_checks=[*raw_quality_checks, *customer_360_quality_checks],
-        resources={"warehouse": Warehouse(path="unused.duckdb")},
+        resources={"warehouse": Warehouse(path="unused.duckdb"), "run": RunContextResource()},
     )
 
 
@@ -99,8 +101,9 @@ def test_blocking_check_gates_downstream(
     db = tmp_path / "warehouse.duckdb"
     result = materialize(
         [_stand_in_raw_orders(mode), downstream_of_orders, _orders_check()],
-        resources={"warehouse": Warehouse(path=str(db))},
+        resources={"warehouse": Warehouse(path=str(db)), "run": RunContextResource()},
         raise_on_error=False,
+        partition_key=AS_OF.isoformat(),
     )
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == "gx_orders"

@@ -9,14 +9,17 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.quality.config import QualityConfig, freshness_parameters, load_quality_config
+from pipelines.config import load_stratum_config
+from pipelines.quality.config import QualityConfig, freshness_parameters
 from pipelines.quality.gx_runner import data_docs_dir, validate_frame
 from pipelines.quality.results import RESULTS_TABLE, outcome_markdown, write_validation_results
 from tests.quality.conftest import AS_OF, contacts_frame, customer_360_frame, orders_frame
 
+CONFIG = load_stratum_config().quality.model
+
 
 def _params(suite: str, config: QualityConfig | None = None) -> dict:
-    config = config or load_quality_config()
+    config = config or CONFIG
     return freshness_parameters(AS_OF, config.policy(suite))
 
 
@@ -26,7 +29,7 @@ def test_clean_frames_pass() -> None:
         ("crm_contacts", contacts_frame()),
         ("customer_360", customer_360_frame()),
     ]:
-        outcome = validate_frame(frame, suite, _params(suite), run_name="clean")
+        outcome = validate_frame(frame, suite, _params(suite), run_name="clean", config=CONFIG)
         assert outcome.failures == [], (suite, outcome.to_frame().head())
         assert outcome.passed
         assert outcome.element_count == len(frame)
@@ -40,7 +43,7 @@ def test_bad_orders_report_each_broken_expectation() -> None:
     df.loc[2, "refund_amount_cny"] = None  # pair check skips rows with a missing side
     df.loc[4, "order_id"] = None
     df.loc[5, "refund_amount_cny"] = 9999.0  # more than the amount
-    outcome = validate_frame(df, "orders", _params("orders"), run_name="bad-orders")
+    outcome = validate_frame(df, "orders", _params("orders"), run_name="bad-orders", config=CONFIG)
 
     assert not outcome.passed
     assert outcome.severity == "ERROR"
@@ -74,7 +77,7 @@ def test_bad_orders_report_each_broken_expectation() -> None:
 def test_warn_failures_do_not_block_but_error_overrides_do() -> None:
     df = orders_frame()
     df.loc[1, ["order_id", "updated_at"]] = df.loc[0, ["order_id", "updated_at"]].to_numpy()
-    outcome = validate_frame(df, "orders", _params("orders"), run_name="dupes")
+    outcome = validate_frame(df, "orders", _params("orders"), run_name="dupes", config=CONFIG)
     dupes = outcome.result("expect_compound_columns_to_be_unique")
     assert (dupes.success, dupes.severity, dupes.unexpected_count) == (False, "WARN", 2)
     assert outcome.passed  # only a WARN failure
@@ -96,14 +99,14 @@ def test_warn_failures_do_not_block_but_error_overrides_do() -> None:
 def test_mostly_tolerates_a_few_bad_emails_but_not_many() -> None:
     few = contacts_frame(20)
     few.loc[3, "email"] = "not-an-email"
-    outcome = validate_frame(few, "crm_contacts", _params("crm_contacts"))
+    outcome = validate_frame(few, "crm_contacts", _params("crm_contacts"), config=CONFIG)
     email = outcome.result("expect_column_values_to_match_regex", "email")
     assert email.success and email.unexpected_count == 1
 
     many = contacts_frame(20)
     many.loc[[1, 2, 3], "email"] = ["a@", "bob at example.com", "x"]
     many.loc[[4, 5, 6], "phone"] = ["12", "call me", "555"]
-    outcome = validate_frame(many, "crm_contacts", _params("crm_contacts"))
+    outcome = validate_frame(many, "crm_contacts", _params("crm_contacts"), config=CONFIG)
     email = outcome.result("expect_column_values_to_match_regex", "email")
     assert (email.success, email.severity, email.unexpected_count) == (False, "WARN", 3)
     assert sorted(email.examples) == sorted(["a@", "bob at example.com", "x"])
@@ -115,26 +118,26 @@ def test_mostly_tolerates_a_few_bad_emails_but_not_many() -> None:
 def test_freshness_fails_on_stale_data() -> None:
     stale = orders_frame()
     stale["order_date"] = pd.date_range("2026-01-01", periods=len(stale), freq="D")
-    outcome = validate_frame(stale, "orders", _params("orders"), run_name="stale")
+    outcome = validate_frame(stale, "orders", _params("orders"), run_name="stale", config=CONFIG)
     fresh = outcome.result("expect_column_max_to_be_between", "order_date")
     assert not fresh.success
     assert fresh.observed_value.startswith("2026-01-06")
     assert "expected min_value=2026-10-24" in outcome_markdown(outcome)
 
-    recent = validate_frame(orders_frame(), "orders", _params("orders"))
+    recent = validate_frame(orders_frame(), "orders", _params("orders"), config=CONFIG)
     assert recent.result("expect_column_max_to_be_between", "order_date").success
 
     # An order dated after the as-of date breaks the contract (ERROR).
     future = orders_frame()
     future.loc[0, "order_date"] = pd.Timestamp("2026-12-25")
-    outcome = validate_frame(future, "orders", _params("orders"))
+    outcome = validate_frame(future, "orders", _params("orders"), config=CONFIG)
     late = outcome.result("expect_column_values_to_be_between", "order_date")
     assert (late.success, late.unexpected_count, late.severity) == (False, 1, "ERROR")
 
 
 def test_missing_column_fails_schema_and_reports_error() -> None:
     df = orders_frame().drop(columns=["status"])
-    outcome = validate_frame(df, "orders", _params("orders"))
+    outcome = validate_frame(df, "orders", _params("orders"), config=CONFIG)
     assert not outcome.result("expect_table_columns_to_match_set").success
     status = outcome.result("expect_column_values_to_be_in_set", "status")
     assert not status.success
@@ -148,7 +151,7 @@ def test_customer_360_bad_rows() -> None:
     df.loc[2, "refund_rate"] = 1.5
     df.loc[3, "activity_tag"] = "vip"
     df.loc[4, "region"] = "火星"
-    outcome = validate_frame(df, "customer_360", _params("customer_360"))
+    outcome = validate_frame(df, "customer_360", _params("customer_360"), config=CONFIG)
     unique = outcome.result("expect_column_values_to_be_unique", "golden_account_id")
     assert (unique.success, unique.unexpected_count, unique.examples) == (
         False,
@@ -167,14 +170,16 @@ def test_customer_360_bad_rows() -> None:
         "activity_tag",
     }
 
-    empty = validate_frame(customer_360_frame().head(0), "customer_360", _params("customer_360"))
+    empty = validate_frame(
+        customer_360_frame().head(0), "customer_360", _params("customer_360"), config=CONFIG
+    )
     assert not empty.result("expect_table_row_count_to_be_between").success
 
 
 def test_results_are_appended_and_data_docs_built(tmp_path: Path) -> None:
     df = orders_frame()
     df.loc[0, "status"] = "shipped"
-    outcome = validate_frame(df, "orders", _params("orders"), run_name="persist-run")
+    outcome = validate_frame(df, "orders", _params("orders"), run_name="persist-run", config=CONFIG)
     index = data_docs_dir() / "index.html"
     assert outcome.data_docs_index == index and index.exists()
     pages = list((data_docs_dir() / "validations" / "orders" / "persist-run").rglob("*.html"))

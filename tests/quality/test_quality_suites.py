@@ -8,9 +8,10 @@ from pathlib import Path
 import great_expectations as gx
 import pytest
 
-from pipelines.quality.config import QualityConfigError, load_quality_config
+from pipelines.config import ConfigError, load_stratum_config
+from pipelines.config.loader import load_model
+from pipelines.quality.config import QualityConfig, cross_check
 from pipelines.quality.gx_runner import (
-    check_policy_matches_suite,
     expectation_key,
     load_suite,
     suite_columns,
@@ -81,9 +82,9 @@ def test_raw_suites_check_contract_and_freshness() -> None:
 
 
 def test_policy_overrides_match_suites() -> None:
-    config = load_quality_config()
-    for name in suite_names():
-        check_policy_matches_suite(config.policy(name), load_suite(name))
+    config = load_stratum_config().quality.model
+    assert cross_check(config, EXPECTATIONS_DIR) == []
+    assert set(config.suites) <= set(suite_names())
     policy = config.policy("crm_accounts")
     assert policy.severity_for("expect_column_values_to_not_be_null:industry", "x") == "WARN"
     assert policy.severity_for("expect_column_values_to_not_be_null:account_id", "x") == "ERROR"
@@ -92,12 +93,16 @@ def test_policy_overrides_match_suites() -> None:
 
 
 def test_override_typo_fails_naming_the_key() -> None:
-    config = load_quality_config()
-    policy = config.policy("orders").model_copy(
-        update={"expectations": {"expect_column_values_to_be_in_set:stauts": "WARN"}}
+    config = QualityConfig.model_validate(
+        {"suites": {"orders": {"expectations": {"expect_column_values_to_be_in_set:stauts": "WARN"}},
+                    "ordres": {}}}
+    )  # fmt: skip
+    problems = dict(cross_check(config, EXPECTATIONS_DIR))
+    assert (
+        "matches no expectation of orders.json"
+        in (problems["suites.orders.expectations.expect_column_values_to_be_in_set:stauts"])
     )
-    with pytest.raises(QualityConfigError, match="stauts"):
-        check_policy_matches_suite(policy, load_suite("orders"))
+    assert "no suite ordres.json" in problems["suites.ordres"]
 
 
 @pytest.mark.parametrize(
@@ -112,5 +117,6 @@ def test_override_typo_fails_naming_the_key() -> None:
 def test_config_errors_name_the_bad_key(tmp_path: Path, text: str, needle: str) -> None:
     path = tmp_path / "quality.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(QualityConfigError, match=needle.replace(".", r"\.")):
-        load_quality_config(path)
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")) as info:
+        load_model(QualityConfig, path)
+    assert str(path) in str(info.value)

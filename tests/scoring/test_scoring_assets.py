@@ -14,15 +14,17 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContextResource
 from pipelines.scoring.assets import ACCOUNT_SCORES_COLUMNS, scoring_assets
-from pipelines.scoring.config import SCORING_CONFIG_DIR
+from tests.config_files import CONFIG_DIR
 from tests.scoring.world import AS_OF, build_world
 
 
 def _fast_config(tmp_path):
-    """The shipped rules with a lighter model so the test stays quick."""
-    target = tmp_path / "scoring_config"
-    shutil.copytree(SCORING_CONFIG_DIR, target)
+    """The shipped configuration with a lighter model so the test stays quick."""
+    root = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, root)
+    target = root / "scoring"
     conv = yaml.safe_load((target / "conversion.yaml").read_text())
     conv["hgb"]["max_iter"] = 40
     conv["calibration_cv"] = 2
@@ -31,7 +33,7 @@ def _fast_config(tmp_path):
     clus = yaml.safe_load((target / "clustering.yaml").read_text())
     clus.update(k_min=3, k_max=5, fit_sample_size=1000, silhouette_sample_size=800)
     (target / "clustering.yaml").write_text(yaml.safe_dump(clus, allow_unicode=True))
-    return target
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +41,10 @@ def scored(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scoring_world")
     world = build_world(tmp)
     mp = pytest.MonkeyPatch()
-    mp.setenv("STRATUM_AS_OF", AS_OF.isoformat())
     mp.setenv("STRATUM_DATA_DIR", str(tmp / "data"))
-    mp.setenv("STRATUM_SCORING_CONFIG_DIR", str(_fast_config(tmp)))
-    resources = {"warehouse": Warehouse(path=str(world.path))}
-    first = materialize(scoring_assets, resources=resources)
+    mp.setenv("STRATUM_CONFIG_DIR", str(_fast_config(tmp)))
+    resources = {"warehouse": Warehouse(path=str(world.path)), "run": RunContextResource()}
+    first = materialize(scoring_assets, resources=resources, partition_key=AS_OF.isoformat())
     # Second run of the stateful assets: the model is reused and cluster ids keep their meaning.
     with duckdb.connect(str(world.path)) as con:
         clusters_before = con.execute(
@@ -53,6 +54,7 @@ def scored(tmp_path_factory):
         scoring_assets,
         resources=resources,
         selection=[AssetKey(["scores", "clusters"]), AssetKey(["scores", "conversion"])],
+        partition_key=AS_OF.isoformat(),
     )
     yield world, first, second, clusters_before
     mp.undo()
@@ -80,7 +82,7 @@ def test_account_scores_contract_and_metadata(scored):
     for key in ("rfm", "abc", "clusters", "behaviour", "fit", "conversion", "clv", "risk"):
         meta = _meta(first, ["scores", key])
         assert meta["row_count"].value == 1200
-        assert meta["rules_version"].value.startswith("1.0-")
+        assert meta["rules_version"].value.startswith(("1.0+", "1.1+"))
         assert any("data:image/png;base64," in str(v.value) for v in meta.values()), key
     assert 0 < _meta(first, ["scores", "abc"])["gini"].value < 1
 

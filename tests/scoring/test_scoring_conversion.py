@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.scoring.config import load_config
 from pipelines.scoring.conversion import (
     ConversionConfig,
     fallback_scores,
@@ -20,6 +19,7 @@ from pipelines.scoring.conversion import (
     time_split,
     train_conversion_model,
 )
+from tests.config_files import load_config
 
 CFG = load_config(ConversionConfig, "conversion.yaml")[0]
 
@@ -80,11 +80,11 @@ def test_retrain_reasons():
 
 
 def test_config_rejects_bad_calibration(tmp_path):
-    from pipelines.scoring.config import ScoringConfigError
+    from pipelines.config import ConfigError
 
     p = tmp_path / "c.yaml"
     p.write_text("version: '1'\nactivity_types: [meeting]\ncalibration: platt\n")
-    with pytest.raises(ScoringConfigError, match="calibration"):
+    with pytest.raises(ConfigError, match="calibration"):
         load_config(ConversionConfig, p)
 
 

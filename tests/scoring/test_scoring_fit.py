@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipelines.scoring.config import ScoringConfigError, load_config
+from pipelines.config import ConfigError
 from pipelines.scoring.fit import FitConfig, score_fit
+from tests.config_files import load_config
 
 
 def test_contributions_sum_to_score_and_ideal_scores_100():
@@ -28,7 +29,7 @@ def test_contributions_sum_to_score_and_ideal_scores_100():
     assert 0 < out.loc["partial", "fit_score"] < 100
     assert "industry unknown" in out.loc["empty", "fit_reason"]
     assert out.loc["ideal", "fit_reason"].startswith("ICP fit 100: industry 30/30")
-    assert version.startswith("1.0-")
+    assert version.startswith("1.1+")
 
 
 def test_rule_needs_exactly_one_kind(tmp_path):
@@ -36,5 +37,5 @@ def test_rule_needs_exactly_one_kind(tmp_path):
     p.write_text(
         "version: '1'\nrules:\n  size:\n    column: size_band\n    weight: 1\n    label: size\n"
     )
-    with pytest.raises(ScoringConfigError, match="rules.size"):
+    with pytest.raises(ConfigError, match="rules.size"):
         load_config(FitConfig, p)

@@ -8,8 +8,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.scoring.config import ScoringConfigError, load_config
+from pipelines.config import ConfigError
 from pipelines.scoring.rfm import DimensionRule, RfmConfig, bin_dimension, rfm_values, score_rfm
+from tests.config_files import load_config
 
 
 @pytest.fixture
@@ -87,8 +88,8 @@ def test_config_errors_name_the_key(tmp_path):
         "recency: {method: quantile, bins: 7}\nfrequency: {method: quantile, bins: 5}\n"
         "monetary: {method: quantile, bins: 5}\nsegments: [{name: X, r: [1, 5], f: [1, 5]}]\n"
     )
-    with pytest.raises(ScoringConfigError, match=r"recency\.bins"):
+    with pytest.raises(ConfigError, match=r"recency\.bins"):
         load_config(RfmConfig, bad)
     bad.write_text(bad.read_text().replace("bins: 7", "bins: 5") + "lookback_dayz: 3\n")
-    with pytest.raises(ScoringConfigError, match="lookback_dayz"):
+    with pytest.raises(ConfigError, match="lookback_dayz"):
         load_config(RfmConfig, bad)

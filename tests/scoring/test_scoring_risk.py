@@ -6,8 +6,8 @@ from datetime import date
 
 import pandas as pd
 
-from pipelines.scoring.config import load_config
 from pipelines.scoring.risk import RiskConfig, score_risk
+from tests.config_files import load_config
 
 AS_OF = date(2024, 6, 30)
 

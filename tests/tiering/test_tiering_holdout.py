@@ -10,6 +10,7 @@ import pandas as pd
 from pipelines.tiering.engine import assign_tiers
 from pipelines.tiering.holdout import assign_control_group, holdout_draw
 from pipelines.tiering.policy import load_policy
+from tests.config_files import CONFIG_DIR
 from tests.tiering.tier_fixtures import random_scores, state_of
 
 IDS = pd.Series([f"GA-{i:06d}" for i in range(20000)])
@@ -36,7 +37,7 @@ def test_share_per_tier_within_tolerance():
 
 
 def test_membership_stable_across_runs():
-    policy = load_policy()
+    policy = load_policy(CONFIG_DIR / "tiers" / "default.yaml")
     scores = random_scores(4000, seed=3)
     first = assign_tiers(scores, policy, date(2025, 6, 1))
     second = assign_tiers(scores, policy, date(2025, 6, 8) + timedelta(1), state_of(first))

@@ -11,6 +11,7 @@ from pipelines.tiering.engine import assign_tiers
 from pipelines.tiering.hysteresis import apply_hysteresis
 from pipelines.tiering.ledger import ledger_events
 from pipelines.tiering.policy import load_policy
+from tests.config_files import CONFIG_DIR
 from tests.tiering.tier_fixtures import make_policy, make_scores, random_scores, state_of
 
 AS_OF = date(2025, 6, 1)
@@ -130,7 +131,11 @@ def test_apply_hysteresis_directly():
 
 @pytest.mark.parametrize("policy_name", ["test", "default"])
 def test_unchanged_scores_give_zero_churn(policy_name):
-    policy = make_policy() if policy_name == "test" else load_policy()
+    policy = (
+        make_policy()
+        if policy_name == "test"
+        else load_policy(CONFIG_DIR / "tiers" / "default.yaml")
+    )
     scores = random_scores(3000, seed=11)
     first = assign_tiers(scores, policy, AS_OF)
     state = state_of(first)

@@ -11,9 +11,16 @@ import yaml
 from dagster import AssetKey, materialize
 
 from pipelines.resources import Warehouse
+from pipelines.run_context import RunContextResource
 from pipelines.tiering.assets import TIER_KPIS_KEY, customer_tier, tier_kpis, tiering_assets
 from pipelines.tiering.kpis import KPI_COLUMNS, compute_tier_kpis
-from tests.tiering.tier_fixtures import make_scores, policy_data, query, write_tables
+from tests.tiering.tier_fixtures import (
+    make_scores,
+    policy_data,
+    publish_tier_table,
+    query,
+    write_tables,
+)
 
 TIERS = ["A", "B", "C", "P"]
 
@@ -208,14 +215,16 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
     data = policy_data(version="kpi-test", holdout={"salt": "kpi", "share": {"C": 0.5, "P": 0.5}})
     data["hysteresis"].update(min_dwell_days=0, downgrade_grace_days=0)
     policy_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    monkeypatch.setenv("STRATUM_TIER_POLICY", str(policy_file))
+    monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path / "data"))
     db = tmp_path / "wh.duckdb"
-    resources = {"warehouse": Warehouse(path=str(db))}
+    resources = {
+        "warehouse": Warehouse(path=str(db)),
+        "run": RunContextResource(tier_policy=str(policy_file)),
+    }
 
     scores1, profile1 = _world(1)
     write_tables(db, {"scores.account_scores": scores1, "marts.customer_360": profile1})
-    monkeypatch.setenv("STRATUM_AS_OF", "2025-06-01")
-    first = materialize([customer_tier, tier_kpis], resources=resources)
+    first = materialize([customer_tier, tier_kpis], resources=resources, partition_key="2025-06-01")
     assert first.success
     tiers1 = query(db, "select golden_account_id, tier, in_control_group from tiers.customer_tier")
     assert tiers1.groupby("tier")["in_control_group"].agg(["any", "all"]).loc[
@@ -228,11 +237,13 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
     meta = first.asset_materializations_for_node("tiers__tier_kpis")[0].metadata
     assert "| C | control |" in meta["tier_kpis"].value
     assert meta["previous_snapshot_id"].value == "none"
+    publish_tier_table(db, tmp_path / "data" / "serving", first.run_id)
 
     scores2, profile2 = _world(2)
     write_tables(db, {"scores.account_scores": scores2, "marts.customer_360": profile2})
-    monkeypatch.setenv("STRATUM_AS_OF", "2025-06-08")
-    second = materialize([customer_tier, tier_kpis], resources=resources)
+    second = materialize(
+        [customer_tier, tier_kpis], resources=resources, partition_key="2025-06-08"
+    )
     assert second.success
     kpis = query(db, "select * from tiers.tier_kpis order by as_of_date, tier, treatment_group")
     assert kpis["snapshot_id"].nunique() == 2 and len(kpis) == 16  # history kept
@@ -260,14 +271,21 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
         p.loc["treated", "prospect_conversion_rate"] - p.loc["control", "prospect_conversion_rate"]
     )
 
-    # Re-running only the KPI step for the same snapshot replaces its rows and still compares
-    # with the first run, not with itself.
-    again = materialize([customer_tier, tier_kpis], resources=resources, selection=[TIER_KPIS_KEY])
-    assert again.success
-    kpis_again = query(db, "select * from tiers.tier_kpis")
-    assert len(kpis_again) == 16
-    rerun = kpis_again[kpis_again["as_of_date"] == pd.Timestamp("2025-06-08")]
-    assert (rerun["previous_snapshot_id"] == snap1).all()
-    assert rerun["previous_accounts"].sum() == N_PAYING + N_PROSPECTS
-    cohort_snaps = query(db, "select distinct snapshot_id from tiers.tier_kpi_cohort")
-    assert len(cohort_snaps) == 2
+    # A new run of only the KPI step must not label the second run's tiers as its own.
+    again = materialize(
+        [customer_tier, tier_kpis],
+        resources=resources,
+        selection=[TIER_KPIS_KEY],
+        partition_key="2025-06-08",
+        raise_on_error=False,
+    )
+    assert not again.success
+    assert len(query(db, "select * from tiers.tier_kpis")) == 16
+
+    # Rerunning the date (tier and KPI steps) compares with the published first snapshot again.
+    rerun = materialize([customer_tier, tier_kpis], resources=resources, partition_key="2025-06-08")
+    assert rerun.success
+    kpis_rerun = query(db, "select * from tiers.tier_kpis where snapshot_id like ?",
+                       [f"%{rerun.run_id[:8]}"])  # fmt: skip
+    assert len(kpis_rerun) == 8 and (kpis_rerun["previous_snapshot_id"] == snap1).all()
+    assert kpis_rerun["previous_accounts"].sum() == N_PAYING + N_PROSPECTS

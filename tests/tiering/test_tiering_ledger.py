@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import duckdb
 import pandas as pd
 
+from pipelines.publish.snapshot import history_sql
 from pipelines.tiering.engine import assign_tiers
 from pipelines.tiering.ledger import (
-    apply_history_delta,
     downgrade_notices,
-    empty_history,
-    history_delta,
     ledger_events,
     migration_matrix,
     migration_pivot,
@@ -35,18 +34,28 @@ def _sequence():
         (DAY0 + timedelta(110), [a_weak, {}, {}]),  # demoted after grace
         (DAY0 + timedelta(150), [a_ok, {}, {}]),  # back to A
     ]
-    state, history, runs = None, empty_history(), []
+    state, runs = None, []
     for i, (day, rows) in enumerate(steps):
         scores = make_scores(rows)
         out = assign_tiers(scores, policy, day, state)
         sid = f"{day:%Y%m%d}-run{i}"
         events = ledger_events(out, scores, policy, sid)
         notices = downgrade_notices(out, scores, policy, sid)
-        current = history[history["is_current"].astype(bool)][["golden_account_id", "tier"]]
-        history = apply_history_delta(history, history_delta(current, out, sid, day), day)
-        runs.append((day, out, events, notices))
+        runs.append((day, out.assign(snapshot_id=sid), events, notices))
         state = state_of(out)
-    return policy, runs, history
+    return policy, runs, None
+
+
+def _serving_history(tmp_path, runs) -> pd.DataFrame:
+    """The SCD2 history exactly as the publish step derives it from the snapshots."""
+    files = []
+    for day, out, _, _ in runs:
+        path = tmp_path / f"{day:%Y%m%d}.parquet"
+        out.assign(as_of_date=pd.Timestamp(day))[
+            ["golden_account_id", "tier", "as_of_date", "snapshot_id", "policy_version"]
+        ].to_parquet(path)
+        files.append(f"'{path.as_posix()}'")
+    return duckdb.sql(history_sql(files)).df()
 
 
 def test_ledger_records_each_change_once():
@@ -96,8 +105,9 @@ def test_downgrade_notice_says_how_to_regain_the_tier():
     assert n["from_tier_name_zh"] == "战略客户"
 
 
-def test_scd2_history_intervals_chain():
-    _, _, history = _sequence()
+def test_scd2_history_intervals_chain(tmp_path):
+    _, runs, _ = _sequence()
+    history = _serving_history(tmp_path, runs)
     g1 = history[history["golden_account_id"] == "G001"].sort_values("valid_from")
     assert g1["tier"].tolist() == ["B", "A", "C", "A"]
     assert g1["is_current"].tolist() == [False, False, False, True]
@@ -106,21 +116,6 @@ def test_scd2_history_intervals_chain():
     assert pd.isna(g1["valid_to"].iloc[-1])
     assert history.groupby("golden_account_id")["is_current"].sum().eq(1).all()
     assert len(history[history["golden_account_id"] == "G002"]) == 1
-
-
-def test_history_closes_accounts_that_disappear():
-    policy = make_policy()
-    day = DAY0
-    out1 = assign_tiers(make_scores([{}, {}]), policy, day)
-    h = apply_history_delta(
-        empty_history(),
-        history_delta(empty_history()[["golden_account_id", "tier"]], out1, "s1", day),
-        day,
-    )
-    out2 = assign_tiers(make_scores([{}]), policy, day + timedelta(1), state_of(out1))
-    cur = h[h["is_current"]][["golden_account_id", "tier"]]
-    delta = history_delta(cur, out2, "s2", day + timedelta(1))
-    assert delta.close_ids == ["G002"] and delta.new_rows.empty
 
 
 def test_migration_matrix_counts():

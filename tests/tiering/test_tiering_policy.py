@@ -7,8 +7,9 @@ import re
 import pytest
 import yaml
 
-from pipelines.settings import CONFIG_DIR
-from pipelines.tiering.policy import PolicyError, load_policy, parse_policy
+from pipelines.config import ConfigError, load_stratum_config
+from pipelines.tiering.policy import load_policy, parse_policy
+from tests.config_files import CONFIG_DIR
 from tests.tiering.tier_fixtures import policy_data
 
 EXAMPLES = sorted((CONFIG_DIR / "tiers").glob("*.yaml"))
@@ -34,7 +35,12 @@ def test_policy_from_environment(monkeypatch, tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     monkeypatch.setenv("STRATUM_TIER_POLICY", str(path))
-    assert load_policy().version == "from-env"
+    config = load_stratum_config()
+    assert config.policy.model.version == "from-env"
+    assert config.policy_version.startswith("from-env+")
+    # A policy named by the run (run config) wins over the environment.
+    chosen = load_stratum_config(policy_path=CONFIG_DIR / "tiers" / "vip_svip.yaml")
+    assert chosen.policy.path.name == "vip_svip.yaml"
 
 
 def test_version_hash_ignores_formatting_but_not_content(tmp_path):
@@ -51,7 +57,7 @@ def test_version_hash_ignores_formatting_but_not_content(tmp_path):
 
 
 def _error(data) -> str:
-    with pytest.raises(PolicyError) as info:
+    with pytest.raises(ConfigError) as info:
         parse_policy(data)
     return str(info.value)
 

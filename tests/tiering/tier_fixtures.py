@@ -169,10 +169,48 @@ def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
         con.close()
 
 
-def query(path: Path, sql: str) -> pd.DataFrame:
+def query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
     """Run ``sql`` read-only against the DuckDB file at ``path``."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute(sql).df()
+        return con.execute(sql, params).df()
     finally:
         con.close()
+
+
+def publish_tier_table(db: Path, serving_dir: Path, run_id: str) -> str:
+    """Publish ``tiers.customer_tier`` of ``db`` as a snapshot folder the way the publish step
+    lays it out (Parquet + manifest), so the next tier run finds it as its previous snapshot.
+    The real publish step (contract columns, serving database) is tested in tests/publish."""
+    import json
+    from dataclasses import asdict
+
+    from pipelines.history import MANIFEST_FILE, SNAPSHOT_FILE, SnapshotInfo
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        snapshot_id, as_of, rows = con.execute(
+            "select any_value(snapshot_id), any_value(as_of_date), count(*) from tiers.customer_tier"
+        ).fetchone()
+        folder = serving_dir / "snapshots" / snapshot_id
+        folder.mkdir(parents=True)
+        con.execute(
+            f"copy (select * from tiers.customer_tier order by golden_account_id) "
+            f"to '{(folder / SNAPSHOT_FILE).as_posix()}' (format parquet)"
+        )
+    finally:
+        con.close()
+    info = SnapshotInfo(
+        snapshot_id=snapshot_id,
+        as_of_date=pd.Timestamp(as_of).date().isoformat(),
+        created_at=pd.Timestamp.now().isoformat(),
+        row_count=int(rows),
+        policy_version="test",
+        rules_version="test",
+        code_version="test",
+        run_id=run_id,
+        parquet_path=f"snapshots/{snapshot_id}/{SNAPSHOT_FILE}",
+        parquet_sha256="",
+    )
+    (folder / MANIFEST_FILE).write_text(json.dumps(asdict(info)))
+    return snapshot_id

@@ -37,6 +37,7 @@ def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehous
     from dagster import materialize
 
     from pipelines.resources import Warehouse
+    from pipelines.run_context import RunContextResource
     from pipelines.transform.assets import dbt_models, dbt_resource
 
     data_dir = tmp_path_factory.mktemp("transform") / "data"
@@ -50,10 +51,14 @@ def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehous
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STRATUM_DATA_DIR", str(data_dir))
-        mp.setenv("STRATUM_AS_OF", AS_OF)
         result = materialize(
             [dbt_models],
-            resources={"dbt": dbt_resource(), "warehouse": Warehouse()},
+            resources={
+                "dbt": dbt_resource(),
+                "warehouse": Warehouse(),
+                "run": RunContextResource(),
+            },
             raise_on_error=False,
+            partition_key=AS_OF,
         )
     yield BuiltWarehouse(path=path, result=result)

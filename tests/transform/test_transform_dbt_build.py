@@ -218,7 +218,9 @@ def test_docs_generate(scenario_warehouse, tmp_path):
         str(target),
         "--log-path",
         str(tmp_path / "logs"),
-        env={"STRATUM_WAREHOUSE": str(scenario_warehouse.path), "STRATUM_AS_OF": "2024-06-30"},
+        "--vars",
+        '{"as_of_date": "2024-06-30"}',
+        env={"STRATUM_WAREHOUSE": str(scenario_warehouse.path)},
     )
     catalog = json.loads((target / "catalog.json").read_text())
     nodes = {node["metadata"]["name"] for node in catalog["nodes"].values()}

@@ -8,6 +8,7 @@ from dagster_dbt import get_asset_key_for_model
 
 def test_dbt_asset_keys_and_source_deps(dbt_manifest):
     from pipelines.resources import Warehouse
+    from pipelines.run_context import RunContextResource
     from pipelines.transform.assets import dbt_models, dbt_resource
 
     keys = set(dbt_models.keys)
@@ -21,6 +22,7 @@ def test_dbt_asset_keys_and_source_deps(dbt_manifest):
     assert dbt_models.group_names_by_key[AssetKey("customer_360")] == "transform"
 
     defs = Definitions(
-        assets=[dbt_models], resources={"dbt": dbt_resource(), "warehouse": Warehouse()}
+        assets=[dbt_models],
+        resources={"dbt": dbt_resource(), "warehouse": Warehouse(), "run": RunContextResource()},
     )
     assert defs.resolve_asset_graph().has(AssetKey("group_360"))

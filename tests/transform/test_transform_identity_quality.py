@@ -66,7 +66,9 @@ def identity_warehouse(tmp_path_factory, dbt_manifest):
         str(root / "target"),
         "--log-path",
         str(root / "logs"),
-        env={"STRATUM_WAREHOUSE": str(path), "STRATUM_AS_OF": "2026-11-20"},
+        "--vars",
+        '{"as_of_date": "2026-11-20"}',
+        env={"STRATUM_WAREHOUSE": str(path)},
     )
     return path, world
 

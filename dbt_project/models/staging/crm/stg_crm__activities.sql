@@ -5,6 +5,9 @@ with
 source as (
 
     select * from {{ source('raw', 'crm_activities') }}
+    -- Point in time: activities that had happened, in versions known, by the as-of date.
+    where updated_at < {{ as_of_end() }}
+        and occurred_at < {{ as_of_end() }}
 
 ),
 

@@ -6,6 +6,8 @@ with
 source as (
 
     select * from {{ source('raw', 'crm_contacts') }}
+    -- Point in time: only the versions that existed at the end of the as-of date.
+    where updated_at < {{ as_of_end() }}
 
 ),
 

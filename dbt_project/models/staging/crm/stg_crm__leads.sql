@@ -5,6 +5,9 @@ with
 source as (
 
     select * from {{ source('raw', 'crm_leads') }}
+    -- Point in time: only the versions that existed at the end of the as-of date (a lead
+    -- converted after it is still open as of it).
+    where updated_at < {{ as_of_end() }}
 
 ),
 

@@ -7,6 +7,10 @@ with
 source as (
 
     select * from {{ source('raw', 'orders') }}
+    -- Point in time: orders placed by the as-of date, in their version at its end (a refund
+    -- recorded later is not yet visible).
+    where updated_at < {{ as_of_end() }}
+        and order_date <= {{ as_of_date() }}
 
 ),
 

@@ -6,6 +6,8 @@ with
 source as (
 
     select * from {{ source('raw', 'surveys') }}
+    -- Point in time: responses given on or before the as-of date.
+    where survey_date <= {{ as_of_date() }}
 
 ),
 

@@ -1,0 +1,81 @@
+"""Runs in the Dagster instance: which are really alive, and marking dead ones failed.
+
+A run killed with SIGKILL (or on a machine that lost power) never records its end: Dagster
+shows it STARTED forever, the queued coordinator counts it against the one-run limit, and a
+sensor treats its run key as done. Every run records the process that executes it
+(``stratum/worker`` = ``<host>:<pid>``, set by :class:`pipelines.run_context.RunContextResource`,
+and Dagster's own "Started process" engine event); :func:`reap_dead_runs` marks a run whose
+process is gone as failed, saying so. The launcher, the landing sensor and the daily schedule
+call it before deciding anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+
+WORKER_TAG = "stratum/worker"
+ALIVE_STATUSES = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+_PID_IN_MESSAGE = re.compile(r"\(pid: (\d+)\)")
+
+
+def worker_tag() -> str:
+    """``<host>:<pid>`` of this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def run_worker(instance: DagsterInstance, run: DagsterRun) -> tuple[str, int] | None:
+    """(host, pid) of the process executing ``run``, if it recorded one."""
+    tag = run.tags.get(WORKER_TAG)
+    if tag and ":" in tag:
+        host, _, pid = tag.rpartition(":")
+        return host, int(pid)
+    # Before its first step the run has only Dagster's engine event ("... (pid: N)").
+    for record in instance.all_logs(run.run_id):
+        message = record.user_message or ""
+        match = _PID_IN_MESSAGE.search(message)
+        if match and record.dagster_event and record.dagster_event.is_engine_event:
+            return socket.gethostname(), int(match.group(1))
+    return None
+
+
+def is_dead(instance: DagsterInstance, run: DagsterRun) -> bool:
+    """True when ``run`` claims to be running but its process on this host is gone."""
+    worker = run_worker(instance, run)
+    if worker is None:
+        return False  # not started yet, or started elsewhere: nothing to judge
+    host, pid = worker
+    return host == socket.gethostname() and not _pid_alive(pid)
+
+
+def reap_dead_runs(instance: DagsterInstance) -> list[str]:
+    """Mark every started run whose process died as failed; returns their run ids."""
+    reaped = []
+    for run in instance.get_runs(filters=RunsFilter(statuses=ALIVE_STATUSES)):
+        if is_dead(instance, run):
+            host, pid = run_worker(instance, run) or ("?", 0)
+            instance.report_run_failed(
+                run,
+                message=f"Run worker process {pid} on {host} is gone (killed?); marked failed "
+                "so that later runs and sensors are not blocked by it.",
+            )
+            reaped.append(run.run_id)
+    return reaped
+
+
+def runs_in_progress(instance: DagsterInstance, job_name: str) -> list[DagsterRun]:
+    """Runs of ``job_name`` that are starting or running (dead ones should be reaped first)."""
+    return list(instance.get_runs(filters=RunsFilter(job_name=job_name, statuses=ALIVE_STATUSES)))
