@@ -20,7 +20,8 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, datetime
+from datetime import time as clock_time
 from pathlib import Path
 
 import duckdb
@@ -118,7 +119,9 @@ def load(warehouse: str, landing: str, entity: str, memory_limit: str) -> dict:
         if memory_limit:
             # DuckDB's default is 80% of RAM; a cap makes it spill temp tables to disk instead.
             con.execute(f"set memory_limit = '{memory_limit}'")
-        report = load_entity(con, entity, Path(landing), f"bench-{entity}", AS_OF, source)
+        # Loaded the evening of the as-of date: every generated date is in the past.
+        load_time = datetime.combine(AS_OF, clock_time(20, 0))
+        report = load_entity(con, entity, Path(landing), f"bench-{entity}", load_time, source)
     finally:
         con.close()
     failed = [f.error for f in report.failed]

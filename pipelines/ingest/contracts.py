@@ -35,6 +35,9 @@ META_COLUMNS: tuple[tuple[str, str], ...] = (
 # export bug, not a name, and would bloat every downstream model).
 MAX_FIELD_CHARS = 4096
 MIN_DATE = "1990-01-01"
+# Timestamps without an offset are wall-clock times in this zone; values with an offset (or
+# ``Z``) and time-zone-aware Parquet columns are converted to it.
+CONTRACT_TIMEZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,9 @@ class Column:
     """One contract column.
 
     ``allowed``: the only accepted values (exact, case-sensitive). ``min_value`` /
-    ``max_value``: inclusive bounds for numbers. ``date_range``: dates must fall between
-    1990-01-01 and the run's as-of date.
+    ``max_value``: inclusive bounds for numbers. ``date_range``: dates must not fall before
+    1990-01-01. Every date and timestamp must not lie after the load time plus the source's
+    ``future_tolerance_hours`` (config/sources.yaml).
     """
 
     name: str

@@ -1,150 +1,48 @@
 """Load landing files of one entity into ``raw.<entity>``: incremental, idempotent, lossless.
 
 Per file, in one transaction: read it into a VARCHAR temp table (``readers.py``), validate
-every row in SQL, append good rows to ``raw.<entity>``, bad rows to ``raw._quarantine`` with
-an exact reason, and one row to ``raw._file_manifest``. A file whose sha256 is already in the
-manifest for the entity is skipped (so the same content under another name loads once); a file
-that fails leaves no trace, so dropping a fixed version later loads it.
+every row in SQL (``validation.py``), append good rows to ``raw.<entity>``, bad rows to
+``raw._quarantine`` with an exact reason, and one row to ``raw._file_manifest``
+(``manifest.py``). A file whose sha256 is already loaded for the entity is skipped (so the same
+content under another name loads once); a file that fails leaves no loaded trace, so dropping
+a fixed version later loads it. Every other entry of the folder is recorded with the reason it
+is not read (``files.py``).
 
-Values are never interpolated into SQL: they are parameters or column data, so a value such as
-``'; DROP TABLE raw.orders; --`` is just text. Identifiers come from ``contracts.py``.
-
-Quarantine reasons (first failing rule wins, checked column by column in contract order, then
-row rules; documented in docs/data-contract.md, "Quarantine reasons"):
-
-- ``field too long: <col> has <n> characters (limit 4096)``
-- ``missing required value: <col>``
-- ``invalid <type>: <col>='<value>'``
-- ``not an allowed value: <col>='<value>'``
-- ``formula-like value: <col>='<value>'``
-- ``negative amount: <col>=<value>`` / ``negative value: <col>=<value>``
-- ``out of range (<min> to <max>): <col>=<value>``
-- ``date out of range (before 1990-01-01 or after <as_of>): <col>=<value>``
-- ``refund exceeds amount: refund_amount_cny=<r> > amount_cny=<a>``
-- ``unknown account: account_id='<id>'``
-- ``duplicate key in file: <key>='<value>' (first at line <n>)``
+Dates and timestamps may not lie after the *load time* plus the source's tolerance: a backfill
+for a past as-of date loads today's files, and point-in-time filtering by as-of happens later,
+in dbt.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from zoneinfo import ZoneInfo
 
 import duckdb
 
-from pipelines.ingest.contracts import (
-    CONTRACTS,
-    MAX_FIELD_CHARS,
-    MIN_DATE,
-    Column,
-    EntityContract,
-    get_contract,
-    raw_table_ddl,
+from pipelines.ingest.contracts import CONTRACT_TIMEZONE, CONTRACTS, EntityContract, get_contract
+from pipelines.ingest.files import LandingEntry, file_format, scan_entity_folder
+from pipelines.ingest.headers import ReadResult
+from pipelines.ingest.manifest import (
+    FileResult,
+    LoadReport,
+    ensure_raw_schema,
+    insert_loaded,
+    loaded_path,
+    record_unloaded,
 )
-from pipelines.ingest.readers import LandingFileError, file_format, read_landing_file
+from pipelines.ingest.readers import LandingFileError, read_landing_file
 from pipelines.ingest.sources_config import SourceConfig
+from pipelines.ingest.validation import WHITESPACE_SQL, parameters, validation_sql
 
-MANIFEST_DDL = """
-CREATE TABLE IF NOT EXISTS raw._file_manifest (
-    entity VARCHAR, path VARCHAR, size_bytes BIGINT, sha256 VARCHAR, rows_read BIGINT,
-    rows_loaded BIGINT, rows_quarantined BIGINT, loaded_at TIMESTAMP, run_id VARCHAR
-)"""
-QUARANTINE_DDL = """
-CREATE TABLE IF NOT EXISTS raw._quarantine (
-    entity VARCHAR, source_file VARCHAR, source_line BIGINT, raw_values VARCHAR,
-    reason VARCHAR, loaded_at TIMESTAMP, run_id VARCHAR
-)"""
+__all__ = ["FileResult", "LoadReport", "ensure_raw_schema", "load_entities", "load_entity"]
 
-# Values shown inside a reason are cut here so a reason stays readable.
-REASON_VALUE_CHARS = 100
-# Whitespace trimmed from every value: ASCII blanks, no-break space, ideographic space.
-_WS = "' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(12288)"
-_TRUE = ("true", "1", "yes", "y", "是")
-_FALSE = ("false", "0", "no", "n", "否")
-# CSV/Excel injection: =, +, -, @ followed by a letter or "(" starts a formula in a
-# spreadsheet. "+86 138..." or "-5" stay data; "=HYPERLINK(...)", "@SUM(", "-cmd" do not.
-FORMULA_PATTERN = "^[=+@-][A-Za-z(]"
-
-FileStatus = Literal["loaded", "skipped", "failed"]
-
-
-@dataclass
-class FileResult:
-    """What happened to one landing file."""
-
-    path: str  # relative to the landing dir
-    sha256: str
-    size_bytes: int
-    status: FileStatus
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    loaded_at: datetime | None = None
-    unknown_columns: tuple[str, ...] = ()
-    reason_counts: dict[str, int] = field(default_factory=dict)  # rule -> rows
-    error: str | None = None  # status == "failed": the LandingFileError message
-    loaded_as: str | None = None  # status == "skipped": path under which it was loaded
-    encoding: str | None = None
-
-
-@dataclass
-class LoadReport:
-    """Summary of one ``load_entity`` call, suitable for asset metadata."""
-
-    entity: str
-    run_id: str
-    files: list[FileResult] = field(default_factory=list)
-
-    def _with(self, status: FileStatus) -> list[FileResult]:
-        return [f for f in self.files if f.status == status]
-
-    @property
-    def loaded(self) -> list[FileResult]:
-        return self._with("loaded")
-
-    @property
-    def skipped(self) -> list[FileResult]:
-        return self._with("skipped")
-
-    @property
-    def failed(self) -> list[FileResult]:
-        return self._with("failed")
-
-    @property
-    def rows_read(self) -> int:
-        return sum(f.rows_read for f in self.loaded)
-
-    @property
-    def rows_loaded(self) -> int:
-        return sum(f.rows_loaded for f in self.loaded)
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(f.rows_quarantined for f in self.loaded)
-
-    @property
-    def reason_counts(self) -> dict[str, int]:
-        total: Counter[str] = Counter()
-        for f in self.loaded:
-            total.update(f.reason_counts)
-        return dict(total.most_common())
-
-    @property
-    def unknown_columns(self) -> dict[str, list[str]]:
-        return {f.path: list(f.unknown_columns) for f in self.files if f.unknown_columns}
-
-
-def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema ``raw``, every entity table, the manifest and the quarantine (idempotent)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    for entity in CONTRACTS:
-        con.execute(raw_table_ddl(entity))
-    con.execute(MANIFEST_DDL)
-    con.execute(QUARANTINE_DDL)
+# Below this many rows a column that is empty in every row is not worth a warning.
+EMPTY_COLUMN_MIN_ROWS = 20
+_SOURCE, _VALIDATED = "_ingest_source", "_ingest_validated"
 
 
 def sha256_file(path: Path, chunk: int = 1024 * 1024) -> str:
@@ -156,246 +54,37 @@ def sha256_file(path: Path, chunk: int = 1024 * 1024) -> str:
     return digest.hexdigest()
 
 
-def list_landing_files(landing_dir: Path, entity: str, glob: str = "*") -> list[Path]:
-    """Accepted files under ``landing_dir/<entity>/`` matching ``glob``, sorted by name.
-
-    Hidden files and Office lock files (``.x``, ``~$x``) are ignored: they are partial writes.
-    """
-    folder = landing_dir / entity
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.glob(glob)
-        if p.is_file() and file_format(p) and not p.name.startswith((".", "~$"))
-    )
+def load_limits(load_time: datetime, tolerance_hours: float) -> tuple[date, datetime]:
+    """(latest date, latest timestamp) accepted: the load time as an Asia/Shanghai wall clock
+    (a naive ``load_time`` already is one) plus the tolerance."""
+    if load_time.tzinfo is not None:
+        load_time = load_time.astimezone(ZoneInfo(CONTRACT_TIMEZONE)).replace(tzinfo=None)
+    latest = load_time + timedelta(hours=tolerance_hours)
+    return latest.date(), latest.replace(microsecond=0)
 
 
-# --------------------------------------------------------------------------- validation SQL
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    """A SQL string literal for a constant from the contract (never for data)."""
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _shown(expr: str) -> str:
-    """A value as shown inside a reason: cut to REASON_VALUE_CHARS characters."""
-    return (
-        f"CASE WHEN length({expr}) > {REASON_VALUE_CHARS} "
-        f"THEN left({expr}, {REASON_VALUE_CHARS}) || '…' ELSE {expr} END"
-    )
-
-
-def _typed(col: Column, v: str) -> str:
-    """SQL turning the trimmed string ``v`` into the column's type, NULL when invalid."""
-    if col.type == "string":
-        return v
-    if col.type == "integer":
-        # TRY_CAST('1.5' AS BIGINT) rounds; only whole numbers (Excel's 120.0 included) pass.
-        return (
-            f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0+)?') "
-            f"THEN TRY_CAST(regexp_replace({v}, '\\.0+$', '') AS BIGINT) END"
-        )
-    if col.type == "decimal":
-        # At most 2 significant decimals (trailing zeros allowed); no separators or exponents.
-        return (
-            f"CASE WHEN regexp_full_match({v}, '[+-]?([0-9]+(\\.[0-9]{{0,2}}0*)?|\\.[0-9]{{1,2}}0*)') "
-            f"THEN TRY_CAST({v} AS DECIMAL(18,2)) END"
-        )
-    if col.type == "date":
-        return (
-            f"CASE WHEN regexp_full_match({v}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
-            f"THEN TRY_CAST({v} AS DATE) END"
-        )
-    if col.type == "timestamp":
-        # YYYY-MM-DD, then " " or "T" and a time; a UTC offset is accepted, wall clock kept.
-        return (
-            f"CASE WHEN regexp_matches({v}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]|$)') "
-            f"THEN TRY_CAST({v} AS TIMESTAMP) END"
-        )
-    trues = ", ".join(_lit(x) for x in _TRUE)
-    falses = ", ".join(_lit(x) for x in _FALSE)
-    return (
-        f"CASE WHEN lower({v}) IN ({trues}) THEN true WHEN lower({v}) IN ({falses}) THEN false END"
-    )
-
-
-def _column_rules(col: Column) -> list[tuple[str, str, str]]:
-    """(condition, rule, reason) SQL triples for one column, in priority order."""
-    v, t = _q(f"v__{col.name}"), _q(f"t__{col.name}")
-    name = col.name
-    shown = _shown(v)
-    rules = [
-        (
-            f"length({v}) > {MAX_FIELD_CHARS}",
-            f"field too long: {name}",
-            f"{_lit(f'field too long: {name} has ')} || length({v}) || "
-            f"{_lit(f' characters (limit {MAX_FIELD_CHARS})')}",
-        )
-    ]
-    if col.required:
-        rules.append(
-            (
-                f"{v} IS NULL",
-                f"missing required value: {name}",
-                _lit(f"missing required value: {name}"),
-            )
-        )
-    if col.type != "string":
-        rules.append(
-            (
-                f"{v} IS NOT NULL AND {t} IS NULL",
-                f"invalid {col.type}: {name}",
-                f"{_lit(f'invalid {col.type}: {name}=')} || '''' || {shown} || ''''",
-            )
-        )
-    if col.allowed:
-        allowed = ", ".join(_lit(a) for a in col.allowed)
-        rules.append(
-            (
-                f"{v} NOT IN ({allowed})",
-                f"not an allowed value: {name}",
-                f"{_lit(f'not an allowed value: {name}=')} || '''' || {shown} || ''''",
-            )
-        )
-    if col.type == "string":
-        rules.append(
-            (
-                f"regexp_matches({v}, '{FORMULA_PATTERN}')",
-                f"formula-like value: {name}",
-                f"{_lit(f'formula-like value: {name}=')} || '''' || {shown} || ''''",
-            )
-        )
-    if col.max_value is not None:
-        low = col.min_value if col.min_value is not None else "-inf"
-        label = f"out of range ({low} to {col.max_value}): {name}"
-        cond = f"{t} > {col.max_value}"
-        if col.min_value is not None:
-            cond = f"({t} < {col.min_value} OR {cond})"
-        rules.append((cond, label, f"{_lit(label + '=')} || {shown}"))
-    elif col.min_value == 0:
-        label = f"negative {'amount' if col.type == 'decimal' else 'value'}: {name}"
-        rules.append((f"{t} < 0", label, f"{_lit(label + '=')} || {shown}"))
-    if col.date_range:
-        label = f"date out of range (before {MIN_DATE} or after "
-        rules.append(
-            (
-                f"({t} < DATE '{MIN_DATE}' OR {t} > $as_of)",
-                f"date out of range: {name}",
-                f"{_lit(label)} || strftime($as_of, '%Y-%m-%d') || {_lit(f'): {name}=')} || {shown}",
-            )
-        )
-    return rules
-
-
-def _row_rules(contract: EntityContract) -> list[tuple[str, str, str]]:
-    if contract.name != "orders":
-        return []
-    r, a = _q("t__refund_amount_cny"), _q("t__amount_cny")
-    return [
-        (
-            f"{r} > {a}",
-            "refund exceeds amount",
-            f"'refund exceeds amount: refund_amount_cny=' || {_shown(_q('v__refund_amount_cny'))} "
-            f"|| ' > amount_cny=' || {_shown(_q('v__amount_cny'))}",
-        )
-    ]
-
-
-def _case(rules: list[tuple[str, str, str]], pick: int) -> str:
-    whens = " ".join(
-        f"WHEN {cond} THEN {_lit(rule) if pick == 1 else reason}" for cond, rule, reason in rules
-    )
-    return f"CASE {whens} END"
-
-
-def validation_sql(contract: EntityContract, present: tuple[str, ...], source: str) -> str:
-    """SELECT over temp table ``source`` giving, per row: ``_source_line``, ``_raw_values``,
-    the typed contract columns, ``_rule`` and ``_reason`` (both NULL for a good row).
-
-    Takes one named parameter, ``$as_of`` (DATE). See the module docstring for the rules.
-    """
-    cols = contract.columns
-    raw_pairs = ", ".join(
-        f"{_lit(c)}, CASE WHEN length({_q('r__' + c)}) > {MAX_FIELD_CHARS} THEN "
-        f"left({_q('r__' + c)}, {MAX_FIELD_CHARS}) || '…[truncated: ' || "
-        f"length({_q('r__' + c)}) || ' characters]' ELSE {_q('r__' + c)} END"
-        for c in present
-    )
-    raw_cols = "".join(f"{_q(c)} AS {_q('r__' + c)}, " for c in present)
-    trimmed = ", ".join(
-        f"nullif(trim({_q(c.name)}, {_WS}), '') AS {_q('v__' + c.name)}" for c in cols
-    )
-    typed = ", ".join(f"{_typed(c, _q('v__' + c.name))} AS {_q('t__' + c.name)}" for c in cols)
-    rules = [rule for c in cols for rule in _column_rules(c)] + _row_rules(contract)
-    out_cols = ", ".join(f"{_q('t__' + c.name)} AS {_q(c.name)}" for c in cols)
-
-    account_join = ""
-    account_rule = "NULL"
-    account_reason = "NULL"
-    if contract.references_account:
-        checked_account = 'checked."v__account_id"'
-        account_join = (
-            "LEFT JOIN (SELECT DISTINCT account_id AS _known FROM raw.crm_accounts) AS acc "
-            'ON acc._known = checked."t__account_id"'
-        )
-        unknown = "checked._reason IS NULL AND acc._known IS NULL"
-        account_rule = f"CASE WHEN {unknown} THEN 'unknown account' END"
-        account_reason = (
-            f"CASE WHEN {unknown} THEN 'unknown account: account_id=''' || "
-            f"{_shown(checked_account)} || '''' END"
-        )
-
-    key_t = ", ".join(_q("t__" + k) for k in contract.key)
-    key_shown = " || ', ' || ".join(
-        f"{_lit(k + '=')} || '''' || {_shown(_q('v__' + k))} || ''''" for k in contract.key
-    )
-    return f"""
-WITH trimmed AS (
-    SELECT _source_line, {raw_cols}{trimmed}
-    FROM "{source}"
-),
-typed AS (SELECT *, {typed} FROM trimmed),
-checked AS (SELECT *, {_case(rules, 1)} AS _rule, {_case(rules, 2)} AS _reason FROM typed),
-referenced AS (
-    SELECT checked.* REPLACE (
-        coalesce(checked._rule, {account_rule}) AS _rule,
-        coalesce(checked._reason, {account_reason}) AS _reason
-    )
-    FROM checked {account_join}
-),
-ranked AS (
-    SELECT *, min(_source_line) OVER (PARTITION BY {key_t}, (_reason IS NULL)) AS _first_line
-    FROM referenced
-),
-decided AS (
-    SELECT *,
-        CASE WHEN _reason IS NULL AND _first_line < _source_line
-            THEN 'duplicate key in file: {"/".join(contract.key)}' ELSE _rule END AS _final_rule,
-        CASE WHEN _reason IS NULL AND _first_line < _source_line
-            THEN 'duplicate key in file: ' || {key_shown} || ' (first at line ' || _first_line || ')'
-            ELSE _reason END AS _final_reason
-    FROM ranked
-)
-SELECT
-    -- The original values as JSON only for quarantined rows: built for every row, the JSON
-    -- was the largest column of the validated temp table (bench/bench_ingest.py, 20M orders).
-    _source_line,
-    CASE WHEN _final_reason IS NOT NULL
-        THEN CAST(json_object({raw_pairs}) AS VARCHAR) END AS _raw_values,
-    {out_cols},
-    _final_rule AS _rule,
-    _final_reason AS _reason
-FROM decided
-"""
-
-
-# --------------------------------------------------------------------------- loading
+def column_warnings(
+    con: duckdb.DuckDBPyConnection, read: ReadResult, contract: EntityContract
+) -> tuple[str, ...]:
+    """Documented columns absent from the file or empty in every row (a broken export or a
+    header that moved), for files of at least EMPTY_COLUMN_MIN_ROWS rows."""
+    if read.rows < EMPTY_COLUMN_MIN_ROWS:
+        return ()
+    counts = con.execute(
+        "SELECT "
+        + ", ".join(f"count(nullif(trim(\"{c}\", {WHITESPACE_SQL}), ''))" for c in read.columns)
+        + f' FROM "{read.table}"'
+    ).fetchone()
+    empty = [c for c, n in zip(read.columns, counts, strict=True) if n == 0]
+    absent = [c for c in contract.column_names if c not in read.columns]
+    warnings = [f"column {c} is empty in all {read.rows} rows" for c in empty]
+    if absent:
+        warnings.append(f"documented column(s) absent: {', '.join(absent)}")
+    return tuple(warnings)
 
 
 def load_file(
@@ -404,89 +93,108 @@ def load_file(
     path: Path,
     landing_dir: Path,
     run_id: str,
-    as_of: date,
-    encoding: str = "auto",
+    load_time: datetime,
+    source: SourceConfig | None = None,
+    defer_unknown_accounts: bool = False,
 ) -> FileResult:
     """Load one file (see module docstring). Returns its :class:`FileResult`.
 
     A :class:`LandingFileError` is caught and reported as ``status="failed"`` (nothing is
-    written for that file); any other error rolls back and propagates.
+    written for that file); any other error rolls back and propagates. With
+    ``defer_unknown_accounts``, a file with rows for unknown accounts is not loaded but
+    ``deferred`` (its accounts may be in a ``crm_accounts`` file that failed this run).
     """
+    source = source or SourceConfig()
     contract = get_contract(entity)
     rel = (
         path.relative_to(landing_dir).as_posix() if path.is_relative_to(landing_dir) else str(path)
     )
-    size = path.stat().st_size
-    sha = sha256_file(path)
-    previous = con.execute(
-        "SELECT path FROM raw._file_manifest WHERE entity = ? AND sha256 = ? LIMIT 1",
-        [entity, sha],
-    ).fetchone()
+    fmt = file_format(path)
+    base = FileResult(
+        rel, sha256_file(path), path.stat().st_size, "loaded", file_format=fmt and fmt.label
+    )
+    previous = loaded_path(con, entity, base.sha256)
     if previous:
-        return FileResult(rel, sha, size, "skipped", loaded_as=previous[0])
-
-    source, validated = "_ingest_source", "_ingest_validated"
+        base.status, base.loaded_as = (
+            ("unchanged" if previous == rel else "skipped-duplicate"),
+            previous,
+        )
+        base.note = None if previous == rel else f"same content as {previous}, already loaded"
+        return base
     try:
-        read = read_landing_file(con, path, contract, source, encoding, display_name=rel)
+        read = read_landing_file(con, path, contract, _SOURCE, source.encoding, display_name=rel)
+        base.warnings = column_warnings(con, read, contract)
+        max_date, max_ts = load_limits(load_time, source.future_tolerance_hours)
+        sql = validation_sql(contract, read.columns, _SOURCE)
+        con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{_VALIDATED}" AS {sql}',
+            parameters(sql, max_date, max_ts),
+        )
+        return _commit(con, entity, base, read, run_id, defer_unknown_accounts)
     except LandingFileError as exc:
-        con.execute(f'DROP TABLE IF EXISTS "{source}"')
-        return FileResult(rel, sha, size, "failed", error=str(exc))
+        base.status, base.note = "failed", str(exc)
+        return base
+    finally:
+        con.execute(f'DROP TABLE IF EXISTS "{_VALIDATED}"')
+        con.execute(f'DROP TABLE IF EXISTS "{_SOURCE}"')
 
-    loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    meta = {"file": rel, "sha": sha, "loaded_at": loaded_at, "run_id": run_id}
-    names = ", ".join(_q(c) for c in contract.column_names)
+
+def _commit(
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    result: FileResult,
+    read: ReadResult,
+    run_id: str,
+    defer_unknown_accounts: bool,
+) -> FileResult:
+    reasons = dict(
+        con.execute(
+            f'SELECT _rule, count(*) FROM "{_VALIDATED}" WHERE _rule IS NOT NULL '
+            "GROUP BY _rule ORDER BY count(*) DESC, _rule"
+        ).fetchall()
+    )
+    if defer_unknown_accounts and reasons.get("unknown account"):
+        result.status = "deferred"
+        result.note = (
+            f"{reasons['unknown account']} row(s) reference accounts not loaded yet while a "
+            "crm_accounts file failed in this run: retried on the next run"
+        )
+        return result
+    rows_read, rows_quarantined = con.execute(
+        f'SELECT count(*), count(_reason) FROM "{_VALIDATED}"'
+    ).fetchone()
+    result.rows_read, result.rows_quarantined = rows_read, rows_quarantined
+    result.rows_loaded = rows_read - rows_quarantined
+    result.reason_counts, result.loaded_at = reasons, _now()
+    result.blank_rows, result.unknown_columns = read.blank_rows, read.unknown_columns
+    result.encoding = read.encoding
+    meta = {"file": result.path, "sha": result.sha256, "at": result.loaded_at, "run": run_id}
+    names = ", ".join(f'"{c}"' for c in get_contract(entity).column_names)
     con.execute("BEGIN TRANSACTION")
     try:
-        sql = validation_sql(contract, read.columns, source)
-        # DuckDB rejects unused parameters; only date-ranged entities reference $as_of.
-        params = {"as_of": as_of} if "$as_of" in sql else None
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{validated}" AS {sql}', params)
         con.execute(
             f'INSERT INTO raw."{entity}" ({names}, _source_file, _source_line, _sha256, '
-            f"_loaded_at, _run_id) SELECT {names}, $file, _source_line, $sha, $loaded_at, "
-            f'$run_id FROM "{validated}" WHERE _reason IS NULL ORDER BY _source_line',
+            f"_loaded_at, _run_id) SELECT {names}, $file, _source_line, $sha, $at, $run "
+            f'FROM "{_VALIDATED}" WHERE _reason IS NULL ORDER BY _source_line',
             meta,
         )
         con.execute(
             "INSERT INTO raw._quarantine SELECT $entity, $file, _source_line, _raw_values, "
-            f'_reason, $loaded_at, $run_id FROM "{validated}" WHERE _reason IS NOT NULL '
+            f'_reason, $at, $run FROM "{_VALIDATED}" WHERE _reason IS NOT NULL '
             "ORDER BY _source_line",
-            {"entity": entity, "file": rel, "loaded_at": loaded_at, "run_id": run_id},
+            {"entity": entity, "file": result.path, "at": result.loaded_at, "run": run_id},
         )
-        rows_read, rows_quarantined = con.execute(
-            f'SELECT count(*), count(_reason) FROM "{validated}"'
-        ).fetchone()
-        reasons = dict(
-            con.execute(
-                f'SELECT _rule, count(*) FROM "{validated}" WHERE _rule IS NOT NULL '
-                "GROUP BY _rule ORDER BY count(*) DESC, _rule"
-            ).fetchall()
-        )
-        rows_loaded = rows_read - rows_quarantined
-        con.execute(
-            "INSERT INTO raw._file_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [entity, rel, size, sha, rows_read, rows_loaded, rows_quarantined, loaded_at, run_id],
-        )
+        insert_loaded(con, entity, result, run_id)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    finally:
-        con.execute(f'DROP TABLE IF EXISTS "{validated}"')
-        con.execute(f'DROP TABLE IF EXISTS "{source}"')
-    return FileResult(
-        rel,
-        sha,
-        size,
-        "loaded",
-        rows_read=rows_read,
-        rows_loaded=rows_loaded,
-        rows_quarantined=rows_quarantined,
-        loaded_at=loaded_at,
-        unknown_columns=read.unknown_columns,
-        reason_counts=reasons,
-        encoding=read.encoding,
-    )
+    return result
+
+
+def _ignored(entry: LandingEntry) -> FileResult:
+    size = entry.path.stat().st_size if entry.path.is_file() else None
+    return FileResult(entry.rel, None, size, "ignored", note=entry.ignored)
 
 
 def load_entity(
@@ -494,22 +202,57 @@ def load_entity(
     entity: str,
     landing_dir: Path,
     run_id: str,
-    as_of: date,
+    load_time: datetime,
     source: SourceConfig | None = None,
+    defer_unknown_accounts: bool = False,
 ) -> LoadReport:
     """Load every not-yet-loaded file of ``entity`` from ``landing_dir/<entity>/``.
 
-    Files are processed in name order, each in its own transaction. Unreadable files are
-    reported in ``LoadReport.failed`` and the others still load; the caller decides whether
-    that fails the run. Account-referencing entities check ``account_id`` against every
-    account ever loaded into ``raw.crm_accounts``, so load ``crm_accounts`` first.
+    Files are processed in name order, each in its own transaction; every other entry of the
+    folder is reported as ignored with its reason. Unreadable files are reported as failed and
+    the others still load; the caller decides whether that fails the run. ``load_time`` (the
+    moment of loading; naive = Asia/Shanghai wall clock) bounds dates and timestamps.
+    Account-referencing entities check ``account_id`` against every account ever loaded into
+    ``raw.crm_accounts``, so load ``crm_accounts`` first (:func:`load_entities` does).
     """
     source = source or SourceConfig()
     landing_dir = Path(landing_dir)
     ensure_raw_schema(con)
     report = LoadReport(entity, run_id)
-    for path in list_landing_files(landing_dir, entity, source.glob):
-        report.files.append(
-            load_file(con, entity, path, landing_dir, run_id, as_of, source.encoding)
-        )
+    for entry in scan_entity_folder(landing_dir, entity, source.glob):
+        if entry.format is None:
+            result = _ignored(entry)
+        else:
+            result = load_file(
+                con, entity, entry.path, landing_dir, run_id, load_time, source,
+                defer_unknown_accounts,
+            )  # fmt: skip
+        if result.status not in ("loaded", "unchanged"):
+            record_unloaded(con, entity, result, run_id, _now())
+        report.files.append(result)
     return report
+
+
+def load_entities(
+    con: duckdb.DuckDBPyConnection,
+    entities: Iterable[str],
+    landing_dir: Path,
+    run_id: str,
+    load_time: datetime,
+    sources: dict[str, SourceConfig],
+) -> list[LoadReport]:
+    """Load ``entities`` in contract order (accounts before the entities that reference them).
+
+    An unreadable ``crm_accounts`` file does not stop the other entities; their files whose
+    rows reference unknown accounts are deferred to the next run instead of quarantined.
+    """
+    wanted = set(entities)
+    ordered = [e for e in CONTRACTS if e in wanted]
+    reports: list[LoadReport] = []
+    accounts_failed = False
+    for entity in ordered:
+        defer = accounts_failed and get_contract(entity).references_account
+        report = load_entity(con, entity, landing_dir, run_id, load_time, sources[entity], defer)
+        accounts_failed = accounts_failed or (entity == "crm_accounts" and bool(report.failed))
+        reports.append(report)
+    return reports

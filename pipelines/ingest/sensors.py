@@ -24,7 +24,8 @@ from dagster import (
 )
 
 from pipelines.config import load_stratum_config
-from pipelines.ingest.loader import list_landing_files, sha256_file
+from pipelines.ingest.files import list_landing_files
+from pipelines.ingest.loader import sha256_file
 from pipelines.partitions import latest_complete_as_of
 from pipelines.resources import Warehouse
 from pipelines.settings import ENTITIES, get_paths
@@ -70,15 +71,24 @@ def loaded_files(warehouse_path: Path) -> set[tuple[str, str]] | None:
         # A running pipeline holds the write lock (or this process has it open read-write).
         return None
     try:
-        exists = con.execute(
-            "SELECT count(*) FROM duckdb_tables() "
-            "WHERE schema_name = 'raw' AND table_name = '_file_manifest'"
-        ).fetchone()[0]
-        if not exists:
+        columns = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM duckdb_columns() "
+                "WHERE schema_name = 'raw' AND table_name = '_file_manifest'"
+            ).fetchall()
+        }
+        if not columns:
             return set()
+        # Failed, ignored and skipped files are recorded too; only loaded content counts. A
+        # warehouse from before the status column (read-only here, so not migrated) holds
+        # loaded files only.
+        loaded = "WHERE status = 'loaded'" if "status" in columns else ""
         return {
             (e, s)
-            for e, s in con.execute("SELECT entity, sha256 FROM raw._file_manifest").fetchall()
+            for e, s in con.execute(
+                f"SELECT entity, sha256 FROM raw._file_manifest {loaded}"
+            ).fetchall()
         }
     finally:
         con.close()

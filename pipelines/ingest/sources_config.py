@@ -1,4 +1,4 @@
-"""``config/sources.yaml``: per-source encoding, quarantine threshold and file glob.
+"""``config/sources.yaml``: per-source encoding, quarantine threshold, future tolerance, glob.
 
 Loaded (by :mod:`pipelines.config`) into pydantic models; any bad key or value fails loudly
 with the file, its key and the reason.
@@ -18,8 +18,11 @@ from pipelines.ingest.contracts import CONTRACTS
 class SourceConfig(StrictModel):
     """Settings of one source entity."""
 
-    encoding: Literal["auto", "utf-8", "gbk", "gb18030"] = "auto"
+    encoding: Literal["auto", "utf-8", "utf-16", "gbk", "gb18030", "big5", "windows-1252"] = "auto"
     quarantine_rate_threshold: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Dates and timestamps may lie at most this far after the load time (clock skew, a
+    # system in a zone ahead of China); later ones are quarantined as "in the future".
+    future_tolerance_hours: float = Field(default=24.0, ge=0.0, le=24.0 * 366)
     severity: Literal["ERROR", "WARN"] = "ERROR"
     glob: str = Field(default="*", min_length=1)
 

@@ -41,6 +41,7 @@ from pipelines.history import (
     list_snapshots,
 )
 from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS, SERVING_TIER_TABLES
+from pipelines.publish.text_safety import safe_text_sql
 from pipelines.run_context import RunContext
 from pipelines.tiering.store import check_tier_table
 
@@ -90,7 +91,9 @@ def snapshot_select_sql(con: duckdb.DuckDBPyConnection, code_version_value: str)
         if alias is None:
             missing.append(name)
             continue
-        exprs.append(f"cast({alias}.{name} as {dtype}) as {name}")
+        typed = f"cast({alias}.{name} as {dtype})"
+        # Text BI exports to spreadsheets: no control characters, no leading formula sign.
+        exprs.append(f"{safe_text_sql(typed) if dtype == 'VARCHAR' else typed} as {name}")
     if missing:
         raise PublishContractError(
             "published columns missing upstream (not in tiers.customer_tier, "

@@ -1,0 +1,314 @@
+"""The SQL that types and checks every row of a read file, one reason per bad row.
+
+Values are never interpolated into SQL: they are column data, and the load-time limits are
+parameters. Identifiers and constants come from ``contracts.py``.
+
+Quarantine reasons (first failing rule wins, checked column by column in contract order, then
+row rules; documented in docs/data-contract.md, "Quarantine reasons"):
+
+- ``field too long: <col> has <n> characters (limit 4096)``
+- ``control character: <col> contains U+<hex>``
+- ``missing required value: <col>``
+- ``invalid <type>: <col>='<value>'``
+- ``not an allowed value: <col>='<value>'``
+- ``formula-like value: <col>='<value>'``
+- ``negative amount: <col>=<value>`` / ``negative value: <col>=<value>``
+- ``out of range (<min> to <max>): <col>=<value>``
+- ``date out of range (before 1990-01-01 or after <max date>): <col>=<value>``
+- ``in the future (after <max timestamp>): <col>='<value>'``
+- ``refund exceeds amount: refund_amount_cny=<r> > amount_cny=<a>``
+- ``unknown account: account_id='<id>'``
+- ``duplicate key in file: <key>='<value>' (first at line <n>)``
+"""
+
+from __future__ import annotations
+
+from pipelines.ingest.contracts import (
+    CONTRACT_TIMEZONE,
+    MAX_FIELD_CHARS,
+    MIN_DATE,
+    Column,
+    EntityContract,
+)
+
+# Values shown inside a reason are cut here so a reason stays readable.
+REASON_VALUE_CHARS = 100
+# Whitespace trimmed from every value: ASCII blanks, no-break space, ideographic space.
+WHITESPACE_SQL = "' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(12288)"
+_TRUE = ("true", "1", "yes", "y", "是")
+_FALSE = ("false", "0", "no", "n", "否")
+# C0 controls other than tab, line feed and carriage return; DEL; C1 controls. ESC starts
+# ANSI escape sequences, NUL truncates strings in C tools: never data in an export.
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+# Spreadsheet formulas, checked after full-width ＝＋－＠ become ASCII: anything starting with
+# "=" or "@"; "+"/"-" followed by a letter ("+cmd|...", "-A1") or containing formula syntax
+# ( ( | ! = @ ), as in "-2+3+cmd|' /C calc'!A0". "+86 138 0013 8000", "-5", "-", "--" stay data.
+FORMULA_PATTERN = r"(?s)^[=@]|^[+-]\s*[A-Za-z]|^[+-].*[(|!=@]"
+FULL_WIDTH_SIGNS = ("＝＋－＠", "=+-@")
+# Named timestamp formats (docs/data-contract.md, "Types"): ISO date and time with " " or "T",
+# optional seconds and fraction (up to microseconds), or a 12-hour clock with AM/PM; with an
+# offset ("+08:00", "+0800", "+08", "Z") the value is converted to the contract's zone.
+TIMESTAMP_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%Y-%m-%d %I:%M:%S %p",
+    "%Y-%m-%d %I:%M %p",
+    "%Y-%m-%d %I:%M:%S%p",
+    "%Y-%m-%d %I:%M%p",
+)
+TIMESTAMP_TZ_FORMATS = (
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%d %H:%M:%S.%f%z",
+    "%Y-%m-%dT%H:%M:%S.%f%z",
+    "%Y-%m-%d %H:%M%z",
+    "%Y-%m-%dT%H:%M%z",
+)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    """A SQL string literal for a constant from the contract (never for data)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _list(items: tuple[str, ...]) -> str:
+    return "[" + ", ".join(_lit(i) for i in items) + "]"
+
+
+def _shown(expr: str) -> str:
+    """A value as shown inside a reason: cut to REASON_VALUE_CHARS characters."""
+    return (
+        f"CASE WHEN length({expr}) > {REASON_VALUE_CHARS} "
+        f"THEN left({expr}, {REASON_VALUE_CHARS}) || '…' ELSE {expr} END"
+    )
+
+
+def _typed(col: Column, v: str) -> str:
+    """SQL turning the trimmed string ``v`` into the column's type, NULL when invalid."""
+    if col.type == "string":
+        return v
+    if col.type == "integer":
+        # TRY_CAST('1.5' AS BIGINT) rounds; only whole numbers (Excel's 120.0 included) pass.
+        return (
+            f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0+)?') "
+            f"THEN TRY_CAST(regexp_replace({v}, '\\.0+$', '') AS BIGINT) END"
+        )
+    if col.type == "decimal":
+        # At most 2 significant decimals (trailing zeros allowed); no separators or exponents.
+        return (
+            f"CASE WHEN regexp_full_match({v}, '[+-]?([0-9]+(\\.[0-9]{{0,2}}0*)?|\\.[0-9]{{1,2}}0*)') "
+            f"THEN TRY_CAST({v} AS DECIMAL(18,2)) END"
+        )
+    if col.type == "date":
+        # A date, or a date at exactly midnight (an export's datetime): never a dropped time.
+        return (
+            f"CASE WHEN regexp_full_match({v}, "
+            f"'[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]00:00(:00(\\.0+)?)?)?') "
+            f"THEN TRY_CAST(left({v}, 10) AS DATE) END"
+        )
+    if col.type == "timestamp":
+        return (
+            f"CASE WHEN regexp_matches({v}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]|$)') "
+            f"THEN coalesce(try_strptime({v}, {_list(TIMESTAMP_FORMATS)}), "
+            f"timezone('{CONTRACT_TIMEZONE}', try_strptime({v}, {_list(TIMESTAMP_TZ_FORMATS)}))) "
+            "END"
+        )
+    trues = ", ".join(_lit(x) for x in _TRUE)
+    falses = ", ".join(_lit(x) for x in _FALSE)
+    return (
+        f"CASE WHEN lower({v}) IN ({trues}) THEN true WHEN lower({v}) IN ({falses}) THEN false END"
+    )
+
+
+def _value_reason(label: str, shown: str) -> str:
+    return f"{_lit(label)} || '''' || {shown} || ''''"
+
+
+def _column_rules(col: Column) -> list[tuple[str, str, str]]:
+    """(condition, rule, reason) SQL triples for one column, in priority order."""
+    v, t = _q(f"v__{col.name}"), _q(f"t__{col.name}")
+    name, shown = col.name, _shown(v)
+    rules = [
+        (
+            f"length({v}) > {MAX_FIELD_CHARS}",
+            f"field too long: {name}",
+            f"{_lit(f'field too long: {name} has ')} || length({v}) || "
+            f"{_lit(f' characters (limit {MAX_FIELD_CHARS})')}",
+        ),
+        (
+            f"regexp_matches({v}, '{CONTROL_PATTERN}')",
+            f"control character: {name}",
+            f"{_lit(f'control character: {name} contains ')} || "
+            f"printf('U+%04X', unicode(regexp_extract({v}, '{CONTROL_PATTERN}')))",
+        ),
+    ]
+    if col.required:
+        label = f"missing required value: {name}"
+        rules.append((f"{v} IS NULL", label, _lit(label)))
+    if col.type != "string":
+        label = f"invalid {col.type}: {name}"
+        rules.append((f"{v} IS NOT NULL AND {t} IS NULL", label, _value_reason(label + "=", shown)))
+    if col.allowed:
+        label = f"not an allowed value: {name}"
+        allowed = ", ".join(_lit(a) for a in col.allowed)
+        rules.append((f"{v} NOT IN ({allowed})", label, _value_reason(label + "=", shown)))
+    if col.type == "string":
+        label = f"formula-like value: {name}"
+        signs = f"translate({v}, {_lit(FULL_WIDTH_SIGNS[0])}, {_lit(FULL_WIDTH_SIGNS[1])})"
+        cond = f"regexp_matches({signs}, {_lit(FORMULA_PATTERN)})"
+        rules.append((cond, label, _value_reason(label + "=", shown)))
+    rules += _range_rules(col, t, shown)
+    return rules
+
+
+def _range_rules(col: Column, t: str, shown: str) -> list[tuple[str, str, str]]:
+    name = col.name
+    rules = []
+    if col.max_value is not None:
+        low = col.min_value if col.min_value is not None else "-inf"
+        label = f"out of range ({low} to {col.max_value}): {name}"
+        cond = f"{t} > {col.max_value}"
+        if col.min_value is not None:
+            cond = f"({t} < {col.min_value} OR {cond})"
+        rules.append((cond, label, f"{_lit(label + '=')} || {shown}"))
+    elif col.min_value == 0:
+        label = f"negative {'amount' if col.type == 'decimal' else 'value'}: {name}"
+        rules.append((f"{t} < 0", label, f"{_lit(label + '=')} || {shown}"))
+    if col.type == "date":
+        low = f"{t} < DATE '{MIN_DATE}' OR " if col.date_range else ""
+        window = f"before {MIN_DATE} or after " if col.date_range else "after "
+        rules.append(
+            (
+                f"({low}{t} > $max_date)",
+                f"date out of range: {name}",
+                f"{_lit(f'date out of range ({window}')} || strftime($max_date, '%Y-%m-%d') "
+                f"|| {_lit(f'): {name}=')} || {shown}",
+            )
+        )
+    if col.type == "timestamp":
+        rules.append(
+            (
+                f"{t} > $max_ts",
+                f"in the future: {name}",
+                f"{_lit('in the future (after ')} || strftime($max_ts, '%Y-%m-%d %H:%M:%S') "
+                f"|| {_lit(f'): {name}=')} || '''' || {shown} || ''''",
+            )
+        )
+    return rules
+
+
+def _row_rules(contract: EntityContract) -> list[tuple[str, str, str]]:
+    if contract.name != "orders":
+        return []
+    r, a = _q("t__refund_amount_cny"), _q("t__amount_cny")
+    return [
+        (
+            f"{r} > {a}",
+            "refund exceeds amount",
+            f"'refund exceeds amount: refund_amount_cny=' || {_shown(_q('v__refund_amount_cny'))} "
+            f"|| ' > amount_cny=' || {_shown(_q('v__amount_cny'))}",
+        )
+    ]
+
+
+def _case(rules: list[tuple[str, str, str]], pick: int) -> str:
+    whens = " ".join(
+        f"WHEN {cond} THEN {_lit(rule) if pick == 1 else reason}" for cond, rule, reason in rules
+    )
+    return f"CASE {whens} END"
+
+
+def _account_rule(contract: EntityContract) -> tuple[str, str, str]:
+    """(join, rule, reason) SQL for the unknown-account row rule (empty when not referenced)."""
+    if not contract.references_account:
+        return "", "NULL", "NULL"
+    join = (
+        "LEFT JOIN (SELECT DISTINCT account_id AS _known FROM raw.crm_accounts) AS acc "
+        'ON acc._known = checked."t__account_id"'
+    )
+    unknown = "checked._reason IS NULL AND acc._known IS NULL"
+    shown = _shown('checked."v__account_id"')
+    reason = f"CASE WHEN {unknown} THEN 'unknown account: account_id=''' || {shown} || '''' END"
+    return join, f"CASE WHEN {unknown} THEN 'unknown account' END", reason
+
+
+def validation_sql(contract: EntityContract, present: tuple[str, ...], source: str) -> str:
+    """SELECT over temp table ``source`` giving, per row: ``_source_line``, ``_raw_values``,
+    the typed contract columns, ``_rule`` and ``_reason`` (both NULL for a good row).
+
+    Named parameters: ``$max_date`` (DATE) when the contract has date columns, ``$max_ts``
+    (TIMESTAMP) when it has timestamp columns (see :func:`parameters`).
+    """
+    cols = contract.columns
+    raw_pairs = ", ".join(
+        f"{_lit(c)}, CASE WHEN length({_q('r__' + c)}) > {MAX_FIELD_CHARS} THEN "
+        f"left({_q('r__' + c)}, {MAX_FIELD_CHARS}) || '…[truncated: ' || "
+        f"length({_q('r__' + c)}) || ' characters]' ELSE {_q('r__' + c)} END"
+        for c in present
+    )
+    raw_cols = "".join(f"{_q(c)} AS {_q('r__' + c)}, " for c in present)
+    trimmed = ", ".join(
+        f"nullif(trim({_q(c.name)}, {WHITESPACE_SQL}), '') AS {_q('v__' + c.name)}" for c in cols
+    )
+    typed = ", ".join(f"{_typed(c, _q('v__' + c.name))} AS {_q('t__' + c.name)}" for c in cols)
+    rules = [rule for c in cols for rule in _column_rules(c)] + _row_rules(contract)
+    out_cols = ", ".join(f"{_q('t__' + c.name)} AS {_q(c.name)}" for c in cols)
+    account_join, account_rule, account_reason = _account_rule(contract)
+    key_t = ", ".join(_q("t__" + k) for k in contract.key)
+    key_shown = " || ', ' || ".join(
+        f"{_lit(k + '=')} || '''' || {_shown(_q('v__' + k))} || ''''" for k in contract.key
+    )
+    return f"""
+WITH trimmed AS (SELECT _source_line, {raw_cols}{trimmed} FROM "{source}"),
+typed AS (SELECT *, {typed} FROM trimmed),
+checked AS (SELECT *, {_case(rules, 1)} AS _rule, {_case(rules, 2)} AS _reason FROM typed),
+referenced AS (
+    SELECT checked.* REPLACE (
+        coalesce(checked._rule, {account_rule}) AS _rule,
+        coalesce(checked._reason, {account_reason}) AS _reason
+    )
+    FROM checked {account_join}
+),
+ranked AS (
+    SELECT *, min(_source_line) OVER (PARTITION BY {key_t}, (_reason IS NULL)) AS _first_line
+    FROM referenced
+),
+decided AS (
+    SELECT *,
+        CASE WHEN _reason IS NULL AND _first_line < _source_line
+            THEN 'duplicate key in file: {"/".join(contract.key)}' ELSE _rule END AS _final_rule,
+        CASE WHEN _reason IS NULL AND _first_line < _source_line
+            THEN 'duplicate key in file: ' || {key_shown} || ' (first at line ' || _first_line || ')'
+            ELSE _reason END AS _final_reason
+    FROM ranked
+)
+SELECT
+    -- The original values as JSON only for quarantined rows: built for every row, the JSON
+    -- was the largest column of the validated temp table (bench/bench_ingest.py, 20M orders).
+    _source_line,
+    CASE WHEN _final_reason IS NOT NULL
+        THEN CAST(json_object({raw_pairs}) AS VARCHAR) END AS _raw_values,
+    {out_cols},
+    _final_rule AS _rule,
+    _final_reason AS _reason
+FROM decided
+"""
+
+
+def parameters(sql: str, max_date: object, max_ts: object) -> dict[str, object] | None:
+    """The named parameters ``sql`` uses (DuckDB rejects unused ones)."""
+    params = {
+        name: value
+        for name, value in (("max_date", max_date), ("max_ts", max_ts))
+        if f"${name}" in sql
+    }
+    return params or None
