@@ -66,15 +66,25 @@ def _metadata(result, entity: str) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
+def _check_evaluations(result) -> dict[tuple[str, str], object]:
+    return {(e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
 def test_definitions_shape():
-    assert [a.key for a in raw_assets] == [AssetKey(["raw", e]) for e in ENTITIES]
-    orders = next(a for a in raw_assets if a.key == AssetKey(["raw", "orders"]))
-    assert AssetKey(["raw", "crm_accounts"]) in orders.asset_deps[orders.key]
-    assert all(a.group_names_by_key[a.key] == "raw" for a in raw_assets)
-    assert all("warehouse" in a.required_resource_keys for a in raw_assets)
-    check_keys = {k for c in raw_checks for k in c.check_keys}
-    assert len(check_keys) == 2 * len(ENTITIES)
-    assert all(spec.blocking for c in raw_checks for spec in c.check_specs)
+    (ingest,) = raw_assets
+    assert ingest.keys == {AssetKey(["raw", e]) for e in ENTITIES}
+    assert ingest.can_subset
+    # Lineage keeps the accounts -> orders edge: orders are checked against loaded accounts.
+    assert AssetKey(["raw", "crm_accounts"]) in ingest.asset_deps[AssetKey(["raw", "orders"])]
+    assert all(ingest.group_names_by_key[k] == "raw" for k in ingest.keys)
+    assert "warehouse" in ingest.required_resource_keys
+    specs = {
+        (spec.asset_key.path[-1], spec.name): spec for c in raw_checks for spec in c.check_specs
+    }
+    assert len(specs) == 4 * len(ENTITIES)
+    blocking = {name for (_, name), spec in specs.items() if spec.blocking}
+    assert blocking == {"files_readable", "reconciliation", "quarantine_rate"}
+    assert {"warehouse", "run"} <= ingest.required_resource_keys
     Definitions(
         assets=raw_assets,
         asset_checks=raw_checks,
@@ -101,6 +111,8 @@ def test_materialize_loads_reports_and_checks(data_dir, tmp_path, monkeypatch):
     assert checks[("orders", "quarantine_rate")] == (True, "ERROR")
     assert checks[("risk", "reconciliation")] == (True, "ERROR")
     assert checks[("risk", "quarantine_rate")] == (False, "WARN")  # configured WARN above
+    assert all(checks[(e, "files_readable")] == (True, "ERROR") for e in ENTITIES)
+    assert all(checks[(e, "columns_populated")] == (True, "WARN") for e in ENTITIES)
 
     meta = _metadata(result, "crm_accounts")
     assert (meta["files_loaded"], meta["rows_read"], meta["rows_loaded"]) == (2, 4, 4)
@@ -115,7 +127,7 @@ def test_materialize_loads_reports_and_checks(data_dir, tmp_path, monkeypatch):
     again = _materialize()
     assert again.success
     meta = _metadata(again, "crm_accounts")
-    assert (meta["files_loaded"], meta["files_skipped"], meta["rows_loaded"]) == (0, 2, 0)
+    assert (meta["files_loaded"], meta["files_unchanged"], meta["rows_loaded"]) == (0, 2, 0)
     with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.crm_accounts").fetchone()[0] == 4
 
@@ -129,19 +141,87 @@ def test_error_quarantine_rate_fails_blocking_check(data_dir):
     assert _checks(result)[("orders", "reconciliation")] == (True, "ERROR")
 
 
-def test_unreadable_file_fails_the_asset_but_keeps_good_files(data_dir):
+def test_unreadable_file_fails_its_check_but_keeps_good_files(data_dir):
     _drop("accounts_utf8_bom.csv", "crm_accounts")
     _drop("orders_batch1.csv", "orders")
     _drop("orders_truncated.parquet", "orders")
     result = _materialize()
     assert not result.success
-    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert any(
-        "orders_truncated.parquet: unreadable Parquet" in str(e.event_specific_data)
-        for e in failures
+    evaluation = _check_evaluations(result)[("orders", "files_readable")]
+    assert not evaluation.passed and evaluation.severity.value == "ERROR"
+    assert evaluation.description.startswith(
+        "orders/orders_truncated.parquet: unreadable Parquet: "
     )
+    # The ingest step itself succeeded: every entity materialized, the other checks ran.
+    assert {m.asset_key.path[-1] for m in result.get_asset_materialization_events()} == set(
+        ENTITIES
+    )
+    assert _checks(result)[("orders", "reconciliation")] == (True, "ERROR")
+    assert _checks(result)[("crm_accounts", "files_readable")] == (True, "ERROR")
     with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 2
+
+
+def test_unreadable_accounts_file_does_not_stop_orders(data_dir):
+    """Item 10: orders of the same run load; orders of accounts in the broken file wait."""
+    _drop("accounts_utf8_bom.csv", "crm_accounts")  # A1-A3
+    _drop("accounts_corrupt.xlsx", "crm_accounts")
+    _drop("orders_batch1.csv", "orders")  # A1, A2: known
+    waiting = get_paths().landing_dir / "orders" / "orders_new_account.csv"
+    waiting.write_text(
+        "order_id,account_id,order_date,status,amount_cny,updated_at\n"
+        "W1,A1,2024-03-01,completed,10.00,2024-03-01 09:00:00\n"
+        "W2,NEW-1,2024-03-01,completed,20.00,2024-03-01 09:00:00\n",
+        encoding="utf-8",
+    )
+    result = _materialize()
+    assert not result.success
+    evaluations = _check_evaluations(result)
+    assert not evaluations[("crm_accounts", "files_readable")].passed
+    orders_check = evaluations[("orders", "files_readable")]
+    assert not orders_check.passed
+    assert orders_check.description == (
+        "1 row(s) reference accounts not loaded yet while a crm_accounts file failed in this "
+        "run: retried on the next run"
+    )
+    meta = _metadata(result, "orders")
+    assert (meta["files_loaded"], meta["files_deferred"], meta["rows_loaded"]) == (1, 1, 2)
+    with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw._quarantine").fetchone()[0] == 0
+
+    # The sender fixes the accounts file (NEW-1 was in it): everything loads, nothing is lost.
+    broken = get_paths().landing_dir / "crm_accounts" / "accounts_corrupt.xlsx"
+    broken.unlink()
+    (broken.parent / "accounts_fixed.csv").write_text(
+        "account_id,account_name,created_at,updated_at\nNEW-1,新客户有限公司,2024-01-01,2024-01-01\n",
+        encoding="utf-8",
+    )
+    again = _materialize()
+    assert again.success
+    with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
+        assert sorted(r[0] for r in con.execute("SELECT order_id FROM raw.orders").fetchall()) == [
+            "O1",
+            "O2",
+            "W1",
+            "W2",
+        ]
+
+
+def test_one_entity_can_be_materialized_alone(data_dir):
+    _drop("accounts_utf8_bom.csv", "crm_accounts")
+    _drop("orders_batch1.csv", "orders")
+    result = materialize(
+        [*raw_assets, *raw_checks],
+        resources={"warehouse": Warehouse()},
+        selection=AssetSelection.assets(AssetKey(["raw", "crm_accounts"])),
+    )
+    assert result.success
+    assert [m.asset_key for m in result.get_asset_materialization_events()] == [
+        AssetKey(["raw", "crm_accounts"])
+    ]
+    with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM raw.crm_accounts").fetchone()[0] == 3
 
 
 def test_sensor_requests_new_files_once_and_skips_when_loaded(data_dir, monkeypatch):

@@ -17,7 +17,16 @@ from tests.ingest.conftest import (
 
 
 def _manifest_count(con) -> int:
-    return con.execute("SELECT count(*) FROM raw._file_manifest").fetchone()[0]
+    """Files recorded as loaded (failed files are recorded too, as status 'failed')."""
+    return con.execute(
+        "SELECT count(*) FROM raw._file_manifest WHERE status = 'loaded'"
+    ).fetchone()[0]
+
+
+def _failed_rows(con) -> list[tuple[str, str]]:
+    return con.execute(
+        "SELECT path, note FROM raw._file_manifest WHERE status = 'failed' ORDER BY path"
+    ).fetchall()
 
 
 def _single_failure(report) -> str:
@@ -38,16 +47,16 @@ def _single_failure(report) -> str:
         ),
         (
             "orders",
-            "orders_utf16.csv",
+            "orders_utf16_no_bom.csv",
             "auto",
-            "orders/orders_utf16.csv: byte offset 3: NUL byte: not a text file (UTF-16 or "
-            "binary?) (declared encoding: auto)",
+            "orders/orders_utf16_no_bom.csv: line 1: NUL byte at byte offset 1: not a text file "
+            "(UTF-16 without a byte-order mark, or binary?)",
         ),
         (
             "orders",
             "orders_latin1.csv",
             "utf-8",
-            "orders/orders_latin1.csv: byte offset 131: bytes not valid utf-8 "
+            "orders/orders_latin1.csv: line 2: bytes not valid utf-8 at byte offset 131 "
             "(declared encoding: utf-8)",
         ),
         (
@@ -64,8 +73,10 @@ def test_unreadable_csv_fails_with_file_line_and_reason(
     drop(landing, entity, fixture)
     report = load(con, landing, entity, encoding=encoding)
     assert _single_failure(report) == expected
-    # Nothing of a failed file is recorded: not in the manifest, raw or quarantine.
+    # Nothing of a failed file is loaded: not in raw or quarantine; the manifest lists it as
+    # failed with the error, so an operator sees it in the warehouse too.
     assert _manifest_count(con) == 0
+    assert _failed_rows(con) == [(f"{entity}/{fixture}", expected)]
     assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 0
     assert quarantined(con, entity) == []
 
@@ -83,6 +94,10 @@ def test_truncated_parquet_and_corrupt_xlsx_fail(con, landing):
     assert orders_error.startswith("orders/orders_truncated.parquet: unreadable Parquet: ")
     assert accounts_error.startswith("crm_accounts/accounts_corrupt.xlsx: unreadable XLSX: ")
     assert _manifest_count(con) == 0
+    assert [path for path, _ in _failed_rows(con)] == [
+        "crm_accounts/accounts_corrupt.xlsx",
+        "orders/orders_truncated.parquet",
+    ]
 
 
 def test_random_binary_csv_is_rejected_when_auto_detecting(con, landing):
@@ -92,7 +107,12 @@ def test_random_binary_csv_is_rejected_when_auto_detecting(con, landing):
     path.write_bytes(b"order_id,account_id\n\xff\xfe\xfd\x80\x81")
     error = _single_failure(load(con, landing, "orders"))
     assert error == (
-        "orders/noise.csv: bytes not valid utf-8 (byte offset 20) nor gb18030 (byte offset 20)"
+        "orders/noise.csv: line 2: cannot tell the file's encoding: "
+        "not utf-8 (line 2: bytes not valid utf-8 at byte offset 20); "
+        "not gb18030 (line 2: bytes not valid gb18030 at byte offset 20); "
+        "not big5 (line 2: bytes not valid big5 at byte offset 20); "
+        "declare the file's encoding for this source in config/sources.yaml "
+        "(encoding: utf-8 | utf-16 | gbk | gb18030 | big5 | windows-1252)"
     )
 
 

@@ -17,12 +17,23 @@ def test_same_file_twice_and_renamed_loads_once(con, landing):
     drop(landing, "crm_accounts", "accounts_utf8_bom.csv")
     drop(landing, "crm_accounts", "accounts_utf8_bom.csv", as_name="copy_of_export.csv")
     first = load(con, landing, "crm_accounts")
-    assert [f.status for f in first.files] == ["loaded", "skipped"]
-    assert first.skipped[0].loaded_as == "crm_accounts/accounts_utf8_bom.csv"
+    assert [f.status for f in first.files] == ["loaded", "skipped-duplicate"]
+    assert first.files[1].loaded_as == "crm_accounts/accounts_utf8_bom.csv"
     second = load(con, landing, "crm_accounts", run_id="run-2")
-    assert [f.status for f in second.files] == ["skipped", "skipped"]
+    assert [f.status for f in second.files] == ["unchanged", "skipped-duplicate"]
     assert con.execute("SELECT count(*) FROM raw.crm_accounts").fetchone()[0] == 3
-    assert con.execute("SELECT count(*) FROM raw._file_manifest").fetchone()[0] == 1
+    # One loaded row; the copy is listed once, seen last by run-2, with what it duplicates.
+    assert con.execute(
+        "SELECT path, status, run_id, note FROM raw._file_manifest ORDER BY status"
+    ).fetchall() == [
+        ("crm_accounts/accounts_utf8_bom.csv", "loaded", "run-1", None),
+        (
+            "crm_accounts/copy_of_export.csv",
+            "skipped-duplicate",
+            "run-2",
+            "same content as crm_accounts/accounts_utf8_bom.csv, already loaded",
+        ),
+    ]
     assert_reconciles(con)
 
 
@@ -62,7 +73,7 @@ def test_incremental_second_file_appends_and_keeps_history(con, landing):
     drop(landing, "orders", "orders_batch2.csv")
     report = load(con, landing, "orders", run_id="run-2")
     assert {f.path: f.status for f in report.files} == {
-        "orders/orders_batch1.csv": "skipped",
+        "orders/orders_batch1.csv": "unchanged",
         "orders/orders_batch2.csv": "loaded",
     }
     assert _orders(con) == ["O1", "O2", "O3"]
@@ -86,8 +97,14 @@ def test_raw_keeps_every_version_of_a_record(con, landing):
     assert versions == [("2024-03-01 10:00:00", False), ("2024-05-01 10:00:00", True)]
 
 
-def test_hidden_and_unsupported_files_are_ignored(con, landing):
+def test_hidden_and_unsupported_files_are_listed_as_ignored(con, landing):
     drop(landing, "crm_accounts", "accounts_utf8_bom.csv", as_name=".partial.csv")
     drop(landing, "crm_accounts", "accounts_utf8_bom.csv", as_name="notes.txt")
     shutil.copyfile(FIXTURES / "accounts.xlsx", landing / "crm_accounts" / "~$accounts.xlsx")
-    assert load(con, landing, "crm_accounts").files == []
+    report = load(con, landing, "crm_accounts")
+    assert [(f.path, f.status) for f in report.files] == [
+        ("crm_accounts/.partial.csv", "ignored"),
+        ("crm_accounts/notes.txt", "ignored"),
+        ("crm_accounts/~$accounts.xlsx", "ignored"),
+    ]
+    assert con.execute("SELECT count(*) FROM raw.crm_accounts").fetchone()[0] == 0
