@@ -233,6 +233,8 @@ def _decode_legacy(
             try:
                 text = piece.decode(codec)
             except UnicodeDecodeError as exc:
+                # Often the bytes that do not decode are a row saved as UTF-8: say so.
+                _raise_on_utf8_line(piece, lines, encoding)
                 at = lines.offset + exc.start
                 return _Problem(
                     f"bytes not valid {encoding} at byte offset {at}", lines.at(piece, exc.start)

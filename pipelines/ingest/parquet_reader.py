@@ -56,6 +56,11 @@ def parquet_text(column: str, source_type: str, contract_type: str) -> str:
     return f"CAST({column} AS VARCHAR)"
 
 
+def _reason(exc: Exception, path: Path, name: str) -> str:
+    # DuckDB names the file by its absolute path; the error names it as the manifest does.
+    return f"unreadable Parquet: {first_line(exc).replace(str(path), name)}"
+
+
 def read_parquet(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -67,7 +72,7 @@ def read_parquet(
     try:
         described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     except duckdb.Error as exc:
-        raise LandingFileError(name, f"unreadable Parquet: {first_line(exc)}") from None
+        raise LandingFileError(name, _reason(exc, path, name)) from None
     header = [row[0] for row in described]
     types = [row[1] for row in described]
     header_map = map_header(header, contract, name)
@@ -88,7 +93,7 @@ def read_parquet(
             [str(path)],
         )
     except duckdb.Error as exc:
-        raise LandingFileError(name, f"unreadable Parquet: {first_line(exc)}") from None
+        raise LandingFileError(name, _reason(exc, path, name)) from None
     return ReadResult(
         table,
         count_rows(con, table),

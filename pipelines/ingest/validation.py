@@ -119,7 +119,8 @@ def _typed(col: Column, v: str) -> str:
         return (
             f"CASE WHEN regexp_matches({v}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]|$)') "
             f"THEN coalesce(try_strptime({v}, {_list(TIMESTAMP_FORMATS)}), "
-            f"timezone('{CONTRACT_TIMEZONE}', try_strptime({v}, {_list(TIMESTAMP_TZ_FORMATS)}))) "
+            f"timezone('{CONTRACT_TIMEZONE}', try_strptime(regexp_replace({v}, 'Z$', '+00:00'), "
+            f"{_list(TIMESTAMP_TZ_FORMATS)}))) "
             "END"
         )
     trues = ", ".join(_lit(x) for x in _TRUE)
