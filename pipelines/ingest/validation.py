@@ -14,8 +14,8 @@ row rules; documented in docs/data-contract.md, "Quarantine reasons"):
 - ``formula-like value: <col>='<value>'``
 - ``negative amount: <col>=<value>`` / ``negative value: <col>=<value>``
 - ``out of range (<min> to <max>): <col>=<value>``
-- ``date out of range (before 1990-01-01 or after <max date>): <col>=<value>``
-- ``in the future (after <max timestamp>): <col>='<value>'``
+- ``date out of range (before 1990-01-01 or after <latest date>): <col>=<value>``
+- ``in the future (after <latest timestamp>): <col>='<value>'``
 - ``refund exceeds amount: refund_amount_cny=<r> > amount_cny=<a>``
 - ``unknown account: account_id='<id>'``
 - ``duplicate key in file: <key>='<value>' (first at line <n>)``

@@ -75,3 +75,27 @@ def test_contracts_cover_settings_entities_and_type_the_columns():
         assert all(c.type in DUCKDB_TYPES for c in contract.columns)
     assert not CONTRACTS["risk"].references_account
     assert CONTRACTS["surveys"].references_account
+
+
+def test_data_contract_documents_formats_encodings_and_reasons():
+    """docs/data-contract.md and the code change together: every accepted or ignored file
+    type, every declarable encoding and every quarantine reason is in the document."""
+    from pipelines.ingest import validation
+    from pipelines.ingest.encodings import ENCODINGS
+    from pipelines.ingest.files import ACCEPTED_SUFFIXES, IGNORED_SUFFIXES
+    from pipelines.settings import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    for suffix in [*ACCEPTED_SUFFIXES, *IGNORED_SUFFIXES]:
+        assert f"`{suffix}`" in doc or f"`{suffix.removesuffix('.gz')}`" in doc, suffix
+    for encoding in ENCODINGS:
+        assert f"`{encoding}`" in doc, encoding
+    reasons = [
+        line.split("``")[1].split(":")[0]
+        for line in validation.__doc__.splitlines()
+        if line.startswith("- ``")
+    ]
+    assert len(reasons) == 13
+    for reason in reasons:
+        assert f"| `{reason}" in doc, reason
+    assert "`future_tolerance_hours`" in doc and "Asia/Shanghai" in doc
