@@ -117,60 +117,68 @@ def _notes_result(rows: list[tuple[str, str, str]], severity: AssetCheckSeverity
     )
 
 
-def _build_checks(entity: str) -> list[AssetChecksDefinition]:
-    key = raw_asset_key(entity)
-
+def _files_readable(entity: str) -> AssetChecksDefinition:
     @asset_check(
-        asset=key,
+        asset=raw_asset_key(entity),
+        partitions_def=AS_OF_PARTITIONS,
         name="files_readable",
         blocking=True,
-        partitions_def=AS_OF_PARTITIONS,
         description="No landing file of this entity failed to read (or was deferred) in the "
         "run: a partial delivery does not reach dbt. Names file, line and reason.",
     )
-    def _files_readable(context: AssetCheckExecutionContext, warehouse: Warehouse):
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse):
         with warehouse.connect() as con:
             ensure_raw_schema(con)
             rows = _manifest_notes(con, entity, context.run.run_id, ("failed", "deferred"))
         return _notes_result(rows, AssetCheckSeverity.ERROR, "Every file was readable.")
 
+    return _check
+
+
+def _columns_populated(entity: str) -> AssetChecksDefinition:
     @asset_check(
-        asset=key,
-        name="columns_populated",
+        asset=raw_asset_key(entity),
         partitions_def=AS_OF_PARTITIONS,
+        name="columns_populated",
         description="No documented column was absent or empty in every row of a loaded file "
         "(a broken export or a moved header). Recorded as a warning, never blocking.",
     )
-    def _columns_populated(context: AssetCheckExecutionContext, warehouse: Warehouse):
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse):
         with warehouse.connect() as con:
             ensure_raw_schema(con)
             rows = _manifest_notes(con, entity, context.run.run_id, ("loaded",))
         return _notes_result(rows, AssetCheckSeverity.WARN, "No warnings.")
 
+    return _check
+
+
+def _reconciliation(entity: str) -> AssetChecksDefinition:
     @asset_check(
-        asset=key,
+        asset=raw_asset_key(entity),
+        partitions_def=AS_OF_PARTITIONS,
         name="reconciliation",
         blocking=True,
-        partitions_def=AS_OF_PARTITIONS,
         description="Every file of the run: rows read = loaded + quarantined, and both counts "
         "match raw and raw._quarantine.",
     )
-    def _reconciliation(context: AssetCheckExecutionContext, warehouse: Warehouse):
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse):
         with warehouse.connect() as con:
             ensure_raw_schema(con)
             return _reconciliation_result(con, entity, context.run.run_id)
 
+    return _check
+
+
+def _quarantine_rate(entity: str) -> AssetChecksDefinition:
     @asset_check(
-        asset=key,
+        asset=raw_asset_key(entity),
+        partitions_def=AS_OF_PARTITIONS,
         name="quarantine_rate",
         blocking=True,
-        partitions_def=AS_OF_PARTITIONS,
         description="Quarantined / read rows of the run's files stay under the threshold "
         "of config/sources.yaml (severity from there too).",
     )
-    def _quarantine_rate(
-        context: AssetCheckExecutionContext, warehouse: Warehouse, run: RunContextResource
-    ):
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse, run: RunContextResource):
         source = run.ctx.config.source_settings[entity]
         with warehouse.connect() as con:
             ensure_raw_schema(con)
@@ -193,7 +201,9 @@ def _build_checks(entity: str) -> list[AssetChecksDefinition]:
             },
         )
 
-    return [_files_readable, _columns_populated, _reconciliation, _quarantine_rate]
+    return _check
 
 
-raw_checks: list[AssetChecksDefinition] = [c for e in ENTITIES for c in _build_checks(e)]
+_FACTORIES = (_files_readable, _columns_populated, _reconciliation, _quarantine_rate)
+
+raw_checks: list[AssetChecksDefinition] = [make(e) for e in ENTITIES for make in _FACTORIES]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from pipelines.ingest.charsets import PRIVATE_USE, UTF8_HAN, rare_pattern
+from pipelines.ingest.charsets import UTF8_HAN, Plausibility, Problem
 from pipelines.ingest.errors import LandingFileError
 
 ENCODINGS = ("auto", "utf-8", "utf-16", "gbk", "gb18030", "big5", "windows-1252")
@@ -46,11 +46,6 @@ DECLARE_HINT = (
     f"(encoding: {' | '.join(ENCODINGS[1:])})"
 )
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-# A line is implausible when at least LINE_RARE_MIN of its characters are rare and they are
-# at least LINE_RARE_SHARE of its non-ASCII characters; a file, when FILE_RARE_MIN / SHARE.
-# Genuine exports measure 0-3%; text decoded with the wrong codec 50-100%.
-LINE_RARE_MIN, LINE_RARE_SHARE = 2, 0.3
-FILE_RARE_MIN, FILE_RARE_SHARE = 3, 0.2
 _PIECE = 1 << 20
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
@@ -67,12 +62,6 @@ class TextSource:
         if self.gzip:
             return gzip.open(self.path, "rt", encoding="utf-8-sig", newline="")
         return self.path.open("r", encoding="utf-8-sig", newline="")
-
-
-@dataclass
-class _Problem:
-    reason: str
-    line: int
 
 
 def open_binary(path: Path, compressed: bool) -> BinaryIO:
@@ -166,7 +155,7 @@ def prepare_text(
     return TextSource(target, encoding, False)
 
 
-def _scan_utf8(path: Path, compressed: bool, name: str, declared: str) -> _Problem | None:
+def _scan_utf8(path: Path, compressed: bool, name: str, declared: str) -> Problem | None:
     """None when the file is UTF-8; else where it stops being UTF-8 (raises on mixing)."""
     lines = _Lines(name)
     first_text: int | None = None
@@ -194,7 +183,7 @@ def _scan_utf8(path: Path, compressed: bool, name: str, declared: str) -> _Probl
                             "the whole file again in one encoding",
                             f"line {line}",
                         ) from None
-                    return _Problem(reason, line)
+                    return Problem(reason, line)
             lines.advance(piece)
             last = piece
     lines.check_last(last)
@@ -202,7 +191,7 @@ def _scan_utf8(path: Path, compressed: bool, name: str, declared: str) -> _Probl
 
 
 def _detect_legacy(
-    path: Path, compressed: bool, name: str, workdir: Path, utf8: _Problem
+    path: Path, compressed: bool, name: str, workdir: Path, utf8: Problem
 ) -> TextSource:
     problems = [f"not utf-8 (line {utf8.line}: {utf8.reason})"]
     for encoding in AUTO_LEGACY:
@@ -221,11 +210,11 @@ def _detect_legacy(
 
 def _decode_legacy(
     path: Path, compressed: bool, encoding: str, name: str, target: Path, heuristic: bool
-) -> _Problem | None:
+) -> Problem | None:
     """Transcode to ``target``; the first problem, or None when the decoding is accepted."""
     codec = CODECS[encoding]
     lines = _Lines(name)
-    stats = _Plausibility(codec) if heuristic else None
+    stats = Plausibility(codec) if heuristic else None
     last = b""
     with open_binary(path, compressed) as fh, target.open("w", encoding="utf-8") as sink:
         for piece in _pieces(fh, name):
@@ -236,7 +225,7 @@ def _decode_legacy(
                 # Often the bytes that do not decode are a row saved as UTF-8: say so.
                 _raise_on_utf8_line(piece, lines, encoding)
                 at = lines.offset + exc.start
-                return _Problem(
+                return Problem(
                     f"bytes not valid {encoding} at byte offset {at}", lines.at(piece, exc.start)
                 )
             _raise_on_utf8_line(piece, lines, encoding)
@@ -276,51 +265,6 @@ def _raise_on_utf8_line(piece: bytes, lines: _Lines, encoding: str) -> None:
             "(a row saved in another encoding?); export the whole file again in one encoding",
             f"line {lines.at(piece, start)}",
         )
-
-
-class _Plausibility:
-    """Rare-character statistics of a decoding, per line and for the whole file."""
-
-    def __init__(self, codec: str) -> None:
-        self.codec, self.rare = codec, rare_pattern(codec)
-        self.rare_total = self.non_ascii_total = 0
-        self.first_rare_line: int | None = None
-
-    def check_piece(self, piece: bytes, text: str, lines: _Lines) -> _Problem | None:
-        if text.encode(self.codec) != piece:
-            return _Problem(f"bytes do not round-trip through {self.codec}", lines.at(piece, 0))
-        self.non_ascii_total += len(text) - len(text.encode("ascii", "ignore"))
-        pos = 0
-        while match := self.rare.search(text, pos):
-            start = text.rfind("\n", 0, match.start()) + 1
-            end = text.find("\n", match.start())
-            end = len(text) if end < 0 else end
-            pos = end + 1
-            line = text[start:end]
-            rare = len(self.rare.findall(line))
-            non_ascii = len(line) - len(line.encode("ascii", "ignore"))
-            number = lines.done + text.count("\n", 0, start) + 1
-            self.rare_total += rare
-            self.first_rare_line = self.first_rare_line or number
-            if PRIVATE_USE.search(line):
-                return _Problem("private-use characters (not text)", number)
-            if rare >= LINE_RARE_MIN and rare >= LINE_RARE_SHARE * non_ascii:
-                return _Problem(
-                    f"looks garbled: {rare} of {non_ascii} non-ASCII characters are rare or "
-                    "not Chinese",
-                    number,
-                )
-        return None
-
-    def verdict(self) -> _Problem | None:
-        share = self.rare_total / self.non_ascii_total if self.non_ascii_total else 0.0
-        if self.rare_total >= FILE_RARE_MIN and share >= FILE_RARE_SHARE:
-            return _Problem(
-                f"looks garbled: {self.rare_total} of {self.non_ascii_total} non-ASCII "
-                "characters in the file are rare or not Chinese",
-                self.first_rare_line or 1,
-            )
-        return None
 
 
 def _transcode_utf16(path: Path, compressed: bool, name: str, target: Path) -> TextSource:

@@ -249,7 +249,7 @@ def validation_sql(contract: EntityContract, present: tuple[str, ...], source: s
     Named parameters: ``$max_date`` (DATE) when the contract has date columns, ``$max_ts``
     (TIMESTAMP) when it has timestamp columns (see :func:`parameters`).
     """
-    cols = contract.columns
+    cols, account_join, account_rule, account_reason = contract.columns, *_account_rule(contract)
     raw_pairs = ", ".join(
         f"{_lit(c)}, CASE WHEN length({_q('r__' + c)}) > {MAX_FIELD_CHARS} THEN "
         f"left({_q('r__' + c)}, {MAX_FIELD_CHARS}) || '…[truncated: ' || "
@@ -263,7 +263,6 @@ def validation_sql(contract: EntityContract, present: tuple[str, ...], source: s
     typed = ", ".join(f"{_typed(c, _q('v__' + c.name))} AS {_q('t__' + c.name)}" for c in cols)
     rules = [rule for c in cols for rule in _column_rules(c)] + _row_rules(contract)
     out_cols = ", ".join(f"{_q('t__' + c.name)} AS {_q(c.name)}" for c in cols)
-    account_join, account_rule, account_reason = _account_rule(contract)
     key_t = ", ".join(_q("t__" + k) for k in contract.key)
     key_shown = " || ', ' || ".join(
         f"{_lit(k + '=')} || '''' || {_shown(_q('v__' + k))} || ''''" for k in contract.key

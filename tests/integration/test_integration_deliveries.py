@@ -139,7 +139,10 @@ class State:
 
 def _capture(world: PipelineWorld, result, as_of: date) -> State:
     with _warehouse(world) as con:
-        manifest = con.execute("select * from raw._file_manifest order by loaded_at").df()
+        # Loaded files only: failed, ignored and skipped files are listed too, with a status.
+        manifest = con.execute(
+            "select * from raw._file_manifest where status = 'loaded' order by loaded_at"
+        ).df()
         quarantine = con.execute("select * from raw._quarantine").df()
         raw_counts = {
             e: con.execute(f'select count(*) from raw."{e}"').fetchone()[0] for e in ENTITIES
@@ -157,6 +160,7 @@ def _capture(world: PipelineWorld, result, as_of: date) -> State:
             from raw._file_manifest as m
             left join r on r.entity = m.entity and r._sha256 = m.sha256
             left join q on q.entity = m.entity and q.source_file = m.path
+            where m.status = 'loaded'
             """
         ).df()
         c360 = con.execute("select * from marts.customer_360").df().set_index("golden_account_id")
@@ -719,11 +723,16 @@ def test_correction_publishes_a_new_snapshot(day, corrected):
 def test_broken_file_fails_its_asset_naming_file_line_and_reason(broken):
     bad, state = broken
     assert not state.result.success
-    errors = failures(state.result)
-    orders_errors = [msg for step, msg in errors if "orders" in step and "raw" in step]
-    assert orders_errors, errors
+    # The ingest step loads what it can; the blocking files_readable check of raw/orders fails
+    # with the file, line and reason, and stops everything downstream.
+    (check,) = [
+        e
+        for e in state.result.get_asset_check_evaluations()
+        if e.asset_key.path == ["raw", "orders"] and e.check_name == "files_readable"
+    ]
+    assert not check.passed
     name = _landing_name(bad.path)
-    message = orders_errors[0]
+    message = check.description
     assert name in message and "line 3" in message and "unterminated quote" in message
 
 
