@@ -45,6 +45,14 @@ def _huge_field(path: Path) -> None:
     )
 
 
+def _escape_in_a_number(path: Path) -> None:
+    path.write_text(
+        "account_id,account_name,employee_count,created_at,updated_at\n"
+        "X1,转义公司,12\x1b[2J,2023-01-01,2024-01-01\nX2,正常公司,12,2023-01-01,2024-01-01\n",
+        encoding="utf-8",
+    )
+
+
 @dataclass(frozen=True)
 class Case:
     """One delivered file and what must come of it."""
@@ -219,6 +227,11 @@ CASES: dict[str, Case] = {
             (18, "control character: account_name contains U+001B"),
             (19, "control character: account_name contains U+0085"),
         ),
+    ),
+    "escape sequence in a typed column": Case(
+        "crm_accounts", "escape.csv", detected="utf-8", build=_escape_in_a_number,
+        loaded=(_a("X2", "正常公司", None, "2024-01-01 00:00:00"),),
+        quarantine=((2, "invalid integer: employee_count='12\ufffd[2J'"),),
     ),
     "nul character in a json value": Case(
         "crm_accounts", "accounts_nul.jsonl",
