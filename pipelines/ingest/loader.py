@@ -36,7 +36,7 @@ from pipelines.ingest.manifest import (
 )
 from pipelines.ingest.readers import LandingFileError, read_landing_file
 from pipelines.ingest.sources_config import SourceConfig
-from pipelines.ingest.validation import WHITESPACE_SQL, parameters, validation_sql
+from pipelines.ingest.validation import parameters, validation_sql
 
 __all__ = ["FileResult", "LoadReport", "ensure_raw_schema", "load_entities", "load_entity"]
 
@@ -68,20 +68,22 @@ def _now() -> datetime:
 
 
 def column_warnings(
-    con: duckdb.DuckDBPyConnection, read: ReadResult, contract: EntityContract
+    con: duckdb.DuckDBPyConnection, table: str, read: ReadResult, contract: EntityContract
 ) -> tuple[str, ...]:
-    """Documented columns absent from the file or empty in every row (a broken export or a
-    header that moved), for files of at least EMPTY_COLUMN_MIN_ROWS rows."""
-    if read.rows < EMPTY_COLUMN_MIN_ROWS:
+    """Documented columns absent from the file, or without a single value in it (a broken
+    export or a header that moved), for files of at least EMPTY_COLUMN_MIN_ROWS rows.
+
+    Counted on the validated ``table`` (trimmed, typed values: non-NULL counts come from the
+    column's validity mask, no second pass over the strings).
+    """
+    if read.rows < EMPTY_COLUMN_MIN_ROWS or not read.columns:
         return ()
     counts = con.execute(
-        "SELECT "
-        + ", ".join(f"count(nullif(trim(\"{c}\", {WHITESPACE_SQL}), ''))" for c in read.columns)
-        + f' FROM "{read.table}"'
+        "SELECT " + ", ".join(f'count("{c}")' for c in read.columns) + f' FROM "{table}"'
     ).fetchone()
     empty = [c for c, n in zip(read.columns, counts, strict=True) if n == 0]
     absent = [c for c in contract.column_names if c not in read.columns]
-    warnings = [f"column {c} is empty in all {read.rows} rows" for c in empty]
+    warnings = [f"column {c} has no value in any of the {read.rows} rows" for c in empty]
     if absent:
         warnings.append(f"documented column(s) absent: {', '.join(absent)}")
     return tuple(warnings)
@@ -123,13 +125,13 @@ def load_file(
         return base
     try:
         read = read_landing_file(con, path, contract, _SOURCE, source.encoding, display_name=rel)
-        base.warnings = column_warnings(con, read, contract)
         max_date, max_ts = load_limits(load_time, source.future_tolerance_hours)
         sql = validation_sql(contract, read.columns, _SOURCE)
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{_VALIDATED}" AS {sql}',
             parameters(sql, max_date, max_ts),
         )
+        base.warnings = column_warnings(con, _VALIDATED, read, contract)
         return _commit(con, entity, base, read, run_id, defer_unknown_accounts)
     except LandingFileError as exc:
         base.status, base.note = "failed", str(exc)

@@ -118,12 +118,13 @@ def _typed(col: Column, v: str) -> str:
             f"THEN TRY_CAST(left({v}, 10) AS DATE) END"
         )
     if col.type == "timestamp":
+        naive = f"try_strptime({v}, {_list(TIMESTAMP_FORMATS)})"
+        # CASE, not coalesce: the offset formats are tried only where the plain ones failed.
         return (
-            f"CASE WHEN regexp_matches({v}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]|$)') "
-            f"THEN coalesce(try_strptime({v}, {_list(TIMESTAMP_FORMATS)}), "
-            f"timezone('{CONTRACT_TIMEZONE}', try_strptime(regexp_replace({v}, 'Z$', '+00:00'), "
-            f"{_list(TIMESTAMP_TZ_FORMATS)}))) "
-            "END"
+            f"CASE WHEN NOT regexp_matches({v}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]|$)') "
+            f"THEN NULL WHEN {naive} IS NOT NULL THEN {naive} "
+            f"ELSE timezone('{CONTRACT_TIMEZONE}', try_strptime(regexp_replace({v}, 'Z$', "
+            f"'+00:00'), {_list(TIMESTAMP_TZ_FORMATS)})) END"
         )
     trues = ", ".join(_lit(x) for x in _TRUE)
     falses = ", ".join(_lit(x) for x in _FALSE)

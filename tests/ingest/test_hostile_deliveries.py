@@ -66,6 +66,7 @@ class Case:
     detected: str | None = None  # the encoding the manifest reports
     blank_rows: int = 0
     unknown: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # shown at the end of the run (columns_populated check)
     build: Callable[[Path], None] | None = None  # writes the file instead of a fixture
 
     @property
@@ -201,6 +202,15 @@ CASES: dict[str, Case] = {
         error="crm_accounts/accounts_title_row.xlsx: line 1: missing required column: account_id, "
         "account_name, created_at, updated_at (no column of the contract in the first row: is "
         "there a title row above the header, or is the file in the wrong folder?)",
+    ),
+    "documented column empty in every row": Case(
+        "crm_accounts", "accounts_empty_industry.csv", detected="utf-8",
+        loaded=tuple(_a(f"E{i:02d}", f"空列{i}公司", None, "2024-01-01 00:00:00") for i in range(1, 26)),
+        warnings=(
+            "column industry has no value in any of the 25 rows",
+            "documented column(s) absent: uscc, employee_count, annual_revenue_cny, province, "
+            "city, parent_account_id, owner_team, is_deleted",
+        ),
     ),
     "trailing comma: blank header over nothing": Case(
         "crm_accounts", "accounts_trailing_blank_column.csv", detected="utf-8",
@@ -382,4 +392,10 @@ def test_hostile_delivery(con, landing, case: Case):
     assert result.blank_rows == case.blank_rows
     assert result.encoding == case.detected
     assert result.unknown_columns == case.unknown
+    assert result.warnings == case.warnings
+    note = con.execute(
+        "SELECT note FROM raw._file_manifest WHERE path = ? AND status = 'loaded'",
+        [result.path],
+    ).fetchone()[0]
+    assert note == ("; ".join(case.warnings) or None)
     assert_reconciles(con)

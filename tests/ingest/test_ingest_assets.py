@@ -207,6 +207,20 @@ def test_unreadable_accounts_file_does_not_stop_orders(data_dir):
         ]
 
 
+def test_empty_documented_column_is_a_warning_not_a_failure(data_dir):
+    target = get_paths().landing_dir / "crm_accounts" / "accounts_empty_industry.csv"
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "hostile" / "accounts_empty_industry.csv", target)
+    result = _materialize()
+    assert result.success  # a WARN check records, it does not block
+    check = _check_evaluations(result)[("crm_accounts", "columns_populated")]
+    assert (check.passed, check.severity.value) == (False, "WARN")
+    assert check.description.startswith(
+        "column industry has no value in any of the 25 rows; documented column(s) absent: uscc"
+    )
+    assert "column industry has no value" in _metadata(result, "crm_accounts")["warnings"]
+
+
 def test_one_entity_can_be_materialized_alone(data_dir):
     _drop("accounts_utf8_bom.csv", "crm_accounts")
     _drop("orders_batch1.csv", "orders")
