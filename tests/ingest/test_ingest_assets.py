@@ -285,3 +285,20 @@ def test_sensor_skips_tick_when_warehouse_is_locked(data_dir):
         assert "locked" in result.skip_message
     finally:
         writer.close()
+
+
+def test_sensor_counts_only_loaded_files_as_loaded(data_dir):
+    """A failed file is in the manifest too; the sensor must still see it as pending."""
+    _drop("accounts_utf8_bom.csv", "crm_accounts")
+    _drop("orders_truncated.parquet", "orders")
+    assert not _materialize().success
+    loaded = sensors.loaded_files(get_paths().warehouse)
+    assert loaded == {("crm_accounts", sensors.sha256_file(FIXTURES / "accounts_utf8_bom.csv"))}
+    job = define_asset_job("ingest_job", selection=AssetSelection.groups("raw"))
+    request = sensors.build_landing_sensor(job)(
+        build_sensor_context(resources={"warehouse": Warehouse()})
+    )
+    assert isinstance(request, RunRequest)
+    assert request.run_key == sensors.pending_run_key(
+        {("orders", sensors.sha256_file(FIXTURES / "orders_truncated.parquet"))}
+    )
