@@ -168,3 +168,21 @@ def test_manifest_of_an_older_warehouse_is_migrated(con, landing):
     assert [(f.status, f.loaded_as) for f in report.files] == [
         ("skipped-duplicate", "crm_accounts/old_name.csv")
     ]
+
+
+def test_gzip_json_lines_load_like_the_plain_file(con, landing):
+    import gzip
+
+    load_accounts(con, landing)
+    folder = landing / "crm_leads"
+    folder.mkdir()
+    data = (FIXTURES / "leads.jsonl").read_bytes()
+    (folder / "leads.jsonl.gz").write_bytes(gzip.compress(data, mtime=0))
+    report = load(con, landing, "crm_leads")
+    assert [(f.status, f.file_format, f.rows_read, f.blank_rows) for f in report.files] == [
+        ("loaded", "jsonl.gz", 3, 1)
+    ]
+    assert con.execute(
+        "SELECT lead_id, status, _source_line FROM raw.crm_leads ORDER BY lead_id"
+    ).fetchall() == [("L1", "open", 1), ("L2", "converted", 3)]
+    assert_reconciles(con)
