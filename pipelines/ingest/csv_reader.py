@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.ingest.contracts import EntityContract
-from pipelines.ingest.encodings import prepare_text
+from pipelines.ingest.encodings import MAX_LINE_BYTES, prepare_text
 from pipelines.ingest.errors import LandingFileError
 from pipelines.ingest.files import FileFormat
 from pipelines.ingest.headers import (
@@ -31,7 +31,7 @@ from pipelines.ingest.validation import WHITESPACE_SQL
 
 # DuckDB refuses CSV records longer than max_line_size; 64 MB leaves room for the contract's
 # 4096-character limit to be enforced as a quarantine reason instead of a file failure.
-CSV_MAX_LINE_SIZE = 64 * 1024 * 1024
+CSV_MAX_LINE_SIZE = MAX_LINE_BYTES
 _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 

@@ -47,6 +47,8 @@ DECLARE_HINT = (
 )
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _PIECE = 1 << 20
+# As DuckDB's max_line_size for CSV (csv_reader.CSV_MAX_LINE_SIZE).
+MAX_LINE_BYTES = 64 * 1024 * 1024
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 
 
@@ -70,8 +72,12 @@ def open_binary(path: Path, compressed: bool) -> BinaryIO:
 
 
 def _pieces(fh: BinaryIO, name: str) -> Iterator[bytes]:
-    """The file in pieces of whole lines (the last piece may lack its line break)."""
-    carry = b""
+    """The file in pieces of whole lines (the last piece may lack its line break).
+
+    A line longer than MAX_LINE_BYTES fails the file: memory stays bounded on a binary file
+    without line breaks, and DuckDB would refuse such a record anyway.
+    """
+    carry, offset = b"", 0
     while True:
         try:
             block = fh.read(_PIECE)
@@ -84,9 +90,16 @@ def _pieces(fh: BinaryIO, name: str) -> Iterator[bytes]:
         data = carry + block
         cut = data.rfind(b"\n") + 1
         if cut == 0:
+            if len(data) > MAX_LINE_BYTES:
+                raise LandingFileError(
+                    name,
+                    f"no line break in {len(data)} bytes from byte offset {offset}: not a "
+                    f"delimited text file, or a record over the {MAX_LINE_BYTES} bytes limit",
+                )
             carry = data
             continue
         carry = data[cut:]
+        offset += cut
         yield data[:cut]
 
 

@@ -116,3 +116,17 @@ def test_zero_tolerance_quarantines_anything_after_the_load_time(con, landing):
 def test_declarable_encodings_are_the_readers_encodings():
     declared = typing.get_args(SourceConfig.model_fields["encoding"].annotation)
     assert set(declared) == set(ENCODINGS)
+
+
+def test_a_file_without_line_breaks_fails_with_bounded_memory(tmp_path, monkeypatch):
+    from pipelines.ingest import encodings
+
+    monkeypatch.setattr(encodings, "MAX_LINE_BYTES", 3 * 1024 * 1024)
+    path = tmp_path / "blob.csv"
+    path.write_bytes(b"order_id," + b"x" * (5 * 1024 * 1024))
+    with pytest.raises(LandingFileError) as info:
+        prepare_text(path, False, "auto", "orders/blob.csv", tmp_path)
+    assert str(info.value) == (
+        "orders/blob.csv: no line break in 4194304 bytes from byte offset 0: not a delimited "
+        "text file, or a record over the 3145728 bytes limit"
+    )
