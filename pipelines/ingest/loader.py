@@ -117,11 +117,12 @@ def load_file(
     )
     previous = loaded_path(con, entity, base.sha256)
     if previous:
-        base.status, base.loaded_as = (
-            ("unchanged" if previous == rel else "skipped-duplicate"),
-            previous,
-        )
-        base.note = None if previous == rel else f"same content as {previous}, already loaded"
+        base.loaded_as = previous
+        if previous == rel:
+            base.status = "unchanged"
+        else:
+            base.status = "skipped-duplicate"
+            base.note = f"same content as {previous}, already loaded"
         return base
     try:
         read = read_landing_file(con, path, contract, _SOURCE, source.encoding, display_name=rel)
