@@ -110,10 +110,10 @@ def write_risk_gbk(path: Path, n: int) -> None:
 
 def load(warehouse: str, landing: str, entity: str, memory_limit: str) -> dict:
     """In a child process: ``load_entity`` for one entity, as the raw asset calls it."""
+    from pipelines.config import load_stratum_config
     from pipelines.ingest.loader import load_entity
-    from pipelines.ingest.sources_config import load_sources_config
 
-    source = load_sources_config()[entity]
+    source = load_stratum_config().source_settings[entity]
     con = duckdb.connect(warehouse)
     try:
         if memory_limit:

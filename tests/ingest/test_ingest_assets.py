@@ -41,12 +41,13 @@ def _drop(fixture: str, entity: str) -> None:
     shutil.copyfile(FIXTURES / fixture, target)
 
 
-def _materialize():
+def _materialize(selection=None):
     return materialize(
         [*raw_assets, *raw_checks],
         resources={"warehouse": Warehouse(), "run": RunContextResource()},
         raise_on_error=False,
         partition_key="2024-06-30",
+        selection=selection,
     )
 
 
@@ -224,11 +225,7 @@ def test_empty_documented_column_is_a_warning_not_a_failure(data_dir):
 def test_one_entity_can_be_materialized_alone(data_dir):
     _drop("accounts_utf8_bom.csv", "crm_accounts")
     _drop("orders_batch1.csv", "orders")
-    result = materialize(
-        [*raw_assets, *raw_checks],
-        resources={"warehouse": Warehouse()},
-        selection=AssetSelection.assets(AssetKey(["raw", "crm_accounts"])),
-    )
+    result = _materialize(AssetSelection.assets(AssetKey(["raw", "crm_accounts"])))
     assert result.success
     assert [m.asset_key for m in result.get_asset_materialization_events()] == [
         AssetKey(["raw", "crm_accounts"])

@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.publish.snapshot import write_snapshot
+from pipelines.publish.snapshot import publish
 from pipelines.publish.text_safety import safe_text, safe_text_sql
+from tests.config_files import run_context
 from tests.publish.test_publish_snapshot import stage_upstream
 
 CASES = [
@@ -43,8 +44,8 @@ def test_safe_text_and_its_sql_twin_agree(value, expected):
 
 def test_snapshot_publishes_only_safe_text(tmp_path: Path):
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    as_of = date(2024, 6, 30)
-    stage_upstream(con, {"G-1": "A", "G-2": "B", "G-3": "C"}, "snap-1", as_of)
+    ctx = run_context(date(2024, 6, 28), run_id="safe")
+    stage_upstream(con, {"G-1": "A", "G-2": "B", "G-3": "C"}, ctx.snapshot_id, ctx.as_of)
     con.execute(
         "update marts.customer_360 set account_name = case golden_account_id "
         "when 'G-1' then '=HYPERLINK(\"http://evil.example\",\"x\")' "
@@ -54,10 +55,11 @@ def test_snapshot_publishes_only_safe_text(tmp_path: Path):
     con.execute(
         "update tiers.customer_tier set reason_en = '+cmd|x' where golden_account_id = 'G-3'"
     )
-    info = write_snapshot(con, tmp_path / "snapshots", run_id="run-1", code_version_value="test")
+    serving = tmp_path / "serving"
+    info, _ = publish(con, serving, serving / "serving.duckdb", ctx)
     rows = duckdb.execute(
         "select golden_account_id, account_name, reason_en from read_parquet(?) order by 1",
-        [str(tmp_path / "snapshots" / info.snapshot_id / "customer_tier.parquet")],
+        [str(serving / info.parquet_path)],
     ).fetchall()
     assert rows == [
         ("G-1", '\'=HYPERLINK("http://evil.example","x")', "reason_en-G-1"),
