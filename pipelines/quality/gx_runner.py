@@ -32,6 +32,7 @@ from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
+from pipelines.privacy.masking import mask_value, mask_values
 from pipelines.quality.config import (
     QualityConfig,
     Severity,
@@ -344,19 +345,19 @@ def validate_frame(
         cfg = r.expectation_config
         kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k != "batch_id"}
         res = r.result or {}
+        column = _columns_of(kwargs)  # contact data is masked before metadata/results see it
+        examples = jsonable(list(res.get("partial_unexpected_list") or []))[: policy.examples]
         outcomes.append(
             ExpectationOutcome(
                 expectation_type=cfg.type,
-                column=_columns_of(kwargs),
+                column=column,
                 kwargs=kwargs,
                 success=bool(r.success),
                 severity=policy.severity_for(expectation_key(cfg.type, kwargs), cfg.type),
                 unexpected_count=res.get("unexpected_count"),
                 unexpected_percent=res.get("unexpected_percent"),
-                examples=jsonable(list(res.get("partial_unexpected_list") or []))[
-                    : policy.examples
-                ],
-                observed_value=jsonable(res.get("observed_value")),
+                examples=mask_values(column, examples),
+                observed_value=mask_value(column, jsonable(res.get("observed_value"))),
                 error=_error_message(r.exception_info),
             )
         )

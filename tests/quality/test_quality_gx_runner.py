@@ -109,7 +109,8 @@ def test_mostly_tolerates_a_few_bad_emails_but_not_many() -> None:
     outcome = validate_frame(many, "crm_contacts", _params("crm_contacts"), config=CONFIG)
     email = outcome.result("expect_column_values_to_match_regex", "email")
     assert (email.success, email.severity, email.unexpected_count) == (False, "WARN", 3)
-    assert sorted(email.examples) == sorted(["a@", "bob at example.com", "x"])
+    # contact data is masked (shape kept): pipelines/privacy/masking.py
+    assert sorted(email.examples) == sorted(["x@", "xxx xx xxxxxxx.xxx", "x"])
     phone = outcome.result("expect_column_values_to_match_regex", "phone")
     assert (phone.success, phone.unexpected_count) == (False, 3)
     assert outcome.passed  # email/phone format is WARN in config/quality.yaml

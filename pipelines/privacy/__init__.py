@@ -1,0 +1,1 @@
+"""Personal data protection: masking of contact data (names, emails, phones)."""
