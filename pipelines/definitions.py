@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
+from pipelines.alerts.sensor import run_alerts_sensor
 from pipelines.ingest.assets import raw_assets, raw_checks
 from pipelines.ingest.sensors import build_landing_sensor
 from pipelines.jobs import daily_schedule, stratum_job
@@ -24,7 +25,7 @@ defs = Definitions(
     asset_checks=[*raw_checks, *raw_quality_checks, *customer_360_quality_checks],
     jobs=[stratum_job],
     schedules=[daily_schedule],
-    sensors=[build_landing_sensor(stratum_job)],
+    sensors=[build_landing_sensor(stratum_job), run_alerts_sensor],
     resources={"warehouse": Warehouse(), "dbt": dbt_resource(), "run": RunContextResource()},
     executor=in_process_executor,
 )

@@ -42,13 +42,19 @@ class Warehouse(ConfigurableResource):
         return self.path or str(get_paths().warehouse)
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(
+        self, read_only: bool = False, lock_timeout_s: float = 60.0
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection that waits up to ``lock_timeout_s`` for another process's lock."""
         from pathlib import Path
 
         target = Path(self.resolved_path())
         target.parent.mkdir(parents=True, exist_ok=True)
         con = _connect_waiting_for_lock(
-            str(target), read_only=read_only, config={"memory_limit": duckdb_memory_limit()}
+            str(target),
+            read_only=read_only,
+            config={"memory_limit": duckdb_memory_limit()},
+            timeout_s=lock_timeout_s,
         )
         try:
             yield con

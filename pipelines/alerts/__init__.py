@@ -1,0 +1,1 @@
+"""Alerts on failed and blocked runs: quality.run_alerts and an optional webhook."""
