@@ -9,6 +9,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor
 
 from pipelines.alerts.sensor import run_alerts_sensor
+from pipelines.catalog import with_catalog
 from pipelines.ingest.assets import raw_assets, raw_checks
 from pipelines.ingest.sensors import build_landing_sensor
 from pipelines.jobs import daily_schedule, stratum_job
@@ -21,7 +22,9 @@ from pipelines.tiering.assets import tiering_assets
 from pipelines.transform.assets import dbt_models, dbt_resource
 
 defs = Definitions(
-    assets=[*raw_assets, dbt_models, *scoring_assets, *tiering_assets, *publish_assets],
+    assets=with_catalog(
+        [*raw_assets, dbt_models, *scoring_assets, *tiering_assets, *publish_assets]
+    ),
     asset_checks=[*raw_checks, *raw_quality_checks, *customer_360_quality_checks],
     jobs=[stratum_job],
     schedules=[daily_schedule],

@@ -31,7 +31,7 @@ def test_definitions_load(dbt_manifest):
         assert AssetKey(key) in keys
     assert repo.has_job("stratum_daily")
     assert [s.name for s in repo.schedule_defs] == ["stratum_daily_schedule"]
-    assert [s.name for s in repo.sensor_defs] == ["landing_sensor"]
+    assert sorted(s.name for s in repo.sensor_defs) == ["landing_sensor", "stratum_run_alerts"]
 
 
 def test_everything_downstream_of_ingest_is_gated_by_blocking_checks(dbt_manifest):

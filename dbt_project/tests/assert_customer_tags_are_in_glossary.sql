@@ -1,6 +1,10 @@
 -- Every tag customer_360 emits must be explained in seeds/tag_rules.csv (values such as the
 -- industry code are compared by prefix, e.g. industry:saas matches industry:<code>).
 -- Uses string_split/unnest (DuckDB); the models themselves stay portable.
+-- meta.dagster.ref: it reads two nodes, so Dagster is told which one it checks (else its result
+-- becomes an observation of an asset key that exists nowhere in the graph).
+
+{{ config(meta={'dagster': {'ref': {'name': 'customer_360'}}}) }}
 
 with
 

@@ -46,6 +46,7 @@ class GroupCatalog(StrictModel):
 class Catalog(StrictModel):
     groups: dict[str, GroupCatalog] = {}
     dbt_docs_url: HttpUrl | None = None
+    data_docs_url: HttpUrl | None = None
 
     @field_validator("groups")
     @classmethod

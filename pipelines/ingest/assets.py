@@ -27,7 +27,7 @@ from pipelines.ingest.checks import raw_checks
 from pipelines.ingest.contracts import CONTRACT_TIMEZONE, get_contract
 from pipelines.ingest.loader import load_entities
 from pipelines.ingest.manifest import LoadReport
-from pipelines.ingest.metadata import raw_asset_key, report_metadata
+from pipelines.ingest.metadata import load_plot_metadata, raw_asset_key, report_metadata
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
@@ -92,7 +92,10 @@ def raw_ingest(
         _log(context, report)
         yield MaterializeResult(
             asset_key=raw_asset_key(report.entity),
-            metadata=report_metadata(report, counts[report.entity]),
+            metadata={
+                **report_metadata(report, counts[report.entity]),
+                **load_plot_metadata(report),
+            },
         )
 
 

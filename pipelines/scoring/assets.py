@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from pipelines.catalog import table_metadata
 from pipelines.config.loader import combine_versions
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
@@ -24,6 +25,7 @@ from pipelines.scoring import conversion as conversion_mod
 from pipelines.scoring import fit as fit_mod
 from pipelines.scoring import rfm as rfm_mod
 from pipelines.scoring import risk as risk_mod
+from pipelines.scoring.metadata import RISK_LEVELS, model_metadata, score_metadata, share_metadata
 from pipelines.scoring.reporting import (
     category_distribution_md,
     line_chart_md,
@@ -107,6 +109,7 @@ def rfm_scores(
             df, version,
             segments=MetadataValue.md(category_distribution_md(df["rfm_segment"], "RFM segments")),
             rfm_score=MetadataValue.md(numeric_distribution_md(df["rfm_score"], "rfm_score")),
+            **score_metadata(warehouse, "rfm", rfm_score=df["rfm_score"]),
         )
     )  # fmt: skip
 
@@ -134,6 +137,7 @@ def abc_scores(
         metadata=_base_metadata(
             df, version,
             gini=MetadataValue.float(g),
+            **score_metadata(warehouse, "abc"), **share_metadata("abc_share", df["abc_class"], "ABC"),
             classes=MetadataValue.md(category_distribution_md(df["abc_class"], "ABC classes")),
             lorenz=MetadataValue.md(
                 markdown_table(lorenz) + "\n\n" + line_chart_md(x, y, f"Lorenz curve (Gini {g:.2f})", diagonal=True)
@@ -196,6 +200,7 @@ def cluster_scores(
             df, version,
             model_version=MetadataValue.text(model_version),
             k=MetadataValue.int(fit.k),
+            **score_metadata(warehouse, "clusters"), silhouette_score=MetadataValue.float(fit.silhouettes[fit.k]),
             silhouette=MetadataValue.md(markdown_table(sil)),
             clusters=MetadataValue.md(
                 markdown_table(summary)
@@ -229,6 +234,7 @@ def behaviour_scores(
         metadata=_base_metadata(
             df, version,
             behaviour_points=MetadataValue.md(numeric_distribution_md(df["behaviour_points"], "behaviour points")),
+            **score_metadata(warehouse, "behaviour", behaviour_points=df["behaviour_points"]),
             per_type=MetadataValue.md(markdown_table(per_type)),
         )
     )  # fmt: skip
@@ -253,6 +259,7 @@ def fit_scores(
             df,
             version,
             fit_score=MetadataValue.md(numeric_distribution_md(df["fit_score"], "fit score")),
+            **score_metadata(warehouse, "fit", fit_score=df["fit_score"]),
         )
     )
 
@@ -311,6 +318,7 @@ def conversion_scores(
             imp = pd.Series(card["permutation_importance"]).sort_values(ascending=False).head(10)
             meta["holdout_metrics"] = MetadataValue.md(markdown_table(metrics))
             meta["roc_auc"] = MetadataValue.float(card["metrics"]["roc_auc"])
+            meta.update(model_metadata(card["metrics"]))
             meta["permutation_importance"] = MetadataValue.md(
                 markdown_table(pd.DataFrame({"feature": imp.index, "auc_drop": imp.to_numpy()}))
             )
@@ -320,6 +328,9 @@ def conversion_scores(
             markdown_table(pd.DataFrame({"feature": list(drift), "psi": list(drift.values())}))
         )
     meta.update(
+        **score_metadata(
+            warehouse, "conversion", conversion_probability=df["conversion_probability"]
+        ),
         model_version=MetadataValue.text(model_version),
         model_status=MetadataValue.text(status),
         probability=MetadataValue.md(
@@ -371,6 +382,7 @@ def clv_scores(
             model_version=MetadataValue.text(model_version),
             parameters=MetadataValue.md(markdown_table(pd.DataFrame({"parameter": list(params), "value": list(params.values())}))),
             customers_fitted=MetadataValue.int(len(summary)),
+            **score_metadata(warehouse, "clv", clv_12m=df["clv_12m"], p_alive=df["p_alive"]),
             clv_12m=MetadataValue.md(numeric_distribution_md(np.log10(df["clv_12m"].clip(lower=0) + 1), "log10(1 + CLV 12m)")),
             churn_risk=MetadataValue.md(numeric_distribution_md(df["churn_risk"], "churn risk")),
         )
@@ -399,6 +411,7 @@ def risk_scores(
             df, version,
             risk_levels=MetadataValue.md(category_distribution_md(df["risk_level"], "risk levels")),
             stale_share=MetadataValue.float(float(df["risk_stale"].mean()) if len(df) else 0.0),
+            **score_metadata(warehouse, "risk", risk_score=df["risk_score"]), **share_metadata("risk_share", df["risk_level"], RISK_LEVELS),
         )
     )  # fmt: skip
 
@@ -478,6 +491,7 @@ def account_scores(
             "model_version": MetadataValue.text(model_version),
             "component_versions": MetadataValue.md(markdown_table(versions)),
             "segment_by_abc": MetadataValue.md(markdown_table(tiers)),
+            **table_metadata(warehouse, "scores.account_scores"),
         }
     )
 

@@ -14,6 +14,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.catalog import table_metadata
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
@@ -25,6 +26,7 @@ from pipelines.tiering.kpis import (
     write_tier_kpis,
 )
 from pipelines.tiering.ledger import migration_pivot
+from pipelines.tiering.metadata import movers_metadata, tier_share_metadata
 from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary, to_markdown
 from pipelines.tiering.store import (
     check_tier_table,
@@ -102,6 +104,8 @@ def customer_tier(
             "policy_version": ctx.policy_version,
             "accounts": MetadataValue.int(len(out.customer_tier)),
             "tier_summary": MetadataValue.md(to_markdown(summary)),
+            **tier_share_metadata(summary),
+            **movers_metadata(out, policy),
             "migration_matrix": MetadataValue.md(
                 to_markdown(migration_pivot(out.migration, policy.codes), index=True)
             ),
@@ -118,6 +122,7 @@ def customer_tier(
             "overrides_not_applied": MetadataValue.md(
                 to_markdown(expired) if len(expired) else "none"
             ),
+            **table_metadata(warehouse, "tiers.customer_tier"),
         },
         check_results=[
             AssetCheckResult(
@@ -197,6 +202,7 @@ def tier_kpis(
             "rows": MetadataValue.int(len(kpis)),
             "snapshots_in_history": MetadataValue.int(int(history[0])),
             "tier_kpis": MetadataValue.md(to_markdown(shown.where(shown.notna(), None))),
+            **table_metadata(warehouse, "tiers.tier_kpis"),
         }
     )
 

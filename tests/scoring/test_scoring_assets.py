@@ -123,3 +123,49 @@ def test_scores_track_the_truth(scored):
     assert churn_auc >= 0.62
     assert conv_auc >= 0.60
     assert np.isfinite(buyers["clv_12m"]).all()
+
+
+def test_scores_report_plottable_numbers_and_their_table(scored):
+    """Quantiles, shares and model metrics as numbers (Dagster plots them per partition), and
+    the table each score wrote with its columns."""
+    from dagster import FloatMetadataValue, TableSchemaMetadataValue
+
+    world, first, _, _ = scored
+    with duckdb.connect(str(world.path), read_only=True) as con:
+        rfm = con.execute("select rfm_score from scores.rfm").df()["rfm_score"]
+        classes = con.execute("select abc_class, count(*) from scores.abc group by 1").fetchall()
+    rfm_meta = _meta(first, ["scores", "rfm"])
+    for q in (10, 50, 90):
+        value = rfm_meta[f"rfm_score_p{q}"]
+        assert isinstance(value, FloatMetadataValue)
+        assert value.value == pytest.approx(float(rfm.quantile(q / 100)))
+    assert rfm_meta["rfm_score_mean"].value == pytest.approx(float(rfm.mean()))
+    assert rfm_meta["dagster/table_name"].value == "stratum.scores.rfm"
+    schema = rfm_meta["dagster/column_schema"]
+    assert isinstance(schema, TableSchemaMetadataValue)
+    assert [c.name for c in schema.schema.columns][:2] == ["golden_account_id", "as_of_date"]
+    assert rfm_meta["dagster/row_count"].value == 1200
+
+    abc = _meta(first, ["scores", "abc"])
+    shares = {c: n / 1200 for c, n in classes}
+    assert {c: abc[f"abc_share_{c}"].value for c in "ABC"} == pytest.approx(
+        {c: shares.get(c, 0.0) for c in "ABC"}
+    )
+    conversion = _meta(first, ["scores", "conversion"])
+    assert 0.5 < conversion["model_roc_auc"].value <= 1
+    assert 0 < conversion["model_brier"].value < 0.25
+    assert conversion["conversion_probability_p10"].value >= 0
+    assert conversion["conversion_probability_p90"].value <= 1
+    clv = _meta(first, ["scores", "clv"])
+    assert clv["clv_12m_p10"].value <= clv["clv_12m_p50"].value <= clv["clv_12m_p90"].value
+    assert 0 <= clv["p_alive_mean"].value <= 1
+    risk = _meta(first, ["scores", "risk"])
+    assert sum(risk[f"risk_share_{lvl}"].value for lvl in ("low", "medium", "high", "unknown")) == (
+        pytest.approx(1.0)
+    )
+    assert -1 <= _meta(first, ["scores", "clusters"])["silhouette_score"].value <= 1
+    names = [
+        c.name
+        for c in _meta(first, ["scores", "account_scores"])["dagster/column_schema"].schema.columns
+    ]
+    assert names[: len(ACCOUNT_SCORES_COLUMNS)] == ACCOUNT_SCORES_COLUMNS
