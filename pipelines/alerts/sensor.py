@@ -3,11 +3,11 @@
 Each tick reads the job's new ``RUN_FAILURE`` events (the cursor is the last one handled),
 turns each failed run into a :class:`~pipelines.alerts.record.RunAlert` (kind and one
 sentence), spools it, posts it to the webhook of ``config/pipeline.yaml`` when one is set, puts
-the sentence on the run as the ``stratum/failure`` tag (unless the checks already gave it a
-``stratum/blocked`` tag) and flushes the spool into ``quality.run_alerts``. The warehouse is
-opened with a short lock wait and held for one short transaction, so a running pipeline is
-never failed or held up by the sensor; when a run holds the warehouse, alerts stay spooled
-until a later tick.
+the sentence on the run — as the ``stratum/failure`` tag (unless the checks already gave it a
+``stratum/blocked`` tag) and as the last event of its log — and flushes the spool into
+``quality.run_alerts``. The warehouse is opened with a short lock wait and held for one short
+transaction, so a running pipeline is never failed or held up by the sensor; when a run holds
+the warehouse, alerts stay spooled until a later tick.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation.
@@ -149,6 +149,8 @@ def process_failures(
             alert = update_pending(path, alert, status)
         if not run.tags.get(BLOCKED_TAG):
             instance.add_run_tags(run.run_id, {FAILURE_TAG: alert.reason})
+        # In the run's own event log too, where the UI shows it in full.
+        instance.report_engine_event(f"{SENSOR_NAME}: {alert.headline()}", run)
         alerts.append(alert)
     new_cursor = str(records[-1].storage_id) if records else cursor
     written, waiting = flush(Warehouse(), quality_dir, LOCK_TIMEOUT_S)

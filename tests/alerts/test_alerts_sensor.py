@@ -144,6 +144,8 @@ def test_failed_and_blocked_runs_are_recorded_posted_and_tagged(data_dir, webhoo
         assert posted["body"]["reason"] == rows[blocked]["reason"]
         assert posted["body"]["text"].startswith(f"Stratum run {blocked[:8]} (2026-11-20, ")
         assert instance.get_run_by_id(blocked).tags["stratum/failure"] == rows[blocked]["reason"]
+        last = instance.all_logs(blocked)[-1]
+        assert last.dagster_event.message == f"stratum_run_alerts: {posted['body']['text']}"
 
         # The next tick starts after the cursor: nothing is recorded or posted twice.
         again = alerts_sensor.process_failures(instance, result.cursor, config, now)
