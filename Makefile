@@ -23,13 +23,13 @@ DBT := $(BIN)/dbt --no-use-colors
 # Absolute paths: the manifest records them, and dagster-dbt runs dbt from the project dir.
 DBT_ARGS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project
 
-.PHONY: help install manifest sample-data dagster-home run backfill test lint format bench dev docs clean
+.PHONY: help install manifest sample-data dagster-home run backfill browser test lint format bench dev docs clean
 
 help:
 	@echo "make run     set up, generate sample data if data/landing is empty, run the whole pipeline"
 	@echo "             (STRATUM_AS_OF=YYYY-MM-DD for another date, POLICY=config/tiers/x.yaml)"
 	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7]   past as-of dates, oldest first"
-	@echo "make test    set up and run the test suite"
+	@echo "make test    set up and run the test suite (installs headless chromium for the UI test)"
 	@echo "make dev     Dagster UI on http://localhost:3000 (run history, checks, metadata)"
 	@echo "make docs    dbt docs (lineage raw -> tiers) on http://localhost:8080, Data Docs on :8081"
 	@echo "make lint    ruff + sqlfluff;  make bench   speed/memory benchmarks at scale"
@@ -71,7 +71,20 @@ backfill: manifest dagster-home
 	$(BIN)/python -m pipelines.launch backfill --from $(FROM) --to $(TO) --step $(or $(STEP),1)
 	$(BIN)/python -m pipelines.publish.summary
 
-test: manifest
+# Headless Chromium (Debian package `chromium`) for the browser test of the Dagster UI
+# (tests/ui). Best effort: where it cannot be installed (no apt-get, not root) that test is
+# skipped and says why; nothing else depends on it.
+browser:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (Debian package) for the browser test ..."; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium >/dev/null) \
+		|| echo "warning: could not install chromium; the Dagster UI browser test will be skipped"; \
+	else echo "warning: chromium is missing and cannot be installed here (needs root and" \
+		"apt-get); the Dagster UI browser test will be skipped"; fi
+
+test: manifest browser
 	$(BIN)/pytest
 
 lint: install
