@@ -100,8 +100,11 @@ format: install
 bench: manifest
 	$(BIN)/python -m bench
 
+# The UI, the daemon (schedule, sensors, freshness) and the code location; DEV_PORT=3001 for
+# another port.
+DEV_PORT ?= 3000
 dev: manifest dagster-home
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dagster dev -w workspace.yaml -p $(DEV_PORT)
 
 # dbt docs and the Great Expectations Data Docs, at the addresses the Dagster assets link to
 # (catalog.dbt_docs_url / data_docs_url in config/pipeline.yaml); Ctrl-C stops both.
