@@ -58,6 +58,14 @@ _FACT_EVENTS = {
 }
 
 
+def _root_message(error) -> str:
+    """The message of the innermost cause: Dagster wraps user errors ("Error occurred while
+    executing op ...") around the exception that says what went wrong."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message if error is not None else ""
+
+
 def run_facts(
     instance: DagsterInstance, run_id: str
 ) -> tuple[list[FailedCheck], list[FailedStep], str | None]:
@@ -77,7 +85,7 @@ def run_facts(
         elif event.event_type == DagsterEventType.STEP_FAILURE:
             error = data.error
             failure = data.user_failure_data  # a `Failure` raised by the asset: its own words
-            text = (failure and failure.description) or (error.message if error else "")
+            text = (failure and failure.description) or _root_message(error)
             steps.append(
                 FailedStep(
                     event.step_key or "?",

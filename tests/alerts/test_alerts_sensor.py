@@ -5,7 +5,6 @@ loses it nor makes the sensor fail."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -21,7 +20,6 @@ from dagster._core.test_utils import create_run_for_test
 from pipelines.alerts import sensor as alerts_sensor
 from pipelines.alerts.store import ALERTS_TABLE, pending
 from pipelines.config.pipeline import Alerts
-from tests.conftest import REPO_ROOT
 
 AS_OF = date(2026, 11, 20)
 BAD_ORDERS = "\n".join(
@@ -64,24 +62,19 @@ def data_dir(tmp_path, monkeypatch, dbt_manifest) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("STRATUM_DATA_DIR", str(data))
     monkeypatch.setenv("STRATUM_CODE_VERSION", "test")
-    for entity in ("orders", "crm_accounts"):
-        (data / "landing" / entity).mkdir(parents=True)
+    (data / "landing" / "orders").mkdir(parents=True)
     (data / "landing" / "orders" / "bad_delivery.csv").write_text(BAD_ORDERS + "\n")
-    shutil.copy(
-        REPO_ROOT / "tests" / "fixtures" / "ingest" / "accounts_corrupt.xlsx",
-        data / "landing" / "crm_accounts" / "accounts.xlsx",
-    )
     return data
 
 
-def _run(instance, entity: str):
+def _run(instance, key: list[str]):
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def("stratum_daily")
     result = job.execute_in_process(
         instance=instance,
         partition_key=AS_OF.isoformat(),
-        asset_selection=[AssetKey(["raw", entity])],
+        asset_selection=[AssetKey(key)],
         raise_on_error=False,
     )
     assert not result.success
@@ -100,8 +93,8 @@ def _alerts(data_dir: Path) -> dict[str, dict]:
 def test_failed_and_blocked_runs_are_recorded_posted_and_tagged(data_dir, webhook, tmp_path):
     url, received = webhook
     with DagsterInstance.ephemeral(tempdir=str(tmp_path / "home")) as instance:
-        blocked = _run(instance, "orders")  # every row quarantined: the blocking check stops it
-        broken = _run(instance, "crm_accounts")  # unreadable file: the asset step fails
+        blocked = _run(instance, ["raw", "orders"])  # all rows quarantined: the check stops it
+        broken = _run(instance, ["scores", "rfm"])  # no profile built yet: the step fails
         dead = create_run_for_test(
             instance,
             job_name="stratum_daily",
@@ -127,8 +120,9 @@ def test_failed_and_blocked_runs_are_recorded_posted_and_tagged(data_dir, webhoo
         )
         assert rows[blocked]["failed_steps"] == "raw__orders_quarantine_rate"
         assert rows[broken]["failure_kind"] == "step_failure"
-        assert rows[broken]["reason"].startswith("Step raw__crm_accounts failed: 1 unreadable file")
-        assert "crm_accounts/accounts.xlsx" in rows[broken]["reason"]
+        assert rows[broken]["reason"].startswith("Step scores__rfm failed: Catalog Error: ")
+        assert "marts.customer_360\" does not exist" in rows[broken]["reason"]
+        assert rows[broken]["reason"].endswith("nothing has been published yet.")
         assert rows[dead.run_id]["failure_kind"] == "run_failure"
         assert rows[dead.run_id]["reason"].startswith("Run worker process 4242 on vm is gone")
         assert rows[dead.run_id]["trigger"] == "make run"
@@ -160,7 +154,7 @@ def test_a_busy_warehouse_delays_the_record_without_failing_the_sensor(
     warehouse.parent.mkdir(parents=True)
     duckdb.connect(str(warehouse)).close()
     with DagsterInstance.ephemeral(tempdir=str(tmp_path / "home")) as instance:
-        blocked = _run(instance, "orders")
+        blocked = _run(instance, ["raw", "orders"])
         # Another process (a running pipeline step) holds the warehouse.
         holder = subprocess.Popen(
             [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "

@@ -8,9 +8,10 @@ from dagster import FloatMetadataValue, IntMetadataValue
 from pipelines.ingest.metadata import FAMILIES, family_counts, rule_family
 from tests.ingest.test_ingest_assets import _drop, _materialize, data_dir  # noqa: F401
 
-# Every rule as the loader names it (pipelines/ingest/loader.py) and its family.
+# Every rule as validation names it (pipelines/ingest/validation.py) and its family.
 RULES = {
     "field too long: account_name": "field_too_long",
+    "control character: account_name": "control_character",
     "missing required value: account_id": "missing_required",
     "invalid date: order_date": "invalid_type",
     "invalid decimal: amount_cny": "invalid_type",
@@ -20,6 +21,7 @@ RULES = {
     "negative value: lawsuit_count": "negative_value",
     "out of range (0 to 10): nps": "out_of_range",
     "date out of range: order_date": "date_out_of_range",
+    "in the future: updated_at": "in_the_future",
     "refund exceeds amount": "refund_exceeds_amount",
     "unknown account": "unknown_account",
     "duplicate key in file: uscc/as_of_date": "duplicate_key",
