@@ -101,7 +101,9 @@ bench: manifest
 	$(BIN)/python -m bench
 
 # The UI, the daemon (schedule, sensors, freshness) and the code location; DEV_PORT=3001 for
-# another port.
+# another port. Ctrl-C stops it. A script that runs it in the background must restore SIGINT
+# for it (background jobs of a non-interactive shell ignore SIGINT, and dagster dev treats
+# SIGTERM as SIGINT) and stop it with `kill -INT -- -<pid>`: tests/ui/test_ui_make_dev.py.
 DEV_PORT ?= 3000
 dev: manifest dagster-home
 	$(BIN)/dagster dev -w workspace.yaml -p $(DEV_PORT)

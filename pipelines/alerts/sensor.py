@@ -22,11 +22,11 @@ from dagster import (
     DagsterInstance,
     DagsterRun,
     DefaultSensorStatus,
+    RunStatusChangeRecordsFilter,
     SensorEvaluationContext,
     SkipReason,
     sensor,
 )
-from dagster._core.event_api import RunStatusChangeRecordsFilter
 
 from pipelines.alerts.record import (
     BLOCKED_TAG,
