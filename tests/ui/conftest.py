@@ -63,7 +63,7 @@ def _launch(env: dict[str, str], *args: str) -> int:
     return proc.returncode
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> str:
     executable = find_chromium()
     if executable is None:
@@ -75,8 +75,9 @@ def chromium() -> str:
     return executable
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def history(tmp_path_factory, dbt_manifest, chromium) -> History:
+    """Built once for the session: the browser test and the `make dev` test only read it."""
     from dagster import DagsterInstance, DagsterRunStatus
 
     root = tmp_path_factory.mktemp("ui")
