@@ -17,6 +17,7 @@ row rules; documented in docs/data-contract.md, "Quarantine reasons"):
 - ``date out of range (before 1990-01-01 or after <latest date>): <col>=<value>``
 - ``in the future (after <latest timestamp>): <col>='<value>'``
 - ``refund exceeds amount: refund_amount_cny=<r> > amount_cny=<a>``
+- ``no identifier: contact_id, email or phone required`` (erasure requests)
 - ``unknown account: account_id='<id>'``
 - ``duplicate key in file: <key>='<value>' (first at line <n>)``
 """
@@ -30,6 +31,7 @@ from pipelines.ingest.contracts import (
     Column,
     EntityContract,
 )
+from pipelines.privacy.masking import contact_kind, mask_sql
 
 # Values shown inside a reason are cut here so a reason stays readable.
 REASON_VALUE_CHARS = 100
@@ -140,7 +142,9 @@ def _value_reason(label: str, shown: str) -> str:
 def _column_rules(col: Column) -> list[tuple[str, str, str]]:
     """(condition, rule, reason) SQL triples for one column, in priority order."""
     v, t = _q(f"v__{col.name}"), _q(f"t__{col.name}")
-    name, shown = col.name, _shown(v)
+    name, shown, kind = col.name, _shown(v), contact_kind(col.name)
+    if kind is not None:  # a reason is read by people: contact data shown masked
+        shown = mask_sql(kind, shown)
     rules = [
         (
             f"length({v}) > {MAX_FIELD_CHARS}",
@@ -217,6 +221,10 @@ def _range_rules(col: Column, t: str, shown: str) -> list[tuple[str, str, str]]:
 
 
 def _row_rules(contract: EntityContract) -> list[tuple[str, str, str]]:
+    if contract.name == "privacy_erasure_requests":
+        label = "no identifier: contact_id, email or phone required"
+        cond = " AND ".join(f"{_q('v__' + c)} IS NULL" for c in ("contact_id", "email", "phone"))
+        return [(cond, "no identifier", _lit(label))]
     if contract.name != "orders":
         return []
     r, a = _q("t__refund_amount_cny"), _q("t__amount_cny")

@@ -10,8 +10,11 @@ alerts — goes through these functions first:
   ``999-9999-9999``), so a failed format check still shows *why* it failed (a missing ``@``,
   a short number) without showing whose it is.
 
+* **free text** a person wrote (a survey comment) is masked like a name.
+
 Columns are recognised by name (:data:`CONTACT_COLUMNS`); free text is scrubbed of anything
-that looks like an email or a Chinese phone number (:func:`scrub_text`).
+that looks like an email or a Chinese phone number (:func:`scrub_text`). :func:`mask_sql` is
+the same masking as DuckDB SQL, for text built inside the warehouse (quarantine reasons).
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-ContactKind = Literal["name", "email", "phone"]
+ContactKind = Literal["name", "email", "phone", "text"]
 
 # Contact columns by name, as the landing contract (docs/data-contract.md) and common CRM
-# exports spell them. Job titles count as names: with a company they point at one person.
+# exports spell them. Job titles count as names: with a company they point at one person; a
+# survey comment is the respondent's own words (it may name people or carry a number).
 CONTACT_COLUMNS: dict[str, ContactKind] = {
     "full_name": "name",
     "contact_name": "name",
@@ -34,6 +38,7 @@ CONTACT_COLUMNS: dict[str, ContactKind] = {
     "phone": "phone",
     "mobile": "phone",
     "phone_number": "phone",
+    "comment": "text",
 }
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
@@ -65,7 +70,7 @@ def mask_contact(kind: ContactKind, value: Any) -> Any:
     if value is None or (isinstance(value, float) and value != value):
         return value
     text = str(value)
-    return mask_name(text) if kind == "name" else mask_shape(text)
+    return mask_name(text) if kind in ("name", "text") else mask_shape(text)
 
 
 def mask_value(column: str | None, value: Any) -> Any:
@@ -87,7 +92,7 @@ def mask_values(column: str | None, values: Iterable[Any]) -> list[Any]:
     kinds = [k for k in (contact_kind(n) for n in names) if k]
     if not kinds:
         return [mask_value(None, v) for v in values]
-    kind: ContactKind = "name" if kinds == ["name"] else "phone"
+    kind: ContactKind = "name" if set(kinds) <= {"name", "text"} else "phone"
     return [
         mask_value(None, v) if isinstance(v, Mapping) else mask_contact(kind, v) for v in values
     ]
@@ -98,3 +103,14 @@ def scrub_text(text: str) -> str:
     recognised in free text: keep them out of messages in the first place)."""
     text = _EMAIL.sub(lambda m: mask_shape(m.group(0)), text)
     return _PHONE.sub(lambda m: mask_shape(m.group(0)), text)
+
+
+def mask_sql(kind: ContactKind, expr: str) -> str:
+    """DuckDB SQL masking the text ``expr`` exactly as :func:`mask_contact` does in Python
+    (NULL stays NULL), for text built in the warehouse, e.g. a quarantine reason."""
+    if kind in ("name", "text"):
+        rest = f"substr({expr}, 2)"
+        stars = f"regexp_replace({rest}, '[^\\s\\pZ]', '*', 'g')"
+        return f"(left({expr}, 1) || regexp_replace({stars}, '[\\s\\pZ]', ' ', 'g'))"
+    digits = f"regexp_replace({expr}, '\\p{{Nd}}', '9', 'g')"
+    return f"regexp_replace({digits}, '\\pL', 'x', 'g')"

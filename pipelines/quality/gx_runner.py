@@ -2,7 +2,8 @@
 
 GX 1.x is called directly (``dagster-ge`` only supports GX < 1.0) with a *file* data context
 rooted at ``<quality_dir>/gx``: every validation result is stored there, so the Data Docs
-site at ``<quality_dir>/data_docs`` keeps the history of all runs for analysts. GX's SQL path
+site at ``<quality_dir>/data_docs`` keeps the history of all runs for analysts (contact values
+masked first: :func:`pipelines.privacy.gx_results.store_masked`). GX's SQL path
 does not work on DuckDB, so callers hand over a DataFrame of bounded size (one load batch, a
 deterministic sample or an aggregate).
 
@@ -28,11 +29,10 @@ from typing import Any
 
 import great_expectations as gx
 import pandas as pd
-from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.run_identifier import RunIdentifier
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from pipelines.privacy.masking import mask_value, mask_values
+from pipelines.privacy.gx_results import store_masked
 from pipelines.quality.config import (
     QualityConfig,
     Severity,
@@ -267,7 +267,7 @@ class _Runner:
             gx.Checkpoint(
                 name=f"stratum_{suite_name}",
                 validation_definitions=[validation],
-                actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+                actions=[],  # Data Docs are built by store_masked, after masking
                 result_format={"result_format": "SUMMARY", "partial_unexpected_count": examples},
             )
         )
@@ -339,14 +339,14 @@ def validate_frame(
             expectation_parameters=parameters or {},
             run_id=RunIdentifier(run_name=run_name, run_time=validated_at),
         )
+        store_masked(runner.context, result, DOCS_SITE)
     suite_result = next(iter(result.run_results.values()))
     outcomes = []
     for r in suite_result.results:
         cfg = r.expectation_config
         kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k != "batch_id"}
         res = r.result or {}
-        column = _columns_of(kwargs)  # contact data is masked before metadata/results see it
-        examples = jsonable(list(res.get("partial_unexpected_list") or []))[: policy.examples]
+        column = _columns_of(kwargs)  # contact values already masked by store_masked
         outcomes.append(
             ExpectationOutcome(
                 expectation_type=cfg.type,
@@ -356,8 +356,8 @@ def validate_frame(
                 severity=policy.severity_for(expectation_key(cfg.type, kwargs), cfg.type),
                 unexpected_count=res.get("unexpected_count"),
                 unexpected_percent=res.get("unexpected_percent"),
-                examples=mask_values(column, examples),
-                observed_value=mask_value(column, jsonable(res.get("observed_value"))),
+                examples=jsonable(res.get("partial_unexpected_list") or [])[: policy.examples],
+                observed_value=jsonable(res.get("observed_value")),
                 error=_error_message(r.exception_info),
             )
         )

@@ -4,11 +4,13 @@ metadata or quality.validation_results (the raw values stay in raw.crm_contacts 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipelines.config import load_stratum_config
+from pipelines.privacy import gx_results
 from pipelines.quality.config import freshness_parameters
 from pipelines.quality.gx_runner import validate_frame
 from pipelines.quality.results import RESULTS_TABLE, outcome_markdown, write_validation_results
@@ -49,3 +51,52 @@ def test_failed_contact_expectations_show_masked_examples_only() -> None:
     for original in [*BAD_EMAILS, *BAD_PHONES, "13912345678", "wang.fang"]:
         assert original not in shown, original
     assert "xxxx.xxxx@@xxxx.xx" in shown  # the reason a reviewer needs stays visible
+
+
+def _validate_bad_contacts(run_name: str):
+    frame = contacts_frame(20)
+    frame.loc[[1, 2, 3], "email"] = BAD_EMAILS
+    frame.loc[[4, 5, 6], "phone"] = BAD_PHONES
+    params = freshness_parameters(AS_OF, CONFIG.policy("crm_contacts"))
+    return validate_frame(frame, "crm_contacts", params, run_name=run_name, config=CONFIG)
+
+
+def _gx_files(quality_dir: Path) -> dict[str, str]:
+    """Every stored result and rendered page, by path (text)."""
+    files = [*quality_dir.glob("gx/uncommitted/validations/**/*.json"),
+             *quality_dir.glob("data_docs/validations/**/*.html")]  # fmt: skip
+    return {p.relative_to(quality_dir).as_posix(): p.read_text(encoding="utf-8") for p in files}
+
+
+def test_stored_results_and_data_docs_hold_masked_examples_only(tmp_path) -> None:
+    _validate_bad_contacts("stored")
+    files = _gx_files(tmp_path / "quality")
+    assert {Path(p).suffix for p in files} == {".json", ".html"}
+    text = "\n".join(files.values())
+    for original in [*BAD_EMAILS, *BAD_PHONES, "13912345678"]:
+        assert original not in text and json.dumps(original)[1:-1] not in text, original
+    assert "xxxx.xxxx@@xxxx.xx" in text  # masked examples are kept, in the JSON and the page
+    assert any("xxxx.xxxx@@xxxx.xx" in t for p, t in files.items() if p.endswith(".html"))
+
+
+def test_erasure_scrubs_results_stored_before_masking(tmp_path, monkeypatch) -> None:
+    """A store written by a version that did not mask yet: an erased person's values are
+    replaced in the stored result and its Data Docs page is rendered again."""
+    with monkeypatch.context() as m:
+        m.setattr(gx_results, "mask_result", lambda column, result: dict(result or {}))
+        _validate_bad_contacts("legacy")
+    quality = tmp_path / "quality"
+    before = "\n".join(_gx_files(quality).values())
+    assert "wang.fang@@corp.cn" in before and "1380013800" in before
+
+    changed = gx_results.scrub_stored_results(
+        quality, {"wang.fang@@corp.cn": "xxxx.xxxx@@xxxx.xx"}, {}, "stratum"
+    )
+
+    assert list(changed) == [p for p in _gx_files(quality) if p.endswith(".json")]
+    assert list(changed.values()) == [2]  # partial_unexpected_list and _counts
+    after = "\n".join(_gx_files(quality).values())
+    assert "wang.fang@@corp.cn" not in after
+    assert after.count("xxxx.xxxx@@xxxx.xx") >= 3  # JSON twice, the page at least once
+    assert "1380013800" in after  # nobody asked to erase that one: left alone
+    assert gx_results.scrub_stored_results(quality, {"nobody@x.cn": "x"}, {}, "stratum") == {}
