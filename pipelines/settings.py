@@ -29,6 +29,11 @@ ENTITIES = (
     "risk",
     "surveys",
 )
+# Every folder under landing/ the ingest step reads: the sources above, plus the erasure
+# requests of people who asked to be deleted (docs/privacy.md). Those are no customer data:
+# no quality suite, no dbt source; pipelines/privacy acts on them.
+ERASURE_REQUESTS = "privacy_erasure_requests"
+LANDING_ENTITIES = (*ENTITIES, ERASURE_REQUESTS)
 
 # Every environment override of the project, with what it does. Nothing else under pipelines/
 # reads os.environ for a STRATUM_* variable (tests/test_settings.py checks it), except the

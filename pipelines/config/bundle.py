@@ -19,6 +19,7 @@ from pathlib import Path
 from pipelines.config.loader import ConfigError, Loaded, combine_versions, load_model, read_yaml
 from pipelines.config.pipeline import PipelineConfig
 from pipelines.ingest.sources_config import SourceConfig, SourcesFile, resolve_sources
+from pipelines.privacy.config import PrivacyConfig
 from pipelines.quality.config import QualityConfig, cross_check
 from pipelines.scoring.abc import AbcConfig
 from pipelines.scoring.behaviour import BehaviourConfig
@@ -56,6 +57,7 @@ class StratumConfig:
     quality: Loaded[QualityConfig]
     scoring: dict[str, Loaded]
     policy: Loaded[TierPolicy]
+    privacy: Loaded[PrivacyConfig]
     versions: dict[str, str] = field(default_factory=dict)
 
     def rules(self, score: str):  # -> the score's config model
@@ -118,6 +120,7 @@ def load_stratum_config(
     pipeline = load_model(PipelineConfig, root / "pipeline.yaml")
     sources = load_model(SourcesFile, root / "sources.yaml")
     quality = load_model(QualityConfig, root / "quality.yaml")
+    privacy = load_model(PrivacyConfig, root / "privacy.yaml")
     problems = cross_check(quality.model, EXPECTATIONS_DIR)
     if problems:
         raise ConfigError(quality.path, problems)
@@ -131,6 +134,7 @@ def load_stratum_config(
         "pipeline": pipeline.version,
         "sources": sources.version,
         "quality": quality.version,
+        "privacy": privacy.version,
         **{f"scoring/{name}": loaded.version for name, loaded in scoring.items()},
         "policy": tier_policy.version,
     }
@@ -142,5 +146,6 @@ def load_stratum_config(
         quality=quality,
         scoring=scoring,
         policy=tier_policy,
+        privacy=privacy,
         versions=versions,
     )

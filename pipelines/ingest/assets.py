@@ -6,6 +6,10 @@ means an unreadable file of one entity never stops another's files from loading:
 entity's blocking ``files_readable`` check (``checks.py``) instead, which keeps dbt and
 everything downstream from running on a partial delivery. The asset is subsettable, so one
 entity can still be materialized alone.
+
+The same step carries out erasure requests and retention (``privacy/erasure_log``,
+``privacy/retention_log``; :mod:`pipelines.privacy.lifecycle`) right after loading, so dbt and
+the quality gates never read an erased person's data, whatever the gates decide.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the resource parameter's type.
@@ -29,9 +33,16 @@ from pipelines.ingest.loader import load_entities
 from pipelines.ingest.manifest import LoadReport
 from pipelines.ingest.metadata import load_plot_metadata, raw_asset_key, report_metadata
 from pipelines.partitions import AS_OF_PARTITIONS
+from pipelines.privacy import lifecycle
+from pipelines.privacy.assets import (
+    PRIVACY_CHECK_SPECS,
+    PRIVACY_KEYS,
+    PRIVACY_SPECS,
+    privacy_results,
+)
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
-from pipelines.settings import ENTITIES, get_paths
+from pipelines.settings import LANDING_ENTITIES, get_paths
 
 ACCOUNTS_KEY = AssetKey(["raw", "crm_accounts"])
 __all__ = ["ACCOUNTS_KEY", "raw_asset_key", "raw_assets", "raw_checks", "raw_ingest"]
@@ -67,7 +78,8 @@ def _log(context: AssetExecutionContext, report: LoadReport) -> None:
 
 @multi_asset(
     name="raw_ingest",
-    specs=[_spec(e) for e in ENTITIES],
+    specs=[*(_spec(e) for e in LANDING_ENTITIES), *PRIVACY_SPECS],
+    check_specs=PRIVACY_CHECK_SPECS,
     can_subset=True,
     partitions_def=AS_OF_PARTITIONS,
     description="Load new landing files of every selected source entity into raw.*",
@@ -76,18 +88,23 @@ def raw_ingest(
     context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
 ) -> Iterator[MaterializeResult]:
     selected = context.selected_asset_keys
-    entities = [e for e in ENTITIES if raw_asset_key(e) in selected]
+    entities = [e for e in LANDING_ENTITIES if raw_asset_key(e) in selected]
     sources = run.ctx.config.source_settings
+    paths, privacy = get_paths(), None
     # Dates are checked against the moment of loading, not the run's as-of date: a backfill
     # for a past date loads today's files, and dbt picks what was true on the as-of date.
     with warehouse.connect() as con:
         reports = load_entities(
-            con, entities, get_paths().landing_dir, context.run_id, load_time_now(), sources
+            con, entities, paths.landing_dir, context.run_id, load_time_now(), sources
         )
         counts = {
             r.entity: con.execute(f'SELECT count(*) FROM raw."{r.entity}"').fetchone()[0]
             for r in reports
         }
+        if PRIVACY_KEYS & selected:
+            privacy = lifecycle.enforce(con, run.ctx, paths)
+    if privacy is not None:  # the file is rewritten with no connection open
+        lifecycle.finish(privacy, paths)
     for report in reports:
         _log(context, report)
         yield MaterializeResult(
@@ -97,6 +114,8 @@ def raw_ingest(
                 **load_plot_metadata(report),
             },
         )
+    if privacy is not None:
+        yield from privacy_results(privacy, set(selected))
 
 
 raw_assets: list[AssetsDefinition] = [raw_ingest]

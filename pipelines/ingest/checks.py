@@ -26,7 +26,7 @@ from pipelines.ingest.metadata import md_table, raw_asset_key
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
-from pipelines.settings import ENTITIES
+from pipelines.settings import LANDING_ENTITIES
 
 
 def _evaluated_run(con: duckdb.DuckDBPyConnection, entity: str, run_id: str) -> str | None:
@@ -206,4 +206,4 @@ def _quarantine_rate(entity: str) -> AssetChecksDefinition:
 
 _FACTORIES = (_files_readable, _columns_populated, _reconciliation, _quarantine_rate)
 
-raw_checks: list[AssetChecksDefinition] = [make(e) for e in ENTITIES for make in _FACTORIES]
+raw_checks: list[AssetChecksDefinition] = [make(e) for e in LANDING_ENTITIES for make in _FACTORIES]

@@ -224,6 +224,21 @@ CONTRACTS: dict[str, EntityContract] = {
             key=("response_id",),
             references_account=True,
         ),
+        # Not customer data: people's requests to be erased (docs/privacy.md). Loaded like a
+        # source; pipelines/privacy registers them and blanks their identifiers.
+        EntityContract(
+            name="privacy_erasure_requests",
+            columns=(
+                _s("request_id", required=True),
+                _s("contact_id"),
+                _s("email"),
+                _s("phone"),
+                _ts("requested_at", required=True),
+                _s("reason"),
+            ),
+            key=("request_id",),
+            references_account=False,
+        ),
     )
 }
 

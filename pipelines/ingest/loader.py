@@ -37,6 +37,8 @@ from pipelines.ingest.manifest import (
 from pipelines.ingest.readers import LandingFileError, read_landing_file
 from pipelines.ingest.sources_config import SourceConfig
 from pipelines.ingest.validation import parameters, validation_sql
+from pipelines.privacy.masking import scrub_text
+from pipelines.privacy.redelivery import blank_erased_rows
 
 __all__ = ["FileResult", "LoadReport", "ensure_raw_schema", "load_entities", "load_entity"]
 
@@ -133,9 +135,12 @@ def load_file(
             parameters(sql, max_date, max_ts),
         )
         base.warnings = column_warnings(con, _VALIDATED, read, contract)
+        # An erased person stays erased when a file carries them again (docs/privacy.md).
+        base.rows_erased = blank_erased_rows(con, entity, _VALIDATED, run_id)
         return _commit(con, entity, base, read, run_id, defer_unknown_accounts)
     except LandingFileError as exc:
-        base.status, base.note = "failed", str(exc)
+        # The error is shown in the UI and checks: never a contact value in it.
+        base.status, base.note = "failed", scrub_text(str(exc))
         return base
     finally:
         con.execute(f'DROP TABLE IF EXISTS "{_VALIDATED}"')

@@ -41,6 +41,11 @@ MANIFEST_ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rows_blank", "BIGINT"),
     ("file_format", "VARCHAR"),
     ("encoding", "VARCHAR"),
+    # Privacy (docs/privacy.md): rows of erased persons loaded with personal fields blank, and
+    # when and why a loaded file was removed from the landing folder.
+    ("rows_erased", "BIGINT"),
+    ("removed_at", "TIMESTAMP"),
+    ("removed_by", "VARCHAR"),
 )
 QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS raw._quarantine (
@@ -69,6 +74,7 @@ class FileResult:
     loaded_as: str | None = None  # unchanged / skipped-duplicate: path it was loaded under
     file_format: str | None = None
     encoding: str | None = None
+    rows_erased: int = 0  # loaded: rows of erased persons, personal fields blanked
 
     @property
     def error(self) -> str | None:
@@ -110,6 +116,10 @@ class LoadReport:
     @property
     def blank_rows(self) -> int:
         return sum(f.blank_rows for f in self.loaded)
+
+    @property
+    def rows_erased(self) -> int:
+        return sum(f.rows_erased for f in self.loaded)
 
     @property
     def reason_counts(self) -> dict[str, int]:
@@ -159,7 +169,8 @@ def insert_loaded(
     con.execute(
         "INSERT INTO raw._file_manifest (entity, path, size_bytes, sha256, rows_read, "
         "rows_loaded, rows_quarantined, loaded_at, run_id, status, note, seen_at, rows_blank, "
-        "file_format, encoding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?)",
+        "file_format, encoding, rows_erased) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'loaded', ?, ?, ?, ?, ?, ?)",
         [
             entity,
             result.path,
@@ -175,6 +186,7 @@ def insert_loaded(
             result.blank_rows,
             result.file_format,
             result.encoding,
+            result.rows_erased,
         ],
     )
 

@@ -60,6 +60,9 @@ def _file_rows(report: LoadReport) -> list[tuple[object, ...]]:
         note = f.note or ("; ".join(f.warnings) if f.warnings else "")
         if f.status == "unchanged":
             note = "loaded in an earlier run"
+        if f.rows_erased:
+            erased = f"{f.rows_erased} row(s) of erased persons: personal fields blanked"
+            note = f"{note}; {erased}" if note else erased
         rows.append(
             (
                 f.path,
@@ -91,6 +94,7 @@ def report_metadata(report: LoadReport, table_rows: int | None = None) -> dict[s
         "rows_loaded": report.rows_loaded,
         "rows_quarantined": report.rows_quarantined,
         "rows_blank_skipped": report.blank_rows,
+        "rows_erased_blanked": report.rows_erased,
         "unknown_columns": MetadataValue.json(report.unknown_columns),
         "warnings": MetadataValue.md(
             "\n".join(f"- {w}" for w in report.warnings) if report.warnings else "None."

@@ -28,7 +28,7 @@ from pipelines.ingest.files import list_landing_files
 from pipelines.ingest.loader import sha256_file
 from pipelines.partitions import latest_complete_as_of
 from pipelines.resources import Warehouse
-from pipelines.settings import ENTITIES, get_paths
+from pipelines.settings import LANDING_ENTITIES, get_paths
 
 if TYPE_CHECKING:  # not exported at dagster's top level
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -47,7 +47,7 @@ def scan_landing(
     """
     found: list[tuple[str, str]] = []
     fresh: FileCache = {}
-    for entity in ENTITIES:
+    for entity in LANDING_ENTITIES:
         for path in list_landing_files(landing_dir, entity, (globs or {}).get(entity, "*")):
             rel = path.relative_to(landing_dir).as_posix()
             stat = path.stat()

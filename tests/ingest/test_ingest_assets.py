@@ -23,7 +23,8 @@ from pipelines.ingest import sensors
 from pipelines.ingest.assets import raw_assets, raw_checks
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
-from pipelines.settings import ENTITIES, REPO_ROOT, get_paths
+from pipelines.privacy.assets import PRIVACY_KEYS
+from pipelines.settings import LANDING_ENTITIES, REPO_ROOT, get_paths
 from tests.ingest.conftest import FIXTURES
 
 
@@ -73,16 +74,19 @@ def _check_evaluations(result) -> dict[tuple[str, str], object]:
 
 def test_definitions_shape():
     (ingest,) = raw_assets
-    assert ingest.keys == {AssetKey(["raw", e]) for e in ENTITIES}
+    raw_keys = {AssetKey(["raw", e]) for e in LANDING_ENTITIES}
+    # The same step carries out erasure requests and retention (docs/privacy.md).
+    assert ingest.keys == raw_keys | PRIVACY_KEYS
     assert ingest.can_subset
     # Lineage keeps the accounts -> orders edge: orders are checked against loaded accounts.
     assert AssetKey(["raw", "crm_accounts"]) in ingest.asset_deps[AssetKey(["raw", "orders"])]
-    assert all(ingest.group_names_by_key[k] == "raw" for k in ingest.keys)
+    assert all(ingest.group_names_by_key[k] == "raw" for k in raw_keys)
+    assert all(ingest.group_names_by_key[k] == "privacy" for k in PRIVACY_KEYS)
     assert "warehouse" in ingest.required_resource_keys
     specs = {
         (spec.asset_key.path[-1], spec.name): spec for c in raw_checks for spec in c.check_specs
     }
-    assert len(specs) == 4 * len(ENTITIES)
+    assert len(specs) == 4 * len(LANDING_ENTITIES)
     blocking = {name for (_, name), spec in specs.items() if spec.blocking}
     assert blocking == {"files_readable", "reconciliation", "quarantine_rate"}
     assert {"warehouse", "run"} <= ingest.required_resource_keys
@@ -112,8 +116,8 @@ def test_materialize_loads_reports_and_checks(data_dir, tmp_path, monkeypatch):
     assert checks[("orders", "quarantine_rate")] == (True, "ERROR")
     assert checks[("risk", "reconciliation")] == (True, "ERROR")
     assert checks[("risk", "quarantine_rate")] == (False, "WARN")  # configured WARN above
-    assert all(checks[(e, "files_readable")] == (True, "ERROR") for e in ENTITIES)
-    assert all(checks[(e, "columns_populated")] == (True, "WARN") for e in ENTITIES)
+    assert all(checks[(e, "files_readable")] == (True, "ERROR") for e in LANDING_ENTITIES)
+    assert all(checks[(e, "columns_populated")] == (True, "WARN") for e in LANDING_ENTITIES)
 
     meta = _metadata(result, "crm_accounts")
     assert (meta["files_loaded"], meta["rows_read"], meta["rows_loaded"]) == (2, 4, 4)
@@ -154,9 +158,9 @@ def test_unreadable_file_fails_its_check_but_keeps_good_files(data_dir):
         "orders/orders_truncated.parquet: unreadable Parquet: "
     )
     # The ingest step itself succeeded: every entity materialized, the other checks ran.
-    assert {m.asset_key.path[-1] for m in result.get_asset_materialization_events()} == set(
-        ENTITIES
-    )
+    assert {m.asset_key.path[-1] for m in result.get_asset_materialization_events()} == {
+        *LANDING_ENTITIES, "erasure_log", "retention_log"
+    }
     assert _checks(result)[("orders", "reconciliation")] == (True, "ERROR")
     assert _checks(result)[("crm_accounts", "files_readable")] == (True, "ERROR")
     with duckdb.connect(str(get_paths().warehouse), read_only=True) as con:

@@ -1,0 +1,25 @@
+"""``config/privacy.yaml``: retention periods and how erasures treat landing files."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipelines.config.loader import StrictModel
+
+
+class Retention(StrictModel):
+    """How long personal data is kept (days, measured against the run's as-of date)."""
+
+    superseded_contact_versions_days: int = Field(1095, ge=1)
+    quarantine_values_days: int = Field(365, ge=1)
+    landing_files_days: int | None = Field(None, ge=1)
+
+
+class Erasure(StrictModel):
+    remove_landing_files: bool = True
+
+
+class PrivacyConfig(StrictModel):
+    version: str
+    retention: Retention = Retention()
+    erasure: Erasure = Erasure()
