@@ -55,6 +55,10 @@ CUSTOMER_TIER_COLUMNS: list[tuple[str, str, str]] = [
     ("risk_level", "VARCHAR", "low / medium / high / unknown"),
     ("risk_score", "DOUBLE", "Risk score (higher is riskier)"),
     ("score_reasons", "VARCHAR", "Top contributing factors of the scores, in plain words"),
+    # Consent, as counts: what marketing and sales tools need to respect opt-outs (bi-contract.md).
+    ("contacts_reachable", "BIGINT", "Contacts not opted out with an email or phone"),
+    ("contacts_opted_out", "BIGINT", "Contacts who asked not to be contacted"),
+    ("last_opt_out_date", "DATE", "Latest date a contact of the account opted out or unsubscribed"),
     ("policy_version", "VARCHAR", "Tier policy version (human version + content hash)"),
     ("rules_version", "VARCHAR", "Scoring rules version (content hash)"),
     ("model_version", "VARCHAR", "Version of the models used (conversion, CLV)"),

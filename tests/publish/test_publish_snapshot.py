@@ -36,7 +36,7 @@ TIER_ONLY = {
 }  # fmt: skip
 PROFILE_ONLY = {
     "account_name", "industry", "size_band", "province", "city", "region",
-    "root_golden_account_id",
+    "root_golden_account_id", "contacts_reachable", "contacts_opted_out", "last_opt_out_date",
 }  # fmt: skip
 
 
@@ -59,6 +59,7 @@ def _value(name: str, dtype: str, account: str, tier: str, snapshot_id: str, as_
         "VARCHAR": f"{name}-{account}",
         "DOUBLE": 0.5,
         "INTEGER": 3,
+        "BIGINT": 2,
         "BOOLEAN": False,
         "DATE": as_of,
     }[dtype]

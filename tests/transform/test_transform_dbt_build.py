@@ -27,7 +27,8 @@ CUSTOMER_360_COLUMNS = [
     "event_attendance_90d", "last_event_attendance_at", "email_open_90d", "last_email_open_at",
     "email_click_90d", "last_email_click_at", "meeting_90d", "last_meeting_at",
     "unsubscribes_365d", "last_activity_at", "leads_total", "leads_open", "leads_converted",
-    "last_lead_at", "contacts_total", "contacts_opted_out", "credit_rating",
+    "last_lead_at", "contacts_total", "contacts_opted_out", "contacts_reachable",
+    "last_opt_out_date", "credit_rating",
     "overdue_amount_cny", "lawsuit_count", "abnormal_operation", "risk_as_of_date",
     "nps_latest", "nps_avg_365d", "survey_responses", "activity_tag", "static_tags",
     "dynamic_tags", "as_of_date",
@@ -93,6 +94,13 @@ def test_deleted_records_are_gone(scenario_warehouse, c360):
     assert contact_ids == {"C1", "C2"}
     assert c360["G-A1"]["contacts_total"] == 2
     assert c360["G-A1"]["contacts_opted_out"] == 1
+
+
+def test_consent_counts_and_last_opt_out_date(c360):
+    """C1 can be contacted, C2 opted out (2023-01-01); the unsubscribe of 2024-06-28 is later."""
+    assert c360["G-A1"]["contacts_reachable"] == 1
+    assert str(c360["G-A1"]["last_opt_out_date"]) == "2024-06-28"
+    assert c360["G-H1"]["contacts_reachable"] == 0 and c360["G-H1"]["last_opt_out_date"] is None
 
 
 def test_latest_version_wins(scenario_warehouse, c360):

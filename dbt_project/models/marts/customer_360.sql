@@ -114,6 +114,8 @@ joined as (
 
         coalesce(contacts.contacts_total, 0) as contacts_total,
         coalesce(contacts.contacts_opted_out, 0) as contacts_opted_out,
+        coalesce(contacts.contacts_reachable, 0) as contacts_reachable,
+        contacts.last_opt_out_date,
 
         risk.credit_rating,
         risk.overdue_amount_cny,
@@ -231,6 +233,8 @@ select
 
     cast(contacts_total as bigint) as contacts_total,
     cast(contacts_opted_out as bigint) as contacts_opted_out,
+    cast(contacts_reachable as bigint) as contacts_reachable,
+    cast(last_opt_out_date as date) as last_opt_out_date,
 
     cast(credit_rating as varchar) as credit_rating,
     cast(overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,

@@ -1,5 +1,6 @@
 -- Current CRM contacts: latest version per contact_id, soft-deleted removed, email lower-cased,
--- phone in E.164 (+86...). Personal data: used for counts only, never published.
+-- phone in E.164 (+86...). Personal data: used for counts only, never published. opted_out_at:
+-- when the current opt-out began, i.e. the first version of the latest run of opted-out versions.
 
 with
 
@@ -11,15 +12,31 @@ source as (
 
 ),
 
+versions as (
+
+    select
+        *,
+        coalesce(opt_out, false) as is_opted_out,
+        coalesce(lag(coalesce(opt_out, false)) over (
+            partition by contact_id
+            order by updated_at asc, _loaded_at asc, _source_line asc
+        ), false) as was_opted_out
+    from source
+
+),
+
 latest as (
 
     select
         *,
+        max(case when is_opted_out and not was_opted_out then updated_at end) over (
+            partition by contact_id
+        ) as last_opt_out_start,
         row_number() over (
             partition by contact_id
             order by updated_at desc, _loaded_at desc, _source_line desc
         ) as version_rank
-    from source
+    from versions
 
 ),
 
@@ -48,6 +65,7 @@ renamed as (
         cast(coalesce(opt_out, false) as boolean) as opt_out,
 
         -- timestamps
+        cast(case when is_opted_out then last_opt_out_start end as timestamp) as opted_out_at,
         cast(created_at as timestamp) as created_at,
         cast(updated_at as timestamp) as updated_at
     from latest
@@ -65,6 +83,7 @@ select
     phone_raw,
     job_title,
     opt_out,
+    opted_out_at,
     created_at,
     updated_at
 from renamed
