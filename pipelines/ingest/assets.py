@@ -104,7 +104,7 @@ def raw_ingest(
         if PRIVACY_KEYS & selected:
             privacy = lifecycle.enforce(con, run.ctx, paths)
     if privacy is not None:  # the file is rewritten with no connection open
-        lifecycle.finish(privacy, paths)
+        lifecycle.finish(privacy, paths, context.run_id)
     for report in reports:
         _log(context, report)
         yield MaterializeResult(

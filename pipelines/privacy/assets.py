@@ -100,8 +100,7 @@ def privacy_results(
                 "audit_rows": len(report.audit),
                 "landing_files_removed": len(report.landing_removed),
                 "purged": MetadataValue.md(_purge_table(report)),
-                "warehouse_rewritten": report.compaction is not None,
-                "warehouse_bytes": report.compaction.bytes_after if report.compaction else 0,
+                **_rewrite_metadata(report),
             },
         )
         yield _verified(report)
@@ -119,11 +118,21 @@ def privacy_results(
             asset_key=RETENTION_LOG_KEY,
             metadata={
                 **{f"{r.rule}_purged": r.rows_purged for r in report.retention},
+                **_rewrite_metadata(report),
                 "rules": MetadataValue.md(
                     md_table(["rule", "retention days", "purged before", "purged"], rows)
                 ),
             },
         )
+
+
+def _rewrite_metadata(report: PrivacyReport) -> dict[str, object]:
+    c = report.compaction
+    return {
+        "warehouse_rewrite": report.rewrite or "not needed in this run",
+        "warehouse_bytes_before": c.bytes_before if c else 0,
+        "warehouse_bytes_after": c.bytes_after if c else 0,
+    }
 
 
 def _verified(report: PrivacyReport) -> AssetCheckResult:

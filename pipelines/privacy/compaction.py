@@ -56,7 +56,8 @@ def compact_database(path: Path) -> Compaction:
         ":memory:",
         config={
             "memory_limit": duckdb_memory_limit(),
-            "temp_directory": str(path.parent / ".tmp"),
+            # Where DuckDB spills for the file itself, so no other folder appears.
+            "temp_directory": str(path.with_name(path.name + ".tmp")),
         },
     )
     try:

@@ -13,6 +13,9 @@ class Retention(StrictModel):
     superseded_contact_versions_days: int = Field(1095, ge=1)
     quarantine_values_days: int = Field(365, ge=1)
     landing_files_days: int | None = Field(None, ge=1)
+    # Retention purges are gone from the DuckDB file only once it is rewritten; erasures
+    # always rewrite it, retention at most every this many days (0: every run that purged).
+    rewrite_every_days: int = Field(7, ge=0)
 
 
 class Erasure(StrictModel):

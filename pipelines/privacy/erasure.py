@@ -34,7 +34,6 @@ from pipelines.privacy.personal_data import (
 )
 from pipelines.privacy.redelivery import without_keys_sql
 
-CONTACT_FIELDS = PERSONAL_FIELDS["crm_contacts"]
 RESULTS_TABLE = "quality.validation_results"
 # Each erased contact is attributed to its earliest request (a person may ask twice).
 _ERASED = """
@@ -229,6 +228,8 @@ def sweep_erased(con: duckdb.DuckDBPyConnection) -> ErasureSweep:
     """Blank every erased person's personal fields still in the warehouse (see module
     docstring); returns the counts per request and location, and the values found."""
     sweep = ErasureSweep()
+    if not con.execute("select count(*) from privacy.erasure_requests").fetchone()[0]:
+        return sweep  # nobody ever asked: nothing to look for
     _stage_targets(con)
     _collect_values(con, sweep)
     _blank_raw(con, sweep)

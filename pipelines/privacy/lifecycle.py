@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -52,23 +52,20 @@ class PrivacyReport:
     landing_kept: list[LandingFile] = field(default_factory=list)  # remove_landing_files off
     retention: list[RetentionResult] = field(default_factory=list)
     audit: list[dict] = field(default_factory=list)
+    rewrite: str | None = None  # why the warehouse file is rewritten in this run, if it is
     compaction: Compaction | None = None
     findings: list[Finding] | None = None  # None: nothing was erased, nothing to verify
 
     @property
-    def purged(self) -> bool:
-        """True when warehouse rows changed: the file must be rewritten."""
+    def erased_in_warehouse(self) -> bool:
+        """True when this run blanked an erased person's (or a request's) values in tables."""
         in_warehouse = (
             n
             for counts in self.sweep.counts.values()
             for location, n in counts.items()
             if location not in (GX_LOCATION, LANDING_LOCATION)
         )
-        return bool(
-            any(in_warehouse)
-            or self.registration.identifiers_blanked
-            or any(r.rows_purged for r in self.retention if r.rule != "landing_files")
-        )
+        return any(in_warehouse) or bool(self.registration.identifiers_blanked)
 
 
 def _now() -> datetime:
@@ -97,7 +94,29 @@ def enforce(con: duckdb.DuckDBPyConnection, ctx: RunContext, paths: Paths) -> Pr
         report.retention.append(RetentionResult("landing_files", days, cutoff, len(gone)))
     report.audit = _audit_rows(con, report, ctx.run_id, now)
     _record(con, report, ctx, now)
+    report.rewrite = _rewrite_reason(con, report, config.retention.rewrite_every_days, now)
     return report
+
+
+def _rewrite_reason(
+    con: duckdb.DuckDBPyConnection, report: PrivacyReport, every_days: int, now: datetime
+) -> str | None:
+    """Why the warehouse file must be rewritten now: always after an erasure; after retention
+    purges once the last rewrite is ``every_days`` old (a rewrite costs a copy of the file)."""
+    if report.erased_in_warehouse:
+        return "erasure"
+    last, pending = con.execute(
+        """
+        with last as (select max(rewritten_at) as rewritten_at from privacy.rewrites)
+        select (select rewritten_at from last), coalesce(sum(rows_purged), 0)
+        from privacy.retention_log
+        where rule <> 'landing_files'
+            and applied_at > coalesce((select rewritten_at from last), timestamp '1970-01-01')
+        """
+    ).fetchone()
+    if pending and (last is None or now - last >= timedelta(days=every_days)):
+        return f"retention ({int(pending)} row(s) purged since the last rewrite)"
+    return None
 
 
 def _landing(
@@ -184,11 +203,17 @@ def _record(
     )
 
 
-def finish(report: PrivacyReport, paths: Paths) -> PrivacyReport:
-    """After the ingest's connection is closed: rewrite the warehouse when rows were purged,
-    then search it and the quality and model directories for this run's erased values."""
-    if report.purged:
-        report.compaction = compact_database(paths.warehouse)
+def finish(report: PrivacyReport, paths: Paths, run_id: str) -> PrivacyReport:
+    """After the ingest's connection is closed: rewrite the warehouse when due (recorded in
+    ``privacy.rewrites``), then search it and the quality and model directories for this run's
+    erased values."""
+    if report.rewrite:
+        report.compaction = c = compact_database(paths.warehouse)
+        with Warehouse(path=str(paths.warehouse)).connect() as con:
+            con.execute(
+                "insert into privacy.rewrites values (?, ?, ?, ?, ?)",
+                [run_id, _now(), report.rewrite, c.bytes_before, c.bytes_after],
+            )
     values = {v for p in report.sweep.values.values() for v in p.substrings()}
     if values:
         with Warehouse(path=str(paths.warehouse)).connect(read_only=True) as con:

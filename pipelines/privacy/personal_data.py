@@ -17,19 +17,12 @@ account's engagement). docs/privacy.md says the same for readers.
 
 from __future__ import annotations
 
-from pipelines.settings import ERASURE_REQUESTS
-
 PERSON_KEY = "contact_id"
 PERSONAL_FIELDS: dict[str, tuple[str, ...]] = {
     "crm_contacts": ("full_name", "email", "phone", "job_title"),
     "surveys": ("comment",),
 }
 REQUEST_IDENTIFIERS: tuple[str, ...] = ("email", "phone")
-# Entities whose quarantined rows may hold a person's values in raw_values.
-QUARANTINE_FIELDS: dict[str, tuple[str, ...]] = {
-    **PERSONAL_FIELDS,
-    ERASURE_REQUESTS: REQUEST_IDENTIFIERS,
-}
 # Keys of an identifier hash: a request naming an email or a phone is matched by the hash of
 # the normalised value, so the value itself need not be kept (see docs/privacy.md).
 HASH_PREFIX = "stratum-erasure"

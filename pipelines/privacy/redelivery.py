@@ -31,13 +31,22 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def erased_person_sql(entity: str, column=_q) -> str:
-    """SQL condition: the row (columns named through ``column``) belongs to an erased person."""
+def hashed_kinds(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The identifier kinds (``email``, ``phone``) some registered request is matched by."""
+    row = con.execute(
+        "select count(email_sha256), count(phone_sha256) from privacy.erasure_requests"
+    ).fetchone()
+    return {kind for kind, n in zip(("email", "phone"), row, strict=True) if n}
+
+
+def erased_person_sql(entity: str, kinds: set[str]) -> str:
+    """SQL condition: a row of ``entity`` belongs to an erased person, by contact id or by the
+    hash of an identifier of ``kinds``."""
     fields = PERSONAL_FIELDS[entity]
-    conds = [f"{column(PERSON_KEY)} IN (SELECT contact_id FROM privacy.erased_contacts)"]
+    conds = [f"{_q(PERSON_KEY)} IN (SELECT contact_id FROM privacy.erased_contacts)"]
     for kind, key_sql in (("email", email_key_sql), ("phone", phone_key_sql)):
-        if kind in fields:
-            hashed = identifier_hash_sql(kind, key_sql(column(kind)))
+        if kind in fields and kind in kinds:
+            hashed = identifier_hash_sql(kind, key_sql(_q(kind)))
             conds.append(
                 f"{hashed} IN (SELECT {kind}_sha256 FROM privacy.erasure_requests "
                 f"WHERE {kind}_sha256 IS NOT NULL)"
@@ -54,10 +63,14 @@ def without_keys_sql(json_expr: str, keys: tuple[str, ...]) -> str:
     )
 
 
-def _record_new_contacts(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> None:
+def _record_new_contacts(
+    con: duckdb.DuckDBPyConnection, table: str, run_id: str, kinds: set[str]
+) -> None:
     """Contacts recognised by a requested email or phone under an id no request resolved yet
     (the person re-created in the CRM): erased from now on by id too (their surveys...)."""
     for kind, key_sql in (("email", email_key_sql), ("phone", phone_key_sql)):
+        if kind not in kinds:
+            continue
         hashed = identifier_hash_sql(kind, key_sql(f"t.{kind}"))
         con.execute(
             f"""
@@ -78,9 +91,13 @@ def blank_erased_rows(con: duckdb.DuckDBPyConnection, entity: str, table: str, r
     fields = PERSONAL_FIELDS.get(entity)
     if not fields or not privacy_schema_exists(con):
         return 0
+    kinds = hashed_kinds(con)
+    erased = con.execute("select count(*) from privacy.erased_contacts").fetchone()[0]
+    if not kinds and not erased:
+        return 0  # nobody was ever erased: no row of this file to look at
     if "email" in fields:
-        _record_new_contacts(con, table, run_id)
-    match = erased_person_sql(entity)
+        _record_new_contacts(con, table, run_id, kinds)
+    match = erased_person_sql(entity, kinds)
     holds = " OR ".join(f"{_q(f)} IS NOT NULL" for f in fields)
     # A quarantined row keeps its original strings in _raw_values (good rows have none).
     rows = con.execute(

@@ -10,7 +10,8 @@ identifiers, the logs keep counts.
   in every later delivery;
 - ``erasure_log`` (the audit table): one row per request and run that purged something (or
   registered the request), with counts per location;
-- ``retention_log``: one row per retention rule and run, with the rows it purged.
+- ``retention_log``: one row per retention rule and run, with the rows it purged;
+- ``rewrites``: every rewrite of the warehouse file that made purged bytes unreadable.
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ DDL = (
         retention_days integer,
         cutoff timestamp,
         rows_purged bigint not null
+    )""",
+    """create table if not exists privacy.rewrites (
+        run_id varchar not null,
+        rewritten_at timestamp not null,
+        reason varchar not null,
+        bytes_before bigint not null,
+        bytes_after bigint not null
     )""",
 )
 

@@ -21,9 +21,9 @@ from dagster import (
 
 from pipelines.ingest import sensors
 from pipelines.ingest.assets import raw_assets, raw_checks
+from pipelines.privacy.assets import PRIVACY_KEYS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
-from pipelines.privacy.assets import PRIVACY_KEYS
 from pipelines.settings import LANDING_ENTITIES, REPO_ROOT, get_paths
 from tests.ingest.conftest import FIXTURES
 
@@ -159,7 +159,9 @@ def test_unreadable_file_fails_its_check_but_keeps_good_files(data_dir):
     )
     # The ingest step itself succeeded: every entity materialized, the other checks ran.
     assert {m.asset_key.path[-1] for m in result.get_asset_materialization_events()} == {
-        *LANDING_ENTITIES, "erasure_log", "retention_log"
+        *LANDING_ENTITIES,
+        "erasure_log",
+        "retention_log",
     }
     assert _checks(result)[("orders", "reconciliation")] == (True, "ERROR")
     assert _checks(result)[("crm_accounts", "files_readable")] == (True, "ERROR")

@@ -77,7 +77,7 @@ def _run(paths: Paths, run_id: str) -> lifecycle.PrivacyReport:
         sources = ctx.config.source_settings
         load_entities(con, LANDING_ENTITIES, paths.landing_dir, run_id, LOAD_TIME, sources)
         report = lifecycle.enforce(con, ctx, paths)
-    return lifecycle.finish(report, paths)
+    return lifecycle.finish(report, paths, run_id)
 
 
 def _text_cells(con: duckdb.DuckDBPyConnection) -> str:

@@ -144,3 +144,42 @@ def test_privacy_config_errors_name_the_key(tmp_path: Path):
     message = str(info.value)
     assert f"{root / 'privacy.yaml'}: retention.keep_forever: unknown key" in message
     assert f"{root / 'privacy.yaml'}: retention.quarantine_values_days: " in message
+
+
+def test_the_warehouse_is_rewritten_after_erasures_and_weekly_after_retention_purges():
+    from collections import Counter
+
+    from pipelines.privacy.erasure import ErasureSweep
+    from pipelines.privacy.lifecycle import PrivacyReport, _rewrite_reason
+    from pipelines.privacy.requests import Registration
+    from pipelines.privacy.store import ensure_privacy_schema
+
+    con = duckdb.connect()
+    ensure_privacy_schema(con)
+    now = datetime(2024, 6, 30, 12, 0)
+    nothing = PrivacyReport(Registration([], {}), 0, ErasureSweep())
+    assert _rewrite_reason(con, nothing, 7, now) is None
+
+    def purged(rows: int, at: datetime) -> None:
+        con.execute(
+            "insert into privacy.retention_log values ('r', '2024-06-30', ?, "
+            "'quarantine_values', 365, null, ?)",
+            [at, rows],
+        )
+
+    purged(3, now)
+    assert (
+        _rewrite_reason(con, nothing, 7, now)
+        == "retention (3 row(s) purged since the last rewrite)"
+    )
+    con.execute("insert into privacy.rewrites values ('r', ?, 'retention', 1, 1)", [now])
+    purged(2, datetime(2024, 7, 2))
+    assert _rewrite_reason(con, nothing, 7, datetime(2024, 7, 2)) is None  # rewritten 2 days ago
+    assert _rewrite_reason(con, nothing, 0, datetime(2024, 7, 2)) is not None
+    assert _rewrite_reason(con, nothing, 7, datetime(2024, 7, 7, 12)) == (
+        "retention (2 row(s) purged since the last rewrite)"
+    )
+    erased = PrivacyReport(
+        Registration([], {}), 0, ErasureSweep({"R1": Counter({"raw.surveys": 1})})
+    )
+    assert _rewrite_reason(con, erased, 7, datetime(2024, 7, 2)) == "erasure"
