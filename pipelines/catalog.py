@@ -44,16 +44,17 @@ from pipelines.publish.contract import (
     TIER_LEDGER_COLUMNS,
 )
 from pipelines.resources import Warehouse
-from pipelines.settings import REPO_ROOT, config_dir
+from pipelines.settings import ENTITIES, REPO_ROOT, config_dir
 
 PUBLISHED_KEY = AssetKey(["publish", "tier_snapshot"])
 WAREHOUSE_CATALOG = "stratum"  # DuckDB names a database after its file (stratum.duckdb)
 SERVING_TABLE = "stratum_serving.main.customer_tier_current"
-GX_VALIDATED = {AssetKey(["raw", e]) for e in CONTRACTS} | {AssetKey(["customer_360"])}
+GX_VALIDATED = {AssetKey(["raw", e]) for e in ENTITIES} | {AssetKey(["customer_360"])}
 
 # Code and configuration behind each Python stage (paths relative to the repo / config dir).
 STAGE_SOURCES: dict[str, tuple[Sequence[str], Sequence[str]]] = {
     "raw": (["pipelines/ingest/*.py"], ["sources.yaml"]),
+    "privacy": (["pipelines/privacy/*.py"], ["privacy.yaml"]),
     "scoring": (["pipelines/scoring/*.py"], ["scoring/*.yaml"]),
     "tiering": (["pipelines/tiering/*.py", "pipelines/history.py"], ["tiers/default.yaml"]),
     "publish": (["pipelines/publish/*.py", "pipelines/history.py"], []),
@@ -112,7 +113,7 @@ def table_name(key: AssetKey) -> str | None:
     path = key.path
     if key == PUBLISHED_KEY:
         return SERVING_TABLE
-    if len(path) == 2 and path[0] in {"raw", "scores", "tiers"}:
+    if len(path) == 2 and path[0] in {"raw", "scores", "tiers", "privacy"}:
         return f"{WAREHOUSE_CATALOG}.{path[0]}.{path[1]}"
     return None
 
