@@ -7,6 +7,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+from pipelines.generate.identity_dirt import DirtRates
 from pipelines.generate.world import generate_world
 from pipelines.generate.writers import write_landing
 from pipelines.partitions import latest_complete_as_of
@@ -30,6 +31,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--ground-truth", type=Path, default=None, help="default: <out>/../ground_truth"
     )
     parser.add_argument("--years", type=int, default=3, help="years of history")
+    parser.add_argument(
+        "--dirt",
+        choices=["default", "dirty"],
+        default="default",
+        help="rates of duplicate records and look-alike companies (dirty: ~15%% duplicated)",
+    )
     return parser.parse_args(argv)
 
 
@@ -39,7 +46,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[Path]]:
     as_of = args.as_of or latest_complete_as_of()
     ground_truth = args.ground_truth or args.out.parent / "ground_truth"
     started = time.perf_counter()
-    world = generate_world(args.accounts, args.seed, as_of, years=args.years)
+    dirt = DirtRates.dirty() if args.dirt == "dirty" else DirtRates()
+    world = generate_world(args.accounts, args.seed, as_of, years=args.years, dirt=dirt)
     written = write_landing(world, args.out, ground_truth)
     elapsed = time.perf_counter() - started
 

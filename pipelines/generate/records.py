@@ -15,6 +15,12 @@ import pandas as pd
 
 from pipelines.generate.clock import to_timestamp
 from pipelines.generate.companies import brand_pinyin
+from pipelines.generate.identity_dirt import (
+    DirtRates,
+    choose_duplicates,
+    lookalike_labels,
+    spoil_duplicates,
+)
 from pipelines.generate.lifecycle import NEVER
 from pipelines.generate.reference import (
     COMPANY_DOMAIN_SUFFIXES,
@@ -26,12 +32,6 @@ from pipelines.generate.reference import (
     SURNAMES,
 )
 
-KIND_NAME_VARIANT = "same_uscc_name_variant"
-KIND_MISSING_USCC = "missing_uscc_same_name"
-KIND_SIMILAR_DISTINCT = "similar_name_distinct"
-
-P_DUP_NAME_VARIANT = 0.015
-P_DUP_MISSING_USCC = 0.010
 P_ROUTE_TO_DUP = 0.35
 
 
@@ -83,38 +83,6 @@ def _pad(rng: np.random.Generator, values: np.ndarray, rate: float) -> np.ndarra
     return out
 
 
-def _name_variants(
-    rng: np.random.Generator, names: np.ndarray, city_short: np.ndarray
-) -> np.ndarray:
-    """Spell a company name differently, as a second sales rep would (kind (a) duplicates)."""
-    s = pd.Series(names, dtype=object)
-    how = rng.integers(0, 3, size=len(s))
-    out = s.copy()
-    # 0: legal-form confusion 股份有限公司 <-> 有限公司
-    is_joint = s.str.endswith("股份有限公司")
-    swap = np.where(
-        is_joint,
-        s.str.replace("股份有限公司", "有限公司", regex=False),
-        s.str.replace("有限公司", "股份有限公司", regex=False),
-    )
-    out[how == 0] = swap[how == 0]
-    # 1: half-width brackets, or a space after the city when there are no brackets
-    has_brackets = s.str.contains("（", regex=False)
-    half = s.str.replace("（", "(", regex=False).str.replace("）", ")", regex=False)
-    starts_city = np.array([n.startswith(c) for n, c in zip(names, city_short, strict=True)])
-    cut = np.where(starts_city, [len(c) for c in city_short], 2)
-    spaced = np.array([n[:k] + " " + n[k:] for n, k in zip(names, cut, strict=True)], dtype=object)
-    pick1 = np.where(has_brackets, half, spaced)
-    out[how == 1] = pick1[how == 1]
-    # 2: a space (half- or full-width) before the legal form
-    space = np.where(rng.random(len(s)) < 0.5, " ", "\u3000")
-    base = s.str.replace("有限公司", "", regex=False).str.removesuffix("股份")
-    form = np.where(is_joint, "股份有限公司", "有限公司")
-    pick2 = base.to_numpy(dtype=object) + space + form
-    out[how == 2] = pick2[how == 2]
-    return out.to_numpy(dtype=object)
-
-
 def _industry_labels(rng: np.random.Generator, industry_idx: np.ndarray) -> np.ndarray:
     """Industry as typed: mostly the canonical label, some variants, ~3% missing."""
     canonical = np.array([ind.name for ind in INDUSTRIES], dtype=object)[industry_idx]
@@ -130,25 +98,22 @@ def _industry_labels(rng: np.random.Generator, industry_idx: np.ndarray) -> np.n
 
 
 def build_account_records(
-    rng: np.random.Generator, co: pd.DataFrame, life: pd.DataFrame, as_of: date
+    rng: np.random.Generator,
+    co: pd.DataFrame,
+    life: pd.DataFrame,
+    as_of: date,
+    dirt: DirtRates | None = None,
 ) -> AccountRecords:
-    """One primary record per company plus duplicates of kinds (a) and (b)."""
+    """One primary record per company plus duplicates of the kinds in ``dirt``."""
     n = len(co)
     created = life["created_day"].to_numpy()
     eligible = np.flatnonzero(created <= -3)
-    n_a = int(round(P_DUP_NAME_VARIANT * n))
-    n_b = int(round(P_DUP_MISSING_USCC * n))
-    chosen = rng.choice(eligible, size=min(n_a + n_b, len(eligible)), replace=False)
-    dup_a, dup_b = chosen[:n_a], chosen[n_a:]
-    dup_companies = np.concatenate([dup_a, dup_b])
+    dup_companies, dup_kinds = choose_duplicates(rng, eligible, n, dirt or DirtRates())
     n_dup = len(dup_companies)
     company = np.concatenate([np.arange(n), dup_companies])
     is_dup = np.zeros(n + n_dup, dtype=bool)
     is_dup[n:] = True
-    kind = np.full(n + n_dup, None, dtype=object)
-    kind[n : n + len(dup_a)] = KIND_NAME_VARIANT
-    kind[n + len(dup_a) :] = KIND_MISSING_USCC
-    kind[:n][co["similar_pair"].to_numpy() >= 0] = KIND_SIMILAR_DISTINCT
+    kind = np.concatenate([lookalike_labels(co), dup_kinds]).astype(object)
 
     # Duplicates are entered later than the original record, by someone who did not search.
     gap = -1 - created[dup_companies]
@@ -164,22 +129,16 @@ def build_account_records(
     ids = "ACC" + pd.Series(rng.permutation(n + n_dup) + 10_000_001).astype(str)
     account_id = ids.to_numpy(dtype=object)
 
-    names = co["name"].to_numpy(dtype=object)[company].copy()
-    names[n : n + len(dup_a)] = _name_variants(
-        rng, names[n : n + len(dup_a)], co["city_short"].to_numpy(dtype=object)[dup_a]
-    )
-    trailing = rng.random(len(dup_b)) < 0.3
-    names[n + len(dup_a) :] = np.where(
-        trailing, names[n + len(dup_a) :] + " ", names[n + len(dup_a) :]
-    )
+    spoiled = spoil_duplicates(rng, co, dup_companies, dup_kinds)
+    names = np.concatenate([co["name"].to_numpy(dtype=object), spoiled["name"]])
     names = _pad(rng, names, 0.015)
-
-    uscc = co["uscc"].to_numpy(dtype=object)[company].copy()
+    uscc = np.concatenate([co["uscc"].to_numpy(dtype=object), spoiled["uscc"]])
     # A few primaries lack the code (never the ones whose duplicate is matched by code).
     drop = rng.random(n) < 0.02
-    drop[dup_a] = False
+    drop[dup_companies[pd.notna(spoiled["uscc"])]] = False
     uscc[:n][drop] = None
-    uscc[n + len(dup_a) :] = None
+    province = np.concatenate([co["province"].to_numpy(dtype=object), spoiled["province"]])
+    city = np.concatenate([co["city"].to_numpy(dtype=object), spoiled["city"]])
 
     employees = co["employees"].to_numpy()[company].astype(float)
     wobble = is_dup & (rng.random(len(company)) < 0.3)
@@ -214,8 +173,8 @@ def build_account_records(
             "industry": _industry_labels(rng, co["industry_idx"].to_numpy()[company]),
             "employee_count": pd.array(employees, dtype="Int64"),
             "annual_revenue_cny": revenue,
-            "province": co["province"].to_numpy(dtype=object)[company],
-            "city": co["city"].to_numpy(dtype=object)[company],
+            "province": province,
+            "city": city,
             "parent_account_id": parent_id,
             "owner_team": owner,
             "created_at": created_at,

@@ -20,6 +20,7 @@ from pipelines.generate.events import (
     simulate_risk,
     simulate_surveys,
 )
+from pipelines.generate.identity_dirt import DirtRates, add_lookalikes, share_phones
 from pipelines.generate.lifecycle import simulate_lifecycle
 from pipelines.generate.records import (
     AccountRecords,
@@ -53,6 +54,7 @@ _STREAMS = (
     "surveys",
     "risk",
     "leads",
+    "identity",
 )
 
 
@@ -110,22 +112,30 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return out
 
 
-def generate_world(n_accounts: int, seed: int, as_of: date, years: int = 3) -> World:
+def generate_world(
+    n_accounts: int, seed: int, as_of: date, years: int = 3, dirt: DirtRates | None = None
+) -> World:
     """Generate a deterministic sample world of ``n_accounts`` true companies.
 
-    CRM account records are slightly more numerous than companies (duplicate records). History
+    CRM account records are slightly more numerous than companies (duplicate records and
+    look-alikes at the rates of ``dirt``, default :class:`DirtRates`). History
     covers ``years`` years up to the day before ``as_of``; the following 365 days are simulated
     too but only summarised in ``truth_accounts``.
     """
     if n_accounts < 1:
         raise ValueError("n_accounts must be positive")
     history_days = int(years * 365)
+    dirt = dirt or DirtRates()
     co = build_companies(_rng(seed, "companies"), n_accounts)
+    # Look-alikes draw from their own stream, so the market's other statistics stay as they were.
+    identity_rng = _rng(seed, "identity")
+    add_lookalikes(identity_rng, co, dirt)
     life, leads_raw = simulate_lifecycle(_rng(seed, "lifecycle"), co, history_days)
-    records = build_account_records(_rng(seed, "records"), co, life, as_of)
+    records = build_account_records(_rng(seed, "records"), co, life, as_of, dirt)
     contacts, contact_first, contact_count = build_contacts(
         _rng(seed, "contacts"), co, life, records, as_of
     )
+    share_phones(identity_rng, contacts, contact_first, co["shares_phone"].to_numpy())
     contact_ids = contacts["contact_id"].to_numpy(dtype=object)
     # Record index of each contact's account, so activities can inherit it as an integer.
     contact_record = pd.Index(records.account_ids).get_indexer(contacts["account_id"].to_numpy())
@@ -410,6 +420,7 @@ def _truth_accounts(
                 parent[company] >= 0, _company_ids(np.maximum(parent[company], 0)), None
             ),
             "true_uscc": co["uscc"].to_numpy(dtype=object)[company],
+            "is_branch_office": co["is_branch"].to_numpy()[company],
             "customer_since": pd.Series(to_date(as_of, np.minimum(start, 0)))
             .where(start <= -1)
             .to_numpy()[company],

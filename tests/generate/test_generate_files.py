@@ -146,7 +146,8 @@ def test_encodings(written: dict[str, list[Path]]) -> None:
 def test_chinese_text_round_trips(world: World, written: dict[str, list[Path]]) -> None:
     accounts = _read(written["crm_accounts"][0])
     assert accounts["account_name"].tolist() == world.crm_accounts["account_name"].tolist()
-    assert accounts["city"].tolist() == world.crm_accounts["city"].tolist()
+    # a duplicate record may lack its city: an empty CSV field
+    assert accounts["city"].tolist() == world.crm_accounts["city"].fillna("").tolist()
     contacts = _read(written["crm_contacts"][0])
     assert contacts["full_name"].tolist() == world.crm_contacts["full_name"].tolist()
     risk = _read(written["risk"][0])

@@ -203,12 +203,16 @@ def test_orders_follow_seasonality(world: World) -> None:
     assert weekend.mean() < 0.15
 
 
-def test_every_generated_uscc_is_valid(world: World) -> None:
-    codes = pd.concat([world.crm_accounts["uscc"], world.risk["uscc"]]).dropna()
+def test_every_generated_uscc_is_valid_except_the_mistyped(world: World) -> None:
+    mistyped = world.truth_accounts["duplicate_kind"].to_numpy() == "mistyped_uscc"
+    accounts = world.crm_accounts["uscc"]
+    codes = pd.concat([accounts[~mistyped], world.risk["uscc"]]).dropna()
     assert len(codes) > 0
     assert all(is_valid_uscc(c) for c in codes)
-    missing = world.crm_accounts["uscc"].isna().mean()
-    assert 0.01 < missing < 0.06
+    assert mistyped.sum() >= 5
+    assert not any(is_valid_uscc(c) for c in accounts[mistyped])
+    missing = accounts.isna().mean()
+    assert 0.01 < missing < 0.08
 
 
 def _normalise_name(name: str) -> str:
@@ -310,7 +314,10 @@ def test_firmographics_and_dirt(world: World) -> None:
     top_provinces = acc["province"].value_counts().index[:5]
     assert set(top_provinces) == {"广东省", "浙江省", "江苏省", "上海市", "北京市"}
     assert acc["province"].nunique() >= 25
-    assert acc["account_name"].str.contains("有限公司").all()
+    # every name carries its legal form, except the abbreviated duplicates (杭州云启科技)
+    abbreviated = world.truth_accounts["duplicate_kind"].to_numpy() == "abbreviated_name"
+    assert acc["account_name"][~abbreviated].str.contains("有限公司").all()
+    assert not acc["account_name"][abbreviated].str.contains("公司").any()
     emp = acc["employee_count"].dropna().astype(float)
     rev = acc.loc[acc["employee_count"].notna(), "annual_revenue_cny"]
     assert emp.corr(rev, method="spearman") > 0.6
