@@ -302,3 +302,40 @@ def share_phones(
     rows = contact_first[companies]
     col = contacts.columns.get_loc("phone")
     contacts.iloc[rows, col] = pool[rng.integers(0, pool_size, len(companies))]
+
+
+def reenter_contacts(
+    rng: np.random.Generator,
+    contacts: pd.DataFrame,
+    records_table: pd.DataFrame,
+    dup_of: np.ndarray,
+    contact_first: np.ndarray,
+    contact_count: np.ndarray,
+    share: float = 0.7,
+) -> pd.DataFrame:
+    """The sales rep who created a duplicate record usually typed in a contact person they
+    already knew: a copy of one of the company's contacts (name, email, phone), filed under
+    the duplicate record. Rows are appended, so existing contact rows keep their positions.
+
+    ``dup_of``: per record, the company index for duplicate records, -1 for primaries.
+    """
+    dup_rows = np.flatnonzero(dup_of >= 0)
+    dup_rows = dup_rows[rng.random(len(dup_rows)) < share]
+    if len(dup_rows) == 0:
+        return contacts
+    company = dup_of[dup_rows]
+    pick = contact_first[company] + (rng.random(len(company)) * contact_count[company]).astype(
+        np.int64
+    )
+    copies = contacts.iloc[pick].reset_index(drop=True).copy()
+    copies["account_id"] = records_table["account_id"].to_numpy()[dup_rows]
+    created = np.maximum(
+        copies["created_at"].to_numpy(), records_table["created_at"].to_numpy()[dup_rows]
+    )
+    copies["created_at"] = created
+    copies["updated_at"] = np.maximum(copies["updated_at"].to_numpy(), created)
+    start = len(contacts) + 100_000_001
+    copies["contact_id"] = ("CT" + pd.Series(np.arange(start, start + len(copies))).astype(str)).to_numpy(
+        dtype=object
+    )
+    return pd.concat([contacts, copies], ignore_index=True)

@@ -20,7 +20,12 @@ from pipelines.generate.events import (
     simulate_risk,
     simulate_surveys,
 )
-from pipelines.generate.identity_dirt import DirtRates, add_lookalikes, share_phones
+from pipelines.generate.identity_dirt import (
+    DirtRates,
+    add_lookalikes,
+    reenter_contacts,
+    share_phones,
+)
 from pipelines.generate.lifecycle import simulate_lifecycle
 from pipelines.generate.records import (
     AccountRecords,
@@ -136,6 +141,10 @@ def generate_world(
         _rng(seed, "contacts"), co, life, records, as_of
     )
     share_phones(identity_rng, contacts, contact_first, co["shares_phone"].to_numpy())
+    dup_of = np.where(records.is_duplicate, records.company, -1)
+    contacts = reenter_contacts(
+        identity_rng, contacts, records.table, dup_of, contact_first, contact_count
+    )
     contact_ids = contacts["contact_id"].to_numpy(dtype=object)
     # Record index of each contact's account, so activities can inherit it as an integer.
     contact_record = pd.Index(records.account_ids).get_indexer(contacts["account_id"].to_numpy())

@@ -1,0 +1,207 @@
+"""The Splink model: comparisons, blocking rules, training and scoring of record pairs.
+
+Backend-neutral by construction: every comparison level is a Splink library level (exact,
+Jaro-Winkler, Levenshtein, array intersection, null) and every blocking rule a plain equi-join
+(``block_on``), so the same settings run on DuckDB here and on Spark for a larger estate.
+Parameters are estimated from the data (u by random sampling with a fixed seed, m by EM on two
+blocking passes) starting from the priors below; the same input gives the same model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+from pipelines.identity.config import IdentityConfig
+
+# (comparison, column) pairs whose evidence is written per pair; the order is the model's.
+COMPARISONS = ("name", "uscc", "city", "phone", "email_domain")
+
+EVIDENCE_LABELS = {
+    "name": ["name missing", "same name, carried by many records", "same full name", "same name without region and legal form",
+             "name nearly the same (Jaro-Winkler >= 0.88)", "name similar (Jaro-Winkler >= 0.8)",
+             "names share 2+ character bigrams", "names differ"],
+    "uscc": ["credit code missing", "same credit code", "credit code one character off (mistyped)",
+             "two different valid credit codes", "credit codes differ"],
+    "city": ["city missing", "same city", "same province, other city", "other province"],
+    "phone": ["no phone in common (no evidence)", "2+ contact phone numbers in common",
+              "a contact phone number in common"],
+    "email_domain": ["no company email domain on one side", "company email domain in common",
+                     "no email domain in common"],
+}  # fmt: skip
+
+
+def _name(common_name_records: int) -> cl.CustomComparison:
+    # A name carried by many records (a placeholder such as 未知客户, or one short name in many
+    # cities) is its own, weaker level: its weight is estimated like every other level's.
+    common = cll.And(
+        cll.ExactMatchLevel("name_core"),
+        cll.CustomLevel(f"name_records_l > {common_name_records}"),
+    )
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_levels=[
+            cll.NullLevel("name_core"),
+            common.configure(m_probability=0.01, label_for_charts="same name, carried by many records"),
+            cll.ExactMatchLevel("name_key").configure(m_probability=0.55),
+            cll.ExactMatchLevel("name_core").configure(m_probability=0.25),
+            cll.JaroWinklerLevel("name_core", 0.88).configure(m_probability=0.1),
+            cll.JaroWinklerLevel("name_core", 0.8).configure(m_probability=0.05),
+            cll.ArrayIntersectLevel("name_bigrams", 2).configure(m_probability=0.03),
+            cll.ElseLevel().configure(m_probability=0.02),
+        ],
+    )
+
+
+def _uscc() -> cl.CustomComparison:
+    both_valid = cll.And(cll.CustomLevel("uscc_l is not null"), cll.CustomLevel("uscc_r is not null"))
+    return cl.CustomComparison(
+        output_column_name="uscc",
+        comparison_levels=[
+            cll.NullLevel("uscc_any"),
+            cll.ExactMatchLevel("uscc_any").configure(m_probability=0.9),
+            cll.And(cll.LevenshteinLevel("uscc_any", 1), cll.Not(both_valid)).configure(
+                m_probability=0.05
+            ),
+            # prior knowledge, not learned: the register issues one code per company, and EM
+            # would otherwise learn look-alikes (branches, namesakes) as "matches"
+            both_valid.configure(m_probability=0.001, fix_m_probability=True),
+            cll.ElseLevel().configure(m_probability=0.049),
+        ],
+    )
+
+
+def _city() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="city",
+        comparison_levels=[
+            cll.NullLevel("city"),
+            cll.ExactMatchLevel("city").configure(m_probability=0.97),
+            cll.ExactMatchLevel("province").configure(m_probability=0.02),
+            cll.ElseLevel().configure(m_probability=0.01, fix_m_probability=True),
+        ],
+    )
+
+
+def _phone() -> cl.CustomComparison:
+    # Different contact people have different phones: no phone in common says nothing (a null
+    # level, weight 0); one or more numbers in common is evidence.
+    nothing_shared = cll.Or(cll.NullLevel("phones"), cll.Not(cll.ArrayIntersectLevel("phones", 1)))
+    return cl.CustomComparison(
+        output_column_name="phone",
+        comparison_levels=[
+            nothing_shared.configure(is_null_level=True),
+            # u is fixed: two unrelated records sharing a number (an agency's) is too rare for
+            # random sampling to observe; m is estimated
+            cll.ArrayIntersectLevel("phones", 2).configure(
+                m_probability=0.3, u_probability=1e-6, fix_u_probability=True
+            ),
+            cll.ArrayIntersectLevel("phones", 1).configure(
+                m_probability=0.7, u_probability=1e-5, fix_u_probability=True
+            ),
+        ],
+    )
+
+
+def _email_domain() -> cl.CustomComparison:
+    # A company has one email domain: none in common is (weak) evidence against.
+    return cl.CustomComparison(
+        output_column_name="email_domain",
+        comparison_levels=[
+            cll.NullLevel("email_domains"),
+            cll.ArrayIntersectLevel("email_domains", 1).configure(m_probability=0.9),
+            # fixed, or EM drives it to 0 (minus infinity) on data where no duplicate happens
+            # to show two domains: a renamed company or a group mail domain does
+            cll.ElseLevel().configure(m_probability=0.05, fix_m_probability=True),
+        ],
+    )
+
+
+# Pairs scored: same name core; a credit code equal in one half (catches one-off typos);
+# same city and a name agreeing in all but one of its first three characters.
+PREDICTION_BLOCKING = [
+    block_on("name_core"),
+    block_on("uscc_head"),
+    block_on("uscc_tail"),
+    block_on("city", "substr(name_core, 1, 2)"),
+    block_on("city", "substr(name_core, 2, 3)"),
+    block_on("city", "substr(name_core, 1, 1)", "substr(name_core, 3, 3)"),
+]
+
+
+def settings(config: IdentityConfig) -> SettingsCreator:
+    """The Splink settings (deduplication of one table of records)."""
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            _name(config.common_name_records),
+            _uscc(),
+            _city(),
+            _phone(),
+            _email_domain(),
+        ],
+        blocking_rules_to_generate_predictions=PREDICTION_BLOCKING,
+        probability_two_random_records_match=1e-4,
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+    )
+
+
+@dataclass
+class ScoredPairs:
+    """Scored pairs at or above the review threshold, and the trained model's parameters."""
+
+    pairs: pd.DataFrame  # unique_id_l, unique_id_r, match_weight, match_probability, mw_*
+    model_json: dict
+    lambda_: float
+
+
+def _connection(config: IdentityConfig) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(f"set memory_limit = '{config.duckdb_memory_limit}'")
+    con.execute(f"set threads = {config.threads}")
+    # Same rows in, same order of work: deterministic floating point sums
+    con.execute("set preserve_insertion_order = true")
+    return con
+
+
+def train_and_predict(features: pa.Table, config: IdentityConfig) -> ScoredPairs:
+    """Estimate the model on ``features`` and score the blocked pairs (p >= review threshold)."""
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    con = _connection(config)
+    try:
+        db_api = DuckDBAPI(con)
+        records = db_api.register(features, table_name="identity_features")
+        linker = Linker(records, settings(config), log_level=None)
+        training = config.training
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("uscc")], recall=training.deterministic_recall
+        )
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=training.u_max_pairs, seed=training.seed
+        )
+        for rule in (block_on("name_core"), block_on("uscc_any")):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, max_pairs=training.em_max_pairs
+            )
+        predicted = linker.inference.predict(
+            threshold_match_probability=config.thresholds.review, warning_mode="never"
+        )
+        weights = ", ".join(f"mw_{c}" for c in COMPARISONS)
+        pairs = con.sql(
+            f"select unique_id_l, unique_id_r, match_weight, match_probability, {weights} "
+            f"from {predicted.physical_name} order by unique_id_l, unique_id_r"
+        ).df()
+        model = linker.misc.save_model_to_json()
+        lam = float(linker._settings_obj._probability_two_random_records_match)
+    finally:
+        con.close()
+    return ScoredPairs(pairs=pairs, model_json=model, lambda_=lam)
