@@ -10,6 +10,7 @@ from dagster import Definitions, in_process_executor
 
 from pipelines.alerts.sensor import run_alerts_sensor
 from pipelines.catalog import with_catalog
+from pipelines.identity.assets import identity_assets
 from pipelines.ingest.assets import raw_assets, raw_checks
 from pipelines.ingest.sensors import build_landing_sensor
 from pipelines.jobs import daily_schedule, stratum_job
@@ -19,11 +20,19 @@ from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.scoring.assets import scoring_assets
 from pipelines.tiering.assets import tiering_assets
-from pipelines.transform.assets import dbt_models, dbt_resource
+from pipelines.transform.assets import dbt_models, dbt_resource, dbt_staging_models
 
 defs = Definitions(
     assets=with_catalog(
-        [*raw_assets, dbt_models, *scoring_assets, *tiering_assets, *publish_assets]
+        [
+            *raw_assets,
+            dbt_staging_models,
+            *identity_assets,
+            dbt_models,
+            *scoring_assets,
+            *tiering_assets,
+            *publish_assets,
+        ]
     ),
     asset_checks=[*raw_checks, *raw_quality_checks, *customer_360_quality_checks],
     jobs=[stratum_job],

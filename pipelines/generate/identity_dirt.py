@@ -335,7 +335,7 @@ def reenter_contacts(
     copies["created_at"] = created
     copies["updated_at"] = np.maximum(copies["updated_at"].to_numpy(), created)
     start = len(contacts) + 100_000_001
-    copies["contact_id"] = ("CT" + pd.Series(np.arange(start, start + len(copies))).astype(str)).to_numpy(
-        dtype=object
-    )
+    copies["contact_id"] = (
+        "CT" + pd.Series(np.arange(start, start + len(copies))).astype(str)
+    ).to_numpy(dtype=object)
     return pd.concat([contacts, copies], ignore_index=True)

@@ -38,6 +38,7 @@ class Clusters:
     records: pd.DataFrame  # account_id, cluster, match_rule
     edges: pd.DataFrame  # account_id_l, account_id_r, probability, rule, uscc_evidence
     decision_pairs: pd.DataFrame  # account_id_l, account_id_r, decision, decision_id
+    verdicts: pd.DataFrame  # account_id_l, account_id_r, probability, verdict
     stats: dict[str, int] = field(default_factory=dict)
 
 
@@ -58,7 +59,9 @@ def classify_pairs(
     con = duckdb.connect(":memory:")
     try:
         con.register("f", features[["unique_id", "uscc", "uscc_any", "city", "is_branch"]])
-        con.register("p", pairs[["unique_id_l", "unique_id_r", "match_probability"]])
+        con.register(
+            "p", pairs[["unique_id_l", "unique_id_r", "match_probability", "match_weight"]]
+        )
         con.register("d", decided)
         return con.execute(
             f"""
@@ -66,6 +69,7 @@ def classify_pairs(
                 p.unique_id_l as account_id_l,
                 p.unique_id_r as account_id_r,
                 p.match_probability as probability,
+                p.match_weight,
                 coalesce(l.uscc_any = r.uscc_any or levenshtein(l.uscc_any, r.uscc_any) <= 1,
                          false) as uscc_evidence,
                 case
@@ -89,6 +93,44 @@ def classify_pairs(
         ).df()
     finally:
         con.close()
+
+
+def _mark_ambiguous(features: pd.DataFrame, verdicts: pd.DataFrame, margin: float) -> pd.DataFrame:
+    """A record without a valid code that matches records of two different valid codes could
+    be either company. Its matches to the weaker code(s) are dropped when the best code wins by
+    ``margin`` bits of match weight; otherwise all its matches to coded records are dropped
+    (``ambiguous``: left apart, sent to review)."""
+    uscc = features.set_index("unique_id")["uscc"]
+    m = verdicts[verdicts["verdict"] == "match"]
+    ends = pd.concat(
+        [pd.DataFrame({"record": m["account_id_l"], "other": m["account_id_r"], "pair": m.index,
+                       "weight": m["match_weight"]}),
+         pd.DataFrame({"record": m["account_id_r"], "other": m["account_id_l"], "pair": m.index,
+                       "weight": m["match_weight"]})]
+    )  # fmt: skip
+    ends = ends[uscc.reindex(ends["record"]).isna().to_numpy()]
+    ends["code"] = uscc.reindex(ends["other"]).to_numpy()
+    ends = ends.dropna(subset=["code"])
+    per_code = ends.groupby(["record", "code"])["weight"].max().rename("best").reset_index()
+    per_code = per_code.sort_values(["record", "best", "code"], ascending=[True, False, True])
+    per_code["rank"] = per_code.groupby("record").cumcount()
+    contested = (
+        per_code.groupby("record").filter(lambda g: len(g) > 1) if len(per_code) else per_code
+    )
+    if contested.empty:
+        return verdicts
+    top = contested[contested["rank"] == 0].set_index("record")["best"]
+    second = contested[contested["rank"] == 1].set_index("record")["best"]
+    clear = (top - second.reindex(top.index)) >= margin
+    winner = contested[contested["rank"] == 0].set_index("record")["code"]
+    ends = ends[ends["record"].isin(top.index)]
+    lose = ~clear.reindex(ends["record"]).to_numpy() | (
+        ends["code"].to_numpy() != winner.reindex(ends["record"]).to_numpy()
+    )
+    hit = ends.loc[lose, "pair"].unique()
+    out = verdicts.copy()
+    out.loc[hit, "verdict"] = "ambiguous"
+    return out
 
 
 def _forced_edges(features: pd.DataFrame, decided: pd.DataFrame) -> pd.DataFrame:
@@ -117,7 +159,11 @@ def _components(ids: pd.Index, edges: pd.DataFrame) -> np.ndarray:
 
 
 def cluster_records(
-    features: pd.DataFrame, pairs: pd.DataFrame, decisions: Decisions, match: float
+    features: pd.DataFrame,
+    pairs: pd.DataFrame,
+    decisions: Decisions,
+    match: float,
+    ambiguity_margin: float = 5.0,
 ) -> Clusters:
     """Clusters of records (see module docstring); ``features`` needs unique_id, uscc,
     uscc_any, city, is_branch; ``pairs`` unique_id_l/_r and match_probability."""
@@ -125,9 +171,11 @@ def cluster_records(
     ids = pd.Index(features["unique_id"])
     decided = decision_pairs(decisions, set(ids))
     verdicts = classify_pairs(features, pairs, decided, match)
+    verdicts = _mark_ambiguous(features, verdicts, ambiguity_margin)
     matched = verdicts.loc[verdicts["verdict"] == "match"].assign(rule="probabilistic")
     edges = pd.concat(
-        [_forced_edges(features, decided), matched.drop(columns="verdict")], ignore_index=True
+        [_forced_edges(features, decided), matched.drop(columns=["verdict", "match_weight"])],
+        ignore_index=True,
     )
     edges = edges.sort_values(
         ["probability", "account_id_l", "account_id_r"], ascending=[False, True, True]
@@ -139,7 +187,9 @@ def cluster_records(
     records = _label_records(features, label, edges)
     stats = verdicts["verdict"].value_counts().to_dict()
     stats["components_rebuilt"] = int(len(bad))
-    return Clusters(records=records, edges=edges, decision_pairs=decided, stats=stats)
+    return Clusters(
+        records=records, edges=edges, decision_pairs=decided, verdicts=verdicts, stats=stats
+    )
 
 
 def _conflicting_components(
@@ -217,7 +267,8 @@ def _label_records(features: pd.DataFrame, label: np.ndarray, edges: pd.DataFram
     size = frame.groupby("label")["account_id"].transform("size")
     same = frame.set_index("account_id")["cluster"]
     inside = edges[
-        same.reindex(edges["account_id_l"]).to_numpy() == same.reindex(edges["account_id_r"]).to_numpy()
+        same.reindex(edges["account_id_l"]).to_numpy()
+        == same.reindex(edges["account_id_r"]).to_numpy()
     ]
     ends = pd.concat(
         [inside[["account_id_l", "rule"]].set_axis(["account_id", "rule"], axis=1),

@@ -40,6 +40,7 @@ class Training(StrictModel):
     u_max_pairs: float = Field(default=2e6, gt=0)
     deterministic_recall: float = Field(default=0.6, gt=0, le=1)
     em_max_pairs: float = Field(default=5e5, gt=0)
+    min_records: int = Field(default=2000, ge=2)
 
 
 class IdentityConfig(StrictModel):
@@ -47,6 +48,7 @@ class IdentityConfig(StrictModel):
     thresholds: Thresholds
     max_records_per_golden_account: int = Field(ge=2)
     common_name_records: int = Field(default=5, ge=2)
+    ambiguity_margin_bits: float = Field(default=5.0, ge=0)
     personal_email_domains: list[str]
     training: Training = Training()
     duckdb_memory_limit: str = "4GB"

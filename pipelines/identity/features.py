@@ -119,7 +119,7 @@ def features_sql(regions: str, personal_domains: list[str]) -> str:
             -- the organisation's label: yunqi.com, yunqi.cn, mail.yunqi.com.cn -> yunqi
             list_sort(list_distinct(list(
                 regexp_extract(
-                    regexp_replace(split_part(email, '@', 2), '(\.(com|net|org|gov|edu))?\.(cn|com|net|org)$', ''),
+                    regexp_replace(split_part(email, '@', 2), '(\\.(com|net|org|gov|edu))?\\.(cn|com|net|org)$', ''),
                     '([^.]+)$'
                 )
             ) filter (

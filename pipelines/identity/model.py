@@ -4,7 +4,9 @@ Backend-neutral by construction: every comparison level is a Splink library leve
 Jaro-Winkler, Levenshtein, array intersection, null) and every blocking rule a plain equi-join
 (``block_on``), so the same settings run on DuckDB here and on Spark for a larger estate.
 Parameters are estimated from the data (u by random sampling with a fixed seed, m by EM on two
-blocking passes) starting from the priors below; the same input gives the same model.
+blocking passes) starting from the priors below; the same input gives the same model. Below
+``training.min_records`` records the estimates would be noise, so the priors are used as they
+are (the prior match rate still comes from the records sharing a credit code).
 """
 
 from __future__ import annotations
@@ -45,35 +47,47 @@ def _name(common_name_records: int) -> cl.CustomComparison:
         cll.ExactMatchLevel("name_core"),
         cll.CustomLevel(f"name_records_l > {common_name_records}"),
     )
+    # Jaro-Winkler on 2-3 characters is noise (循环甲 / 循环乙 are two companies).
+    long_enough = cll.CustomLevel("length(name_core_l) >= 4 and length(name_core_r) >= 4")
     return cl.CustomComparison(
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("name_core"),
-            common.configure(m_probability=0.01, label_for_charts="same name, carried by many records"),
-            cll.ExactMatchLevel("name_key").configure(m_probability=0.55),
-            cll.ExactMatchLevel("name_core").configure(m_probability=0.25),
-            cll.JaroWinklerLevel("name_core", 0.88).configure(m_probability=0.1),
-            cll.JaroWinklerLevel("name_core", 0.8).configure(m_probability=0.05),
-            cll.ArrayIntersectLevel("name_bigrams", 2).configure(m_probability=0.03),
-            cll.ElseLevel().configure(m_probability=0.02),
+            common.configure(
+                m_probability=0.01, u_probability=1e-6, label_for_charts="same common name"
+            ),
+            cll.ExactMatchLevel("name_key").configure(m_probability=0.55, u_probability=2e-6),
+            cll.ExactMatchLevel("name_core").configure(m_probability=0.25, u_probability=2e-6),
+            cll.And(cll.JaroWinklerLevel("name_core", 0.88), long_enough).configure(
+                m_probability=0.09, u_probability=4e-4
+            ),
+            cll.And(cll.JaroWinklerLevel("name_core", 0.8), long_enough).configure(
+                m_probability=0.06, u_probability=3.5e-3
+            ),
+            cll.ArrayIntersectLevel("name_bigrams", 2).configure(
+                m_probability=0.03, u_probability=1e-2
+            ),
+            cll.ElseLevel().configure(m_probability=0.02, u_probability=0.986),
         ],
     )
 
 
 def _uscc() -> cl.CustomComparison:
-    both_valid = cll.And(cll.CustomLevel("uscc_l is not null"), cll.CustomLevel("uscc_r is not null"))
+    both_valid = cll.And(
+        cll.CustomLevel("uscc_l is not null"), cll.CustomLevel("uscc_r is not null")
+    )
     return cl.CustomComparison(
         output_column_name="uscc",
         comparison_levels=[
             cll.NullLevel("uscc_any"),
-            cll.ExactMatchLevel("uscc_any").configure(m_probability=0.9),
+            cll.ExactMatchLevel("uscc_any").configure(m_probability=0.9, u_probability=1e-7),
             cll.And(cll.LevenshteinLevel("uscc_any", 1), cll.Not(both_valid)).configure(
-                m_probability=0.05
+                m_probability=0.05, u_probability=1e-7
             ),
             # prior knowledge, not learned: the register issues one code per company, and EM
             # would otherwise learn look-alikes (branches, namesakes) as "matches"
-            both_valid.configure(m_probability=0.001, fix_m_probability=True),
-            cll.ElseLevel().configure(m_probability=0.049),
+            both_valid.configure(m_probability=0.001, u_probability=0.98, fix_m_probability=True),
+            cll.ElseLevel().configure(m_probability=0.049, u_probability=0.02),
         ],
     )
 
@@ -83,9 +97,11 @@ def _city() -> cl.CustomComparison:
         output_column_name="city",
         comparison_levels=[
             cll.NullLevel("city"),
-            cll.ExactMatchLevel("city").configure(m_probability=0.97),
-            cll.ExactMatchLevel("province").configure(m_probability=0.02),
-            cll.ElseLevel().configure(m_probability=0.01, fix_m_probability=True),
+            cll.ExactMatchLevel("city").configure(m_probability=0.97, u_probability=0.06),
+            cll.ExactMatchLevel("province").configure(m_probability=0.02, u_probability=0.06),
+            cll.ElseLevel().configure(
+                m_probability=0.01, u_probability=0.88, fix_m_probability=True
+            ),
         ],
     )
 
@@ -116,13 +132,19 @@ def _email_domain() -> cl.CustomComparison:
         output_column_name="email_domain",
         comparison_levels=[
             cll.NullLevel("email_domains"),
-            cll.ArrayIntersectLevel("email_domains", 1).configure(m_probability=0.9),
+            cll.ArrayIntersectLevel("email_domains", 1).configure(
+                m_probability=0.9, u_probability=2e-4
+            ),
             # fixed, or EM drives it to 0 (minus infinity) on data where no duplicate happens
             # to show two domains: a renamed company or a group mail domain does
-            cll.ElseLevel().configure(m_probability=0.05, fix_m_probability=True),
+            cll.ElseLevel().configure(
+                m_probability=0.05, u_probability=0.9998, fix_m_probability=True
+            ),
         ],
     )
 
+
+PRIOR_LAMBDA = 1e-4
 
 # Pairs scored: same name core; a credit code equal in one half (catches one-off typos);
 # same city and a name agreeing in all but one of its first three characters.
@@ -149,7 +171,7 @@ def settings(config: IdentityConfig) -> SettingsCreator:
             _email_domain(),
         ],
         blocking_rules_to_generate_predictions=PREDICTION_BLOCKING,
-        probability_two_random_records_match=1e-4,
+        probability_two_random_records_match=PRIOR_LAMBDA,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
@@ -162,6 +184,7 @@ class ScoredPairs:
     pairs: pd.DataFrame  # unique_id_l, unique_id_r, match_weight, match_probability, mw_*
     model_json: dict
     lambda_: float
+    trained: bool  # False: too few records to estimate, the priors were used
 
 
 def _connection(config: IdentityConfig) -> duckdb.DuckDBPyConnection:
@@ -185,13 +208,19 @@ def train_and_predict(features: pa.Table, config: IdentityConfig) -> ScoredPairs
         linker.training.estimate_probability_two_random_records_match(
             [block_on("uscc")], recall=training.deterministic_recall
         )
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=training.u_max_pairs, seed=training.seed
-        )
-        for rule in (block_on("name_core"), block_on("uscc_any")):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=training.em_max_pairs
+        settings_obj = linker._settings_obj  # Splink has no public setter for the prior
+        if settings_obj._probability_two_random_records_match <= 0:
+            # no two records share a credit code: fall back to the prior, never to zero
+            settings_obj._probability_two_random_records_match = PRIOR_LAMBDA
+        trained = features.num_rows >= training.min_records
+        if trained:
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=training.u_max_pairs, seed=training.seed
             )
+            for rule in (block_on("name_core"), block_on("uscc_any")):
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=training.em_max_pairs
+                )
         predicted = linker.inference.predict(
             threshold_match_probability=config.thresholds.review, warning_mode="never"
         )
@@ -204,4 +233,4 @@ def train_and_predict(features: pa.Table, config: IdentityConfig) -> ScoredPairs
         lam = float(linker._settings_obj._probability_two_random_records_match)
     finally:
         con.close()
-    return ScoredPairs(pairs=pairs, model_json=model, lambda_=lam)
+    return ScoredPairs(pairs=pairs, model_json=model, lambda_=lam, trained=trained)

@@ -1,4 +1,4 @@
-"""dbt models as Dagster assets: one ``dbt build`` (seeds, models, snapshot, tests) per run.
+"""dbt models as Dagster assets: ``dbt build`` in two parts around the identity matching asset.
 
 Asset keys are the dbt names (``["customer_360"]``, ``["group_360"]``, ``["orders"]``...);
 sources map to the ingestion assets ``["raw", <entity>]`` through ``meta.dagster.asset_key`` in
@@ -84,13 +84,20 @@ def dbt_resource() -> DbtCliResource:
 
 
 SNAPSHOT_NODE = "account_attributes_snapshot"
+# The dbt project runs in two parts with the matching asset (pipelines/identity) between them:
+# seeds and staging first, then everything from the identity models on, which read the
+# matcher's output as the dbt source ``identity.account_identity``.
+STAGING_SELECT = "resource_type:seed staging"
 
 
 def dbt_build_args(ctx: RunContext, latest_snapshot_as_of: str | None) -> list[str]:
     """``dbt build`` arguments for the run: its context as ``--vars``; the SCD2 attribute
     snapshot left out when the run is for a date before the latest change it recorded (a
-    backfill), because its versions only move forward in business time."""
+    backfill), because its versions only move forward in business time. "buildable" indirect
+    selection: a test runs in the part that builds all of its parents (the tag glossary test,
+    seed + customer_360, runs with the marts, not with the seeds)."""
     args = ["build", "--vars", json.dumps(ctx.dbt_vars(), sort_keys=True)]
+    args += ["--indirect-selection", "buildable"]
     if latest_snapshot_as_of is not None and ctx.as_of.isoformat() < latest_snapshot_as_of:
         args += ["--exclude", SNAPSHOT_NODE]
     return args
@@ -111,21 +118,12 @@ def _latest_snapshot_as_of(warehouse: Warehouse) -> str | None:
     return latest[0].date().isoformat() if latest and latest[0] else None
 
 
-@dbt_assets(
-    manifest=stratum_dbt_project.manifest_path,
-    project=stratum_dbt_project,
-    dagster_dbt_translator=StratumDbtTranslator(),
-    partitions_def=AS_OF_PARTITIONS,
-)
-def dbt_models(
-    context: AssetExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: Warehouse,
-    run: RunContextResource,
+def _dbt_build(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, ctx: RunContext
 ) -> Iterator[Any]:
-    """``dbt build``: seeds, staging, identity, tree, marts, the SCD2 snapshot and all tests,
-    for the run's as-of date (passed as ``--vars``, never read from the environment)."""
-    ctx = run.ctx
+    """The one dbt invocation of both dbt asset definitions: ``dbt build`` of the selected
+    part for the run's as-of date (``--vars``, never read from the environment), then row
+    counts (and the profile summary when customer_360 was built)."""
     args = dbt_build_args(ctx, _latest_snapshot_as_of(warehouse))
     built: dict[str, AssetKey] = {}
     # dbt reads the warehouse path from the environment (profiles.yml), set for the
@@ -154,3 +152,39 @@ def dbt_models(
         yield AssetObservation(
             asset_key=built[unique_id], metadata=metadata, partition=context.partition_key
         )
+
+
+@dbt_assets(
+    manifest=stratum_dbt_project.manifest_path,
+    project=stratum_dbt_project,
+    dagster_dbt_translator=StratumDbtTranslator(),
+    partitions_def=AS_OF_PARTITIONS,
+    select=STAGING_SELECT,
+    name="dbt_staging_models",
+)
+def dbt_staging_models(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    run: RunContextResource,
+) -> Iterator[Any]:
+    """``dbt build`` of the seeds and staging views (cleaning) with their tests."""
+    yield from _dbt_build(context, dbt, warehouse, run.ctx)
+
+
+@dbt_assets(
+    manifest=stratum_dbt_project.manifest_path,
+    project=stratum_dbt_project,
+    dagster_dbt_translator=StratumDbtTranslator(),
+    partitions_def=AS_OF_PARTITIONS,
+    exclude=STAGING_SELECT,
+)
+def dbt_models(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    run: RunContextResource,
+) -> Iterator[Any]:
+    """``dbt build`` from identity on: golden accounts, tree, marts, the SCD2 snapshot and
+    all tests, for the run's as-of date."""
+    yield from _dbt_build(context, dbt, warehouse, run.ctx)

@@ -33,12 +33,14 @@ class BuiltWarehouse:
 
 @pytest.fixture(scope="session")
 def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehouse]:
-    """Raw tables from tests/transform/scenario.py, then the dbt_models asset (dbt build)."""
+    """Raw tables from tests/transform/scenario.py, then dbt staging, the identity matching
+    asset and the rest of the dbt project (dbt build)."""
     from dagster import materialize
 
+    from pipelines.identity.assets import account_matches
     from pipelines.resources import Warehouse
     from pipelines.run_context import RunContextResource
-    from pipelines.transform.assets import dbt_models, dbt_resource
+    from pipelines.transform.assets import dbt_models, dbt_resource, dbt_staging_models
 
     data_dir = tmp_path_factory.mktemp("transform") / "data"
     # settings derive the warehouse from STRATUM_DATA_DIR: <data_dir>/warehouse/stratum.duckdb
@@ -52,7 +54,7 @@ def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehous
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STRATUM_DATA_DIR", str(data_dir))
         result = materialize(
-            [dbt_models],
+            [dbt_staging_models, account_matches, dbt_models],
             resources={
                 "dbt": dbt_resource(),
                 "warehouse": Warehouse(),

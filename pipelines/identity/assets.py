@@ -1,0 +1,125 @@
+"""Dagster wrapper of the matching step, between dbt staging and the identity models.
+
+No ``from __future__ import annotations`` here: Dagster inspects the context annotation.
+"""
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from pipelines.identity.config import load_decisions, load_identity_config
+from pipelines.identity.evaluation import evaluate
+from pipelines.identity.matching import MatchOutcome, match_accounts, persist
+from pipelines.resources import Warehouse
+from pipelines.settings import as_of_date, get_paths
+
+ACCOUNT_MATCHES_KEY = AssetKey(["identity", "account_matches"])
+LIMITS_CHECK = "golden_accounts_within_limits"
+
+
+def truth_metrics(outcome: MatchOutcome, truth_path: Path) -> dict[str, float] | None:
+    """Precision/recall against a ground-truth file when one exists (generated worlds)."""
+    if not truth_path.exists():
+        return None
+    truth = pd.read_parquet(truth_path, columns=["account_id", "true_company_id"])
+    predicted = outcome.current.rename(columns={"golden_account_id": "cluster"})
+    return evaluate(predicted[["account_id", "cluster"]], truth)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False) if len(frame) else "none"
+
+
+def _metadata(outcome: MatchOutcome, versions: dict[str, str], metrics: dict | None) -> dict:
+    meta: dict[str, Any] = {
+        "records": MetadataValue.int(outcome.stats["records"]),
+        "golden_accounts": MetadataValue.int(outcome.stats["golden_accounts"]),
+        "review_pairs": MetadataValue.int(outcome.stats["review_pairs"]),
+        "match_stats": MetadataValue.json(outcome.stats),
+        "match_rules": MetadataValue.json(
+            {k: int(v) for k, v in outcome.current["match_rule"].value_counts().items()}
+        ),
+        "identity_events": MetadataValue.md(
+            _markdown(outcome.assignment.events["event_type"].value_counts().reset_index())
+        ),
+        "violations": MetadataValue.md(_markdown(outcome.violations)),
+        **versions,
+    }
+    if metrics is not None:
+        meta["evaluation_vs_ground_truth"] = MetadataValue.json(metrics)
+        meta["pairwise_precision"] = MetadataValue.float(float(metrics["precision"]))
+        meta["pairwise_recall"] = MetadataValue.float(float(metrics["recall"]))
+    return meta
+
+
+@asset(
+    key=ACCOUNT_MATCHES_KEY,
+    deps=[AssetKey("stg_crm__accounts"), AssetKey("stg_crm__contacts"), AssetKey("china_regions")],
+    group_name="identity",
+    kinds={"python", "duckdb", "splink"},
+    description=(
+        "Probabilistic matching of CRM account records (Splink on DuckDB; config/identity.yaml) "
+        "with deterministic credit-code rules and the reviewers' decisions "
+        "(config/identity_decisions.yaml). Writes identity.account_identity (record -> golden "
+        "id, the dbt source), the golden-id registry and identity_events, match_pairs and "
+        "the review queue identity_review."
+    ),
+    check_specs=[
+        AssetCheckSpec(
+            LIMITS_CHECK,
+            asset=ACCOUNT_MATCHES_KEY,
+            blocking=True,
+            description=(
+                "No golden account absorbs more CRM records than max_records_per_golden_account "
+                "or holds two different valid credit codes; a failing run keeps the previous ids."
+            ),
+        )
+    ],
+)
+def account_matches(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    config, config_version = load_identity_config()
+    decisions, decisions_version = load_decisions()
+    as_of: date = as_of_date()
+    with warehouse.connect() as con:
+        outcome = match_accounts(con, config, decisions, as_of)
+        written = persist(con, outcome, as_of, context.run_id)
+    metrics = truth_metrics(outcome, get_paths().data_dir / "ground_truth" / "accounts.parquet")
+    versions = {"identity_config_version": config_version, "decisions_version": decisions_version}
+    violations = outcome.violations
+    for row in violations.itertuples():
+        context.log.error(
+            "Golden account %s %s (records %s...)",
+            row.golden_account_id,
+            row.reason,
+            row.sample_records,
+        )
+    return MaterializeResult(
+        metadata=_metadata(outcome, versions, metrics),
+        check_results=[
+            AssetCheckResult(
+                check_name=LIMITS_CHECK,
+                passed=bool(written),
+                severity=AssetCheckSeverity.ERROR,
+                metadata={
+                    "violations": MetadataValue.md(_markdown(violations)),
+                    "max_records_per_golden_account": config.max_records_per_golden_account,
+                    "largest_golden_account": int(outcome.current["cluster_size"].max() or 0),
+                },
+            )
+        ],
+    )
+
+
+identity_assets = [account_matches]

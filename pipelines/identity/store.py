@@ -1,0 +1,184 @@
+"""The ``identity`` schema in the warehouse: registry, assignments, events, pairs, review queue.
+
+Tables (all written in one transaction per run, so a failed run leaves the previous state):
+
+- ``golden_ids``: every golden id ever issued: status (active / retired / inactive),
+  ``merged_into`` for a retired id, anchor record, issue date;
+- ``record_assignments``: every CRM account record ever seen -> its golden id (deleted records
+  keep their last id, so they come back under it);
+- ``account_identity``: this run's current records -> golden id, match rule, cluster size
+  (the dbt source ``identity.account_identity``);
+- ``identity_events``: merges, splits, issues, deactivations and applied decisions (append-only);
+- ``applied_decisions``: decisions already recorded as events;
+- ``match_pairs``: this run's scored pairs (p >= review threshold) with verdict and evidence;
+- ``identity_review``: pairs for a reviewer (published to the serving database);
+- ``cluster_violations``: clusters that break the size or credit-code limits (blocking).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from pipelines.identity.registry import EVENT_COLUMNS, REGISTRY_COLUMNS
+
+SCHEMA = "identity"
+
+DDL = {
+    "golden_ids": """
+        create table if not exists identity.golden_ids (
+            golden_account_id varchar primary key,
+            status varchar not null,
+            merged_into varchar,
+            anchor_account_id varchar not null,
+            issued_on date not null
+        )""",
+    "record_assignments": """
+        create table if not exists identity.record_assignments (
+            account_id varchar primary key,
+            golden_account_id varchar not null,
+            is_current boolean not null,
+            updated_on date not null
+        )""",
+    "identity_events": """
+        create table if not exists identity.identity_events (
+            event_id varchar not null,
+            event_type varchar not null,
+            golden_account_id varchar,
+            other_golden_account_id varchar,
+            rule varchar,
+            records integer,
+            decision_id varchar,
+            decided_by varchar,
+            decided_at date,
+            as_of_date date not null,
+            run_id varchar not null
+        )""",
+    "applied_decisions": """
+        create table if not exists identity.applied_decisions (
+            decision_id varchar primary key,
+            decision varchar not null,
+            first_applied_on date not null,
+            run_id varchar not null
+        )""",
+}
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    for ddl in DDL.values():
+        con.execute(ddl)
+
+
+def read_registry(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(previous record assignments, registry of issued ids); empty on the first run."""
+    ensure_schema(con)
+    previous = con.execute(
+        "select account_id, golden_account_id from identity.record_assignments order by 1"
+    ).df()
+    registry = con.execute(
+        f"select {', '.join(REGISTRY_COLUMNS)} from identity.golden_ids order by 1"
+    ).df()
+    return previous, registry
+
+
+def applied_decision_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    ensure_schema(con)
+    return {
+        r[0] for r in con.execute("select decision_id from identity.applied_decisions").fetchall()
+    }
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    con.register("_identity_frame", frame)
+    try:
+        con.execute(f"create or replace table identity.{table} as select * from _identity_frame")
+    finally:
+        con.unregister("_identity_frame")
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    cols = ", ".join(frame.columns)
+    con.register("_identity_frame", frame)
+    try:
+        con.execute(f"insert into identity.{table} ({cols}) select {cols} from _identity_frame")
+    finally:
+        con.unregister("_identity_frame")
+
+
+def write_run_outputs(
+    con: duckdb.DuckDBPyConnection,
+    match_pairs: pd.DataFrame,
+    review: pd.DataFrame,
+    violations: pd.DataFrame,
+) -> None:
+    """The run's pairs, review queue and violations (replaced every run)."""
+    ensure_schema(con)
+    _replace(con, "match_pairs", match_pairs)
+    _replace(con, "identity_review", review)
+    _replace(con, "cluster_violations", violations)
+
+
+def write_registry(
+    con: duckdb.DuckDBPyConnection,
+    current: pd.DataFrame,
+    registry: pd.DataFrame,
+    events: pd.DataFrame,
+    decisions: pd.DataFrame,
+    as_of: date,
+    run_id: str,
+) -> None:
+    """Persist the id registry, assignments, the current map and the run's events atomically.
+
+    ``current``: account_id, golden_account_id, match_rule, cluster_size, is_anchor;
+    ``events``: EVENT_COLUMNS + decision_id, decided_by, decided_at; ``decisions``: the
+    decisions applied for the first time (decision_id, decision).
+    """
+    ensure_schema(con)
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from identity.golden_ids")
+        _insert(con, "golden_ids", registry[REGISTRY_COLUMNS])
+        seen = current[["account_id", "golden_account_id"]].assign(
+            is_current=True, updated_on=pd.Timestamp(as_of)
+        )
+        con.register("_seen", seen)
+        con.execute("update identity.record_assignments set is_current = false")
+        con.execute(
+            """
+            insert or replace into identity.record_assignments
+            select account_id, golden_account_id, is_current, updated_on from _seen
+            """
+        )
+        con.unregister("_seen")
+        _replace(con, "account_identity", current)
+        stamped = events.assign(as_of_date=pd.Timestamp(as_of), run_id=run_id)
+        stamped.insert(0, "event_id", [f"{run_id[:8]}-{i:06d}" for i in range(len(stamped))])
+        _insert(
+            con,
+            "identity_events",
+            stamped[
+                [
+                    "event_id",
+                    *EVENT_COLUMNS,
+                    "decision_id",
+                    "decided_by",
+                    "decided_at",
+                    "as_of_date",
+                    "run_id",
+                ]
+            ],
+        )
+        _insert(
+            con,
+            "applied_decisions",
+            decisions.assign(first_applied_on=pd.Timestamp(as_of), run_id=run_id),
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
