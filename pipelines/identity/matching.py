@@ -112,11 +112,13 @@ def find_violations(
 
 
 def decision_events(
-    decisions: Decisions, applied: set[str], current: pd.DataFrame
+    decisions: Decisions, applied: set[str], current: pd.DataFrame, previous: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """An event per decision applied for the first time (with who and when), and the rows for
-    ``identity.applied_decisions``."""
-    golden = current.set_index("account_id")["golden_account_id"]
+    """An event per decision applied for the first time (who, when, and the records' golden
+    ids before it applied), and the rows for ``identity.applied_decisions``."""
+    before = previous.set_index("account_id")["golden_account_id"]
+    now = current.set_index("account_id")["golden_account_id"]
+    golden = pd.concat([before, now[~now.index.isin(before.index)]])
     rows = []
     for d in decisions.decisions:
         if d.id in applied:
@@ -171,7 +173,9 @@ def match_accounts(
     match_pairs, review = build_pair_tables(
         con, scored.pairs, clusters, current, scored.model_json, as_of
     )
-    new_events, new_decisions = decision_events(decisions, applied_decision_ids(con), current)
+    new_events, new_decisions = decision_events(
+        decisions, applied_decision_ids(con), current, previous
+    )
     events = pd.concat(
         [assignment.events.assign(decision_id=None, decided_by=None, decided_at=None), new_events],
         ignore_index=True,

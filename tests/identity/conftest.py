@@ -1,0 +1,63 @@
+"""Warehouses with raw tables from a generated world and the dbt seeds and staging views built.
+
+Building is done once per world (a template file); every test gets its own copy, so tests that
+change raw data never share a warehouse.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import dbt_cli
+from tests.transform.raw_tables import build_from_world
+
+AS_OF = date(2026, 11, 20)
+
+
+def build_staging(path: Path, world, scratch: Path) -> None:
+    """Raw tables from ``world`` plus ground truth, then ``dbt build`` of seeds and staging."""
+    with duckdb.connect(str(path)) as con:
+        build_from_world(con, world)
+        con.register("truth_frame", world.truth_accounts)
+        con.execute("create table main.truth_accounts as select * from truth_frame")
+        con.unregister("truth_frame")
+    dbt_cli(
+        "build",
+        "--select",
+        "resource_type:seed staging",
+        "--indirect-selection",
+        "buildable",
+        "--target-path",
+        str(scratch / "target"),
+        "--log-path",
+        str(scratch / "logs"),
+        env={"STRATUM_WAREHOUSE": str(path), "STRATUM_AS_OF": AS_OF.isoformat()},
+    )
+
+
+@pytest.fixture(scope="session")
+def small_world_template(tmp_path_factory, dbt_manifest) -> Path:
+    """A 3,000-company world with the default dirt (seed 21), staged."""
+    from pipelines.generate import generate_world
+
+    root = tmp_path_factory.mktemp("identity_template")
+    path = root / "template.duckdb"
+    build_staging(path, generate_world(3000, 21, AS_OF), root)
+    return path
+
+
+@pytest.fixture
+def warehouse_copy(tmp_path) -> Callable[[Path], Path]:
+    def copy(template: Path) -> Path:
+        target = tmp_path / "warehouse" / "stratum.duckdb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template, target)
+        return target
+
+    return copy
