@@ -12,7 +12,11 @@ from pipelines.settings import get_paths
 
 @asset(
     key=AssetKey(["publish", "tier_snapshot"]),
-    deps=[AssetKey(["tiers", "customer_tier"]), AssetKey(["tiers", "tier_kpis"])],
+    deps=[
+        AssetKey(["tiers", "customer_tier"]),
+        AssetKey(["tiers", "tier_kpis"]),
+        AssetKey(["identity", "account_matches"]),
+    ],
     group_name="publish",
     partitions_def=AS_OF_PARTITIONS,
     description=(

@@ -171,12 +171,54 @@ TIER_KPIS_COLUMNS: list[tuple[str, str, str]] = [
     ),
 ]
 
-# Serving tables copied from the warehouse's tiers schema, with their contract and which
-# snapshots' rows they keep: "in_force" (every date's in-force snapshot) or "current" (only
-# the snapshot BI sees as current). Rows of superseded or unpublished snapshots never appear.
+# Pairs of CRM account records a reviewer should decide on (must_link / cannot_link in
+# config/identity_decisions.yaml). Company-level attributes only: no contact person data.
+IDENTITY_REVIEW_COLUMNS: list[tuple[str, str, str]] = [
+    ("pair_id", "VARCHAR", "account_id_l|account_id_r: the pair to decide on"),
+    ("match_probability", "DOUBLE", "Model probability that the two records are one company"),
+    ("match_weight", "DOUBLE", "Log2 Bayes factor incl. the prior (sum of the evidence weights)"),
+    ("golden_account_id_l", "VARCHAR", "Golden account the left record is in now"),
+    ("account_id_l", "VARCHAR", "CRM account record id"),
+    ("account_name_l", "VARCHAR", "Company name as typed in the CRM"),
+    ("uscc_l", "VARCHAR", "Credit code as typed (valid or not)"),
+    ("province_l", "VARCHAR", "Canonical province"),
+    ("city_l", "VARCHAR", "Canonical city"),
+    ("industry_l", "VARCHAR", "Canonical industry"),
+    ("owner_team_l", "VARCHAR", "Sales team owning the record"),
+    ("golden_account_id_r", "VARCHAR", "Golden account the right record is in now"),
+    ("account_id_r", "VARCHAR", "CRM account record id"),
+    ("account_name_r", "VARCHAR", "Company name as typed in the CRM"),
+    ("uscc_r", "VARCHAR", "Credit code as typed (valid or not)"),
+    ("province_r", "VARCHAR", "Canonical province"),
+    ("city_r", "VARCHAR", "Canonical city"),
+    ("industry_r", "VARCHAR", "Canonical industry"),
+    ("owner_team_r", "VARCHAR", "Sales team owning the record"),
+    ("evidence", "VARCHAR", "All evidence in one line: comparison: level (weight)"),
+    ("evidence_name", "VARCHAR", "Name comparison level and its weight"),
+    ("evidence_uscc", "VARCHAR", "Credit code comparison level and its weight"),
+    ("evidence_city", "VARCHAR", "City comparison level and its weight"),
+    (
+        "evidence_phone",
+        "VARCHAR",
+        "Whether the records' contacts share a phone number (never the number)",
+    ),
+    (
+        "evidence_email_domain",
+        "VARCHAR",
+        "Whether the records share a company email domain (never the address)",
+    ),
+    ("as_of_date", "DATE", "Reference date of the matching run"),
+]
+
+# Serving tables copied from the warehouse (tiers and identity schemas), with their contract
+# and which snapshots' rows they keep: "in_force" (every date's in-force snapshot) or "current"
+# (only the snapshot BI sees as current); "latest" tables hold no snapshot id and are copied
+# as the latest run left them (the review queue). Rows of superseded or unpublished snapshots
+# never appear.
 SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], str]] = {
     "tier_ledger": ("tiers.tier_ledger", TIER_LEDGER_COLUMNS, "in_force"),
     "downgrade_notices": ("tiers.downgrade_notices", DOWNGRADE_NOTICES_COLUMNS, "current"),
     "migration_matrix": ("tiers.migration_matrix", MIGRATION_MATRIX_COLUMNS, "in_force"),
     "tier_kpis": ("tiers.tier_kpis", TIER_KPIS_COLUMNS, "in_force"),
+    "identity_review": ("identity.identity_review", IDENTITY_REVIEW_COLUMNS, "latest"),
 }

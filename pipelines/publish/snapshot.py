@@ -257,7 +257,9 @@ def _fill_serving(
             f"cast({col if col in present else 'null'} as {dtype}) as {col}"
             for col, dtype, _ in columns
         )
-        if present:
+        if present and scope == "latest":
+            con.execute(f"create table serving_build.{name} as select {exprs} from {source}")
+        elif present:
             ids = ", ".join(_sql_str(i) for i in scopes[scope])
             con.execute(
                 f"create table serving_build.{name} as select {exprs} from {source} "

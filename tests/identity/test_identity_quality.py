@@ -8,8 +8,6 @@ Seeds 2027 and 3031 are used by no other test. Baseline for comparison: the form
 
 from __future__ import annotations
 
-from datetime import date
-
 import duckdb
 import pandas as pd
 import pytest

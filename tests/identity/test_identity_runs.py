@@ -244,3 +244,21 @@ def test_review_queue_and_pairs_hold_no_contact_data(first_run):
     assert not {"email", "phone", "phones", "email_domains", "full_name"} & {
         c.removesuffix("_l").removesuffix("_r") for c in review.columns
     }
+
+
+def test_review_queue_is_readable_in_the_serving_database(first_run, tmp_path):
+    from pipelines.publish.snapshot import build_serving_db, write_snapshot
+    from tests.publish.test_publish_snapshot import stage_upstream
+
+    path, _ = first_run
+    review = query(path, "select * from identity.identity_review")
+    serving = tmp_path / "serving"
+    with duckdb.connect(str(path)) as con:
+        stage_upstream(con, {"G-1": "A"}, "s1", AS_OF)
+        write_snapshot(con, serving / "snapshots", run_id="run-s1", code_version_value="test")
+        counts = build_serving_db(con, serving, serving / "serving.duckdb")
+    assert counts["identity_review"] == len(review) > 0
+    with duckdb.connect(str(serving / "serving.duckdb"), read_only=True) as con:
+        published = con.execute("select * from identity_review").df()
+    assert published["pair_id"].tolist() == review["pair_id"].tolist()
+    assert published["evidence"].tolist() == review["evidence"].tolist()
