@@ -31,15 +31,9 @@ AS_OF = date(2026, 11, 20)
 def build_world(warehouse: str, n: int) -> dict:
     """Raw crm_accounts / crm_contacts for ``n`` companies, then dbt seeds + staging."""
     import duckdb
-    import numpy as np
 
     from pipelines.generate.companies import build_companies
-    from pipelines.generate.identity_dirt import (
-        DirtRates,
-        add_lookalikes,
-        reenter_contacts,
-        share_phones,
-    )
+    from pipelines.generate.identity_dirt import DirtRates, add_lookalikes, spoil_contacts
     from pipelines.generate.lifecycle import simulate_lifecycle
     from pipelines.generate.records import build_account_records, build_contacts
     from pipelines.generate.world import _rng
@@ -52,9 +46,7 @@ def build_world(warehouse: str, n: int) -> dict:
     life, _ = simulate_lifecycle(_rng(seed, "lifecycle"), co, 3 * 365)
     records = build_account_records(_rng(seed, "records"), co, life, AS_OF, dirt)
     contacts, first, count = build_contacts(_rng(seed, "contacts"), co, life, records, AS_OF)
-    share_phones(identity_rng, contacts, first, co["shares_phone"].to_numpy())
-    dup_of = np.where(records.is_duplicate, records.company, -1)
-    contacts = reenter_contacts(identity_rng, contacts, records.table, dup_of, first, count)
+    contacts = spoil_contacts(identity_rng, co, contacts, records, first, count)
     with duckdb.connect(warehouse) as con:
         create_raw_tables(con)
         append_rows(con, "crm_accounts", records.table)

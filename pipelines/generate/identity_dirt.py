@@ -339,3 +339,17 @@ def reenter_contacts(
         "CT" + pd.Series(np.arange(start, start + len(copies))).astype(str)
     ).to_numpy(dtype=object)
     return pd.concat([contacts, copies], ignore_index=True)
+
+
+def spoil_contacts(
+    rng: np.random.Generator,
+    co: pd.DataFrame,
+    contacts: pd.DataFrame,
+    records,  # AccountRecords (not imported: records.py imports this module)
+    contact_first: np.ndarray,
+    contact_count: np.ndarray,
+) -> pd.DataFrame:
+    """Agency-shared phones (in place) and contacts re-entered under duplicate records."""
+    share_phones(rng, contacts, contact_first, co["shares_phone"].to_numpy())
+    dup_of = np.where(records.is_duplicate, records.company, -1)
+    return reenter_contacts(rng, contacts, records.table, dup_of, contact_first, contact_count)

@@ -20,12 +20,7 @@ from pipelines.generate.events import (
     simulate_risk,
     simulate_surveys,
 )
-from pipelines.generate.identity_dirt import (
-    DirtRates,
-    add_lookalikes,
-    reenter_contacts,
-    share_phones,
-)
+from pipelines.generate.identity_dirt import DirtRates, add_lookalikes, spoil_contacts
 from pipelines.generate.lifecycle import simulate_lifecycle
 from pipelines.generate.records import (
     AccountRecords,
@@ -130,21 +125,16 @@ def generate_world(
     if n_accounts < 1:
         raise ValueError("n_accounts must be positive")
     history_days = int(years * 365)
-    dirt = dirt or DirtRates()
     co = build_companies(_rng(seed, "companies"), n_accounts)
     # Look-alikes draw from their own stream, so the market's other statistics stay as they were.
-    identity_rng = _rng(seed, "identity")
+    identity_rng, dirt = _rng(seed, "identity"), dirt or DirtRates()
     add_lookalikes(identity_rng, co, dirt)
     life, leads_raw = simulate_lifecycle(_rng(seed, "lifecycle"), co, history_days)
     records = build_account_records(_rng(seed, "records"), co, life, as_of, dirt)
     contacts, contact_first, contact_count = build_contacts(
         _rng(seed, "contacts"), co, life, records, as_of
     )
-    share_phones(identity_rng, contacts, contact_first, co["shares_phone"].to_numpy())
-    dup_of = np.where(records.is_duplicate, records.company, -1)
-    contacts = reenter_contacts(
-        identity_rng, contacts, records.table, dup_of, contact_first, contact_count
-    )
+    contacts = spoil_contacts(identity_rng, co, contacts, records, contact_first, contact_count)
     contact_ids = contacts["contact_id"].to_numpy(dtype=object)
     # Record index of each contact's account, so activities can inherit it as an integer.
     contact_record = pd.Index(records.account_ids).get_indexer(contacts["account_id"].to_numpy())

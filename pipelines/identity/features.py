@@ -53,13 +53,9 @@ def region_pattern(con: duckdb.DuckDBPyConnection) -> str:
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-def features_sql(regions: str, personal_domains: list[str]) -> str:
-    """The SELECT producing the matching features (see module docstring)."""
-    domains = ", ".join("'" + d.replace("'", "''") + "'" for d in personal_domains) or "''"
-    regions_sql = regions.replace("'", "''")
+def _names_sql(regions_sql: str) -> str:
+    """CTEs ``accounts`` -> ``branched`` -> ``cored``: codes and the name core per record."""
     return f"""
-    with
-
     accounts as (
         select
             account_id,
@@ -111,6 +107,12 @@ def features_sql(regions: str, personal_domains: list[str]) -> str:
         from branched
     ),
 
+"""
+
+
+def _contacts_sql(domains: str) -> str:
+    """CTE ``contacts``: per record, its contacts' phones and company email domain labels."""
+    return f"""
     contacts as (
         select
             account_id,
@@ -128,6 +130,18 @@ def features_sql(regions: str, personal_domains: list[str]) -> str:
         from staging.stg_crm__contacts
         group by account_id
     )
+"""
+
+
+def features_sql(regions: str, personal_domains: list[str]) -> str:
+    """The SELECT producing the matching features (see module docstring)."""
+    domains = ", ".join("'" + d.replace("'", "''") + "'" for d in personal_domains) or "''"
+    return f"""
+    with
+
+    {_names_sql(regions.replace("'", "''"))}
+
+    {_contacts_sql(domains)}
 
     select
         cored.account_id as unique_id,
