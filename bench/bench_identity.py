@@ -62,8 +62,8 @@ def build_world(warehouse: str, n: int) -> dict:
     proc = subprocess.run(
         [str(dbt), "build", "--select", "resource_type:seed staging", "--indirect-selection",
          "buildable", "--target-path", str(scratch / "target"), "--log-path",
-         str(scratch / "logs"), *project],
-        env={**os.environ, "STRATUM_WAREHOUSE": warehouse, "STRATUM_AS_OF": AS_OF.isoformat()},
+         str(scratch / "logs"), "--vars", f'{{"as_of_date": "{AS_OF.isoformat()}"}}', *project],
+        env={**os.environ, "STRATUM_WAREHOUSE": warehouse},
         capture_output=True, text=True,
     )  # fmt: skip
     if proc.returncode:
@@ -76,9 +76,10 @@ def match(warehouse: str, run_id: str) -> dict:
 
     from pipelines.identity.config import load_decisions, load_identity_config
     from pipelines.identity.matching import match_accounts, persist
+    from pipelines.settings import config_dir
 
-    config, _ = load_identity_config()
-    decisions, _ = load_decisions()
+    config = load_identity_config(config_dir()).model
+    decisions = load_decisions(config_dir()).model
     with duckdb.connect(warehouse, config={"memory_limit": "2GB"}) as con:
         outcome = match_accounts(con, config, decisions, AS_OF)
         written = persist(con, outcome, AS_OF, run_id)
@@ -123,7 +124,7 @@ def main() -> int:
                 Path(__file__),
                 step,
                 ["--warehouse", warehouse, "--accounts", str(args.accounts)],
-                {"STRATUM_DATA_DIR": str(root), "STRATUM_AS_OF": AS_OF.isoformat()},
+                {"STRATUM_DATA_DIR": str(root)},
             )
             rows.append(r)
             print(f"{step}: {r.get('note', '')}", flush=True)

@@ -18,6 +18,12 @@ from pathlib import Path
 
 from pipelines.config.loader import ConfigError, Loaded, combine_versions, load_model, read_yaml
 from pipelines.config.pipeline import PipelineConfig
+from pipelines.identity.config import (
+    Decisions,
+    IdentityConfig,
+    load_decisions,
+    load_identity_config,
+)
 from pipelines.ingest.sources_config import SourceConfig, SourcesFile, resolve_sources
 from pipelines.privacy.config import PrivacyConfig
 from pipelines.quality.config import QualityConfig, cross_check
@@ -58,6 +64,8 @@ class StratumConfig:
     scoring: dict[str, Loaded]
     policy: Loaded[TierPolicy]
     privacy: Loaded[PrivacyConfig]
+    identity: Loaded[IdentityConfig]
+    identity_decisions: Loaded[Decisions]
     versions: dict[str, str] = field(default_factory=dict)
 
     def rules(self, score: str):  # -> the score's config model
@@ -130,6 +138,7 @@ def load_stratum_config(
     }
     _check_fit_industries(scoring["fit"])
     tier_policy = load_policy_file(policy or root / "tiers" / "default.yaml")
+    identity, decisions = load_identity_config(root), load_decisions(root)
     versions = {
         "pipeline": pipeline.version,
         "sources": sources.version,
@@ -137,6 +146,8 @@ def load_stratum_config(
         "privacy": privacy.version,
         **{f"scoring/{name}": loaded.version for name, loaded in scoring.items()},
         "policy": tier_policy.version,
+        "identity": identity.version,
+        "identity_decisions": decisions.version,
     }
     return StratumConfig(
         config_dir=root,
@@ -147,5 +158,7 @@ def load_stratum_config(
         scoring=scoring,
         policy=tier_policy,
         privacy=privacy,
+        identity=identity,
+        identity_decisions=decisions,
         versions=versions,
     )

@@ -3,7 +3,6 @@
 No ``from __future__ import annotations`` here: Dagster inspects the context annotation.
 """
 
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,12 @@ from dagster import (
     asset,
 )
 
-from pipelines.identity.config import load_decisions, load_identity_config
 from pipelines.identity.evaluation import evaluate
 from pipelines.identity.matching import MatchOutcome, match_accounts, persist
+from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
-from pipelines.settings import as_of_date, get_paths
+from pipelines.run_context import RunContextResource
+from pipelines.settings import get_paths
 
 ACCOUNT_MATCHES_KEY = AssetKey(["identity", "account_matches"])
 LIMITS_CHECK = "golden_accounts_within_limits"
@@ -69,10 +69,12 @@ def _metadata(outcome: MatchOutcome, versions: dict[str, str], metrics: dict | N
     deps=[AssetKey("stg_crm__accounts"), AssetKey("stg_crm__contacts"), AssetKey("china_regions")],
     group_name="identity",
     kinds={"python", "duckdb", "splink"},
+    partitions_def=AS_OF_PARTITIONS,
     description=(
         "Probabilistic matching of CRM account records (Splink on DuckDB; config/identity.yaml) "
         "with deterministic credit-code rules and the reviewers' decisions "
-        "(config/identity_decisions.yaml). Writes identity.account_identity (record -> golden "
+        "(config/identity_decisions.yaml), for the run's as-of date. Writes "
+        "identity.account_identity (record -> golden "
         "id, the dbt source), the golden-id registry and identity_events, match_pairs and "
         "the review queue identity_review."
     ),
@@ -85,18 +87,20 @@ def _metadata(outcome: MatchOutcome, versions: dict[str, str], metrics: dict | N
                 "No golden account absorbs more CRM records than max_records_per_golden_account "
                 "or holds two different valid credit codes; a failing run keeps the previous ids."
             ),
+            partitions_def=AS_OF_PARTITIONS,
         )
     ],
 )
-def account_matches(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
-    config, config_version = load_identity_config()
-    decisions, decisions_version = load_decisions()
-    as_of: date = as_of_date()
+def account_matches(
+    context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
+) -> MaterializeResult:
+    ctx = run.ctx
+    config, decisions = ctx.config.identity, ctx.config.identity_decisions
     with warehouse.connect() as con:
-        outcome = match_accounts(con, config, decisions, as_of)
-        written = persist(con, outcome, as_of, context.run_id)
+        outcome = match_accounts(con, config.model, decisions.model, ctx.as_of)
+        written = persist(con, outcome, ctx.as_of, ctx.run_id)
     metrics = truth_metrics(outcome, get_paths().data_dir / "ground_truth" / "accounts.parquet")
-    versions = {"identity_config_version": config_version, "decisions_version": decisions_version}
+    versions = {"identity_config_version": config.version, "decisions_version": decisions.version}
     violations = outcome.violations
     for row in violations.itertuples():
         context.log.error(
@@ -106,7 +110,7 @@ def account_matches(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
             row.sample_records,
         )
     return MaterializeResult(
-        metadata=_metadata(outcome, versions, metrics),
+        metadata={"as_of_date": ctx.as_of.isoformat(), **_metadata(outcome, versions, metrics)},
         check_results=[
             AssetCheckResult(
                 check_name=LIMITS_CHECK,
@@ -114,7 +118,7 @@ def account_matches(context: AssetExecutionContext, warehouse: Warehouse) -> Mat
                 severity=AssetCheckSeverity.ERROR,
                 metadata={
                     "violations": MetadataValue.md(_markdown(violations)),
-                    "max_records_per_golden_account": config.max_records_per_golden_account,
+                    "max_records_per_golden_account": config.model.max_records_per_golden_account,
                     "largest_golden_account": int(outcome.current["cluster_size"].max() or 0),
                 },
             )

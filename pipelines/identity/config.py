@@ -1,23 +1,24 @@
-"""Identity configuration (``config/identity.yaml``) and the decisions file, as typed objects.
+"""Identity configuration (``config/identity.yaml``) and the decisions file
+(``config/identity_decisions.yaml``), as typed objects.
 
-Both are version-controlled YAML validated on load; an error names the file, the key and the
-reason (the project's one config loader, :func:`pipelines.scoring.config.load_config`).
+Both are version-controlled YAML read by the project's one loader
+(:func:`pipelines.config.loader.load_model`: errors name the file, the key and the reason;
+versions are ``<version>+<content hash>``) as part of the run's configuration
+(:func:`pipelines.config.load_stratum_config`), so a run never mixes two versions.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipelines.scoring.config import StrictModel, load_config
-from pipelines.settings import CONFIG_DIR
+from pipelines.config.loader import Loaded, StrictModel, load_model
 
-DEFAULT_CONFIG = CONFIG_DIR / "identity.yaml"
-DEFAULT_DECISIONS = CONFIG_DIR / "identity_decisions.yaml"
+IDENTITY_FILE = "identity.yaml"
+DECISIONS_FILE = "identity_decisions.yaml"
 
 
 class Thresholds(StrictModel):
@@ -86,16 +87,14 @@ class Decisions(StrictModel):
         return self
 
 
-def load_identity_config(path: Path | str | None = None) -> tuple[IdentityConfig, str]:
-    """``STRATUM_IDENTITY_CONFIG`` or ``config/identity.yaml`` -> (config, version)."""
-    chosen = path or os.environ.get("STRATUM_IDENTITY_CONFIG") or DEFAULT_CONFIG
-    return load_config(IdentityConfig, Path(chosen).resolve())
+def load_identity_config(root: Path) -> Loaded[IdentityConfig]:
+    """``<config dir>/identity.yaml``."""
+    return load_model(IdentityConfig, root / IDENTITY_FILE)
 
 
-def load_decisions(path: Path | str | None = None) -> tuple[Decisions, str]:
-    """``STRATUM_IDENTITY_DECISIONS`` or ``config/identity_decisions.yaml`` -> (decisions,
-    version); a missing file means no decisions yet."""
-    chosen = Path(path or os.environ.get("STRATUM_IDENTITY_DECISIONS") or DEFAULT_DECISIONS)
-    if not chosen.exists():
-        return Decisions(), "none"
-    return load_config(Decisions, chosen.resolve())
+def load_decisions(root: Path) -> Loaded[Decisions]:
+    """``<config dir>/identity_decisions.yaml``; no file means no decisions yet."""
+    path = root / DECISIONS_FILE
+    if not path.exists():
+        return Loaded(Decisions(), "none", path)
+    return load_model(Decisions, path)

@@ -132,13 +132,20 @@ def write_registry(
     as_of: date,
     run_id: str,
 ) -> None:
-    """Persist the id registry, assignments, the current map and the run's events atomically.
+    """Persist the id registry, assignments, the current map and the run's events atomically
+    (for a date before the registry's latest run, only the current map: see below).
 
     ``current``: account_id, golden_account_id, match_rule, cluster_size, is_anchor;
     ``events``: EVENT_COLUMNS + decision_id, decided_by, decided_at; ``decisions``: the
     decisions applied for the first time (decision_id, decision).
     """
     ensure_schema(con)
+    latest = con.execute("select max(updated_on) from identity.record_assignments").fetchone()[0]
+    if latest is not None and latest > as_of:
+        # A backfill for an earlier date: its records resolve to the registry's ids (the dbt
+        # source is rewritten for this run), but the registry itself only moves forward.
+        _replace(con, "account_identity", current)
+        return
     con.execute("begin transaction")
     try:
         con.execute("delete from identity.golden_ids")

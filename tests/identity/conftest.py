@@ -37,7 +37,9 @@ def build_staging(path: Path, world, scratch: Path) -> None:
         str(scratch / "target"),
         "--log-path",
         str(scratch / "logs"),
-        env={"STRATUM_WAREHOUSE": str(path), "STRATUM_AS_OF": AS_OF.isoformat()},
+        "--vars",
+        f'{{"as_of_date": "{AS_OF.isoformat()}"}}',
+        env={"STRATUM_WAREHOUSE": str(path)},
     )
 
 
@@ -50,6 +52,26 @@ def small_world_template(tmp_path_factory, dbt_manifest) -> Path:
     path = root / "template.duckdb"
     build_staging(path, generate_world(3000, 21, AS_OF), root)
     return path
+
+
+def materialize_matching(data_dir: Path, config_dir: Path | None = None):
+    """The matching asset for the partition ``AS_OF``, against ``data_dir``'s warehouse."""
+    from dagster import materialize
+
+    from pipelines.identity.assets import account_matches
+    from pipelines.resources import Warehouse
+    from pipelines.run_context import RunContextResource
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STRATUM_DATA_DIR", str(data_dir))
+        if config_dir is not None:
+            mp.setenv("STRATUM_CONFIG_DIR", str(config_dir))
+        return materialize(
+            [account_matches],
+            resources={"warehouse": Warehouse(), "run": RunContextResource()},
+            partition_key=AS_OF.isoformat(),
+            raise_on_error=False,
+        )
 
 
 @pytest.fixture

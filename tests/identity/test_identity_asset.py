@@ -3,26 +3,13 @@ check failing with the cluster named, and configuration errors naming the key.""
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pytest
 
-from tests.identity.conftest import AS_OF
-
-
-def _materialize(data_dir, decisions_file=None):
-    from dagster import materialize
-
-    from pipelines.identity.assets import account_matches
-    from pipelines.resources import Warehouse
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STRATUM_DATA_DIR", str(data_dir))
-        mp.setenv("STRATUM_AS_OF", AS_OF.isoformat())
-        if decisions_file is not None:
-            mp.setenv("STRATUM_IDENTITY_DECISIONS", str(decisions_file))
-        return materialize(
-            [account_matches], resources={"warehouse": Warehouse()}, raise_on_error=False
-        )
+from pipelines.settings import REPO_ROOT
+from tests.identity.conftest import materialize_matching
 
 
 def test_blocking_check_fails_naming_the_cluster_and_keeps_the_ids(
@@ -30,7 +17,7 @@ def test_blocking_check_fails_naming_the_cluster_and_keeps_the_ids(
 ):
     path = warehouse_copy(small_world_template)
     data_dir = path.parent.parent
-    first = _materialize(data_dir)
+    first = materialize_matching(data_dir)
     assert first.success
     with duckdb.connect(str(path), read_only=True) as con:
         a, b = [r[0] for r in con.execute(
@@ -38,13 +25,15 @@ def test_blocking_check_fails_naming_the_cluster_and_keeps_the_ids(
             "group by substr(uscc, 3, 6) order by 1 limit 2"
         ).fetchall()]  # fmt: skip
         before = con.execute("select * from identity.account_identity order by 1").fetchall()
-    decisions = tmp_path / "decisions.yaml"
+    config_dir = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config_dir)
+    decisions = config_dir / "identity_decisions.yaml"
     decisions.write_text(
         "version: '2'\ndecisions:\n"
         f"  - {{id: D-9, decision: must_link, account_ids: [{a}, {b}], decided_by: analyst.li, "
         "decided_at: 2026-11-19, reason: same group}\n"
     )
-    second = _materialize(data_dir, decisions)
+    second = materialize_matching(data_dir, config_dir)
     (check,) = second.get_asset_check_evaluations()
     assert check.check_name == "golden_accounts_within_limits" and not check.passed
     table = check.metadata["violations"].value
@@ -56,23 +45,21 @@ def test_blocking_check_fails_naming_the_cluster_and_keeps_the_ids(
     assert events == len({r[1] for r in before})  # only the first run's issued ids
 
 
-def test_bad_identity_config_names_the_key(tmp_path, monkeypatch):
+def test_bad_identity_config_names_the_key(tmp_path):
+    from pipelines.config import ConfigError
     from pipelines.identity.config import load_decisions, load_identity_config
-    from pipelines.scoring.config import ScoringConfigError
 
     bad = tmp_path / "identity.yaml"
     bad.write_text(
         "version: '1'\nthresholds: {match: 0.3, review: 0.6}\nmax_records_per_golden_account: 25\n"
         "personal_email_domains: [qq.com]\n"
     )
-    with pytest.raises(
-        ScoringConfigError, match=r"key 'thresholds': .*review \(0.6\) must be below match"
-    ):
-        load_identity_config(bad)
-    decisions = tmp_path / "d.yaml"
+    with pytest.raises(ConfigError, match=r"identity.yaml: thresholds: review \(0.6\) must be"):
+        load_identity_config(tmp_path)
+    decisions = tmp_path / "identity_decisions.yaml"
     decisions.write_text(
         "decisions:\n  - {id: D-1, decision: merge, account_ids: [A, B], decided_by: x, decided_at: 2026-01-01}\n"
     )
-    with pytest.raises(ScoringConfigError, match=r"key 'decisions.0.decision'"):
-        load_decisions(decisions)
-    assert load_decisions(tmp_path / "missing.yaml")[0].decisions == []
+    with pytest.raises(ConfigError, match=r"identity_decisions.yaml: decisions\[0\].decision: "):
+        load_decisions(tmp_path)
+    assert load_decisions(tmp_path / "nowhere").model.decisions == []

@@ -14,18 +14,13 @@ import pytest
 
 from pipelines.generate import generate_world
 from pipelines.generate.identity_dirt import DirtRates
-from tests.identity.conftest import AS_OF, build_staging
+from tests.identity.conftest import AS_OF, build_staging, materialize_matching
 
 SEEDS = (2027, 3031)
 
 
 @pytest.fixture(scope="module", params=SEEDS)
 def matched(request, tmp_path_factory, dbt_manifest):
-    from dagster import materialize
-
-    from pipelines.identity.assets import account_matches
-    from pipelines.resources import Warehouse
-
     root = tmp_path_factory.mktemp(f"quality{request.param}")
     data_dir = root / "data"
     (data_dir / "warehouse").mkdir(parents=True)
@@ -34,10 +29,7 @@ def matched(request, tmp_path_factory, dbt_manifest):
     world.truth_accounts.to_parquet(data_dir / "ground_truth" / "accounts.parquet")
     path = data_dir / "warehouse" / "stratum.duckdb"
     build_staging(path, world, root)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STRATUM_DATA_DIR", str(data_dir))
-        mp.setenv("STRATUM_AS_OF", AS_OF.isoformat())
-        result = materialize([account_matches], resources={"warehouse": Warehouse()})
+    result = materialize_matching(data_dir)
     assert result.success
     with duckdb.connect(str(path), read_only=True) as con:
         frame = con.execute(

@@ -12,10 +12,11 @@ import pytest
 
 from pipelines.identity.config import Decision, Decisions, load_identity_config
 from pipelines.identity.matching import match_accounts, persist
+from pipelines.settings import REPO_ROOT
 from tests.identity.conftest import AS_OF
 from tests.transform.raw_tables import append_rows
 
-CONFIG, _ = load_identity_config()
+CONFIG = load_identity_config(REPO_ROOT / "config").model
 
 
 def run(path, decisions: Decisions | None = None, as_of: date = AS_OF, run_id: str = "run-0001"):
@@ -247,18 +248,15 @@ def test_review_queue_and_pairs_hold_no_contact_data(first_run):
 
 
 def test_review_queue_is_readable_in_the_serving_database(first_run, tmp_path):
-    from pipelines.publish.snapshot import build_serving_db, write_snapshot
-    from tests.publish.test_publish_snapshot import stage_upstream
+    from tests.publish.test_publish_snapshot import _publish
 
     path, _ = first_run
     review = query(path, "select * from identity.identity_review")
     serving = tmp_path / "serving"
     with duckdb.connect(str(path)) as con:
-        stage_upstream(con, {"G-1": "A"}, "s1", AS_OF)
-        write_snapshot(con, serving / "snapshots", run_id="run-s1", code_version_value="test")
-        counts = build_serving_db(con, serving, serving / "serving.duckdb")
-    assert counts["identity_review"] == len(review) > 0
+        _publish(con, serving, {"G-1": "A"}, "s1", AS_OF)
     with duckdb.connect(str(serving / "serving.duckdb"), read_only=True) as con:
         published = con.execute("select * from identity_review").df()
+    assert len(review) > 0
     assert published["pair_id"].tolist() == review["pair_id"].tolist()
     assert published["evidence"].tolist() == review["evidence"].tolist()
