@@ -30,9 +30,12 @@ from pipelines.tiering.metadata import movers_metadata, tier_share_metadata
 from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary, to_markdown
 from pipelines.tiering.store import (
     check_tier_table,
+    follow_merges,
+    merge_redirects,
     previous_snapshot,
     read_scores,
     read_state,
+    rekey_ledger,
     write_outputs,
 )
 
@@ -73,12 +76,14 @@ def customer_tier(
     previous = previous_snapshot(serving_dir, ctx.as_of)
     with warehouse.connect() as con:
         scores = read_scores(con)
+        redirects = merge_redirects(con)  # golden ids retired by identity merges
+        rekey_ledger(con, redirects)
         out = run_tiering(
             scores,
             policy,
             ctx.as_of,
             ctx.snapshot_id,
-            previous_state=read_state(con, serving_dir, previous),
+            previous_state=follow_merges(read_state(con, serving_dir, previous), redirects),
         )
         write_outputs(con, out, ctx.as_of)
         rows, distinct, bad = con.execute(

@@ -119,6 +119,65 @@ def read_state(
     return read_snapshot(con, serving_dir, previous, STATE_COLUMNS)
 
 
+def merge_redirects(con: duckdb.DuckDBPyConnection) -> pd.Series:
+    """Golden id retired by an identity merge -> the id that survived (chains followed); empty
+    before the identity registry exists."""
+    from pipelines.identity.registry import resolve_redirects
+
+    if not _table_exists(con, "identity", "golden_ids"):
+        return pd.Series(dtype=object)
+    retired = con.execute(
+        "select golden_account_id, status, merged_into from identity.golden_ids "
+        "where status = 'retired'"
+    ).df()
+    return resolve_redirects(retired)
+
+
+def follow_merges(state: pd.DataFrame, redirects: pd.Series) -> pd.DataFrame:
+    """The previous state with retired ids renamed to their survivors, so the survivor carries
+    on the tier, its date and any pending downgrade instead of starting as a new account. Where
+    several rows meet on one survivor, its own row wins, else the tier held longest."""
+    if state.empty or redirects.empty:
+        return state
+    ids = state["golden_account_id"]
+    out = state.assign(
+        golden_account_id=ids.map(redirects).fillna(ids), _own=~ids.isin(redirects.index)
+    )
+    out = out.sort_values(
+        ["golden_account_id", "_own", "tier_since"], ascending=[True, False, True]
+    )
+    return out.drop_duplicates("golden_account_id").drop(columns="_own").reset_index(drop=True)
+
+
+def rekey_ledger(con: duckdb.DuckDBPyConnection, redirects: pd.Series) -> int:
+    """Ledger events of retired ids re-keyed to their survivors (idempotent): the survivor's
+    ledger holds the history of both. Returns the rows re-keyed."""
+    if redirects.empty or not _table_exists(con, "tiers", "tier_ledger"):
+        return 0
+    con.register(
+        "_redirects",
+        pd.DataFrame({"retired": redirects.index.to_numpy(), "survivor": redirects.to_numpy()}),
+    )
+    try:
+        ((n,),) = con.execute(
+            "update tiers.tier_ledger as t set golden_account_id = r.survivor "
+            "from _redirects as r where t.golden_account_id = r.retired"
+        ).fetchall()
+    finally:
+        con.unregister("_redirects")
+    return int(n)
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
+
+
 def _insert(
     con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: list[str]
 ) -> None:
