@@ -1,13 +1,13 @@
 """Identity dirt: duplicate CRM records and look-alike companies, at configurable rates.
 
-A real CRM holds the same company several times under spellings that drift (legal-form
-confusion, typos and homophones, abbreviations, a missing or mistyped credit code, a missing
-or differently written city, a new name after a rename) and different companies that look the
-same (a similar name in the same city, the same short name in another city, a branch office
-(分公司) of a group, a phone number shared with unrelated companies through an agency). Each
-kind is a rate in :class:`DirtRates`; the ground truth records which records are one company
-(``true_company_id``), the kind of every duplicate and look-alike, and which companies are
-branch offices of a group rather than duplicates. Everything is vectorised over records.
+A real CRM holds one company several times under drifting spellings (legal-form confusion,
+typos and homophones, abbreviations, a missing or mistyped credit code, a missing or differently
+written city, a new name after a rename) and different companies that look the same (a similar
+name in the same city, the same short name in another city, a branch office (分公司) of a
+group, a phone shared with unrelated companies through an agency). Each kind is a rate in
+:class:`DirtRates`; the ground truth records which records are one company (``true_company_id``),
+the kind of every duplicate and look-alike, and which companies are branch offices of a group
+rather than duplicates. Everything is vectorised over records.
 """
 
 from __future__ import annotations
@@ -185,9 +185,7 @@ def spoil_duplicates(
     word = sub["word"].to_numpy(dtype=object)
     keep_code = rng.random(len(companies)) < 0.5
 
-    def rows(kind: str) -> np.ndarray:
-        return np.flatnonzero(kinds == kind)
-
+    rows = lambda kind: np.flatnonzero(kinds == kind)  # noqa: E731
     r = rows(KIND_NAME_VARIANT)
     name[r] = name_variants(rng, name[r], city_short[r])
     r = rows(KIND_MISSING_USCC)
@@ -225,9 +223,7 @@ def add_lookalikes(rng: np.random.Generator, co: pd.DataFrame, rates: DirtRates)
     Adds ``namesake_of`` (company index or -1), ``is_branch`` and ``shares_phone`` columns.
     """
     n = len(co)
-    co["namesake_of"] = -1
-    co["is_branch"] = False
-    co["shares_phone"] = False
+    co["namesake_of"], co["is_branch"], co["shares_phone"] = -1, False, False
     free = np.flatnonzero(
         (co["parent"].to_numpy() < 0)
         & ~co["is_group_root"].to_numpy()
@@ -274,7 +270,7 @@ def add_lookalikes(rng: np.random.Generator, co: pd.DataFrame, rates: DirtRates)
 
 
 def lookalike_labels(co: pd.DataFrame) -> np.ndarray:
-    """Per company: the look-alike kind it takes part in, or None."""
+    """Per company: the look-alike kind it takes part in, or None (later labels win)."""
     label = np.full(len(co), None, dtype=object)
     label[co["shares_phone"].to_numpy()] = KIND_SHARED_PHONE
     label[co["is_branch"].to_numpy()] = KIND_BRANCH

@@ -123,6 +123,21 @@ def write_run_outputs(
     _replace(con, "cluster_violations", violations)
 
 
+def _upsert_assignments(con: duckdb.DuckDBPyConnection, current: pd.DataFrame, as_of: date) -> None:
+    seen = current[["account_id", "golden_account_id"]].assign(
+        is_current=True, updated_on=pd.Timestamp(as_of)
+    )
+    con.register("_seen", seen)
+    try:
+        con.execute("update identity.record_assignments set is_current = false")
+        con.execute(
+            "insert or replace into identity.record_assignments "
+            "select account_id, golden_account_id, is_current, updated_on from _seen"
+        )
+    finally:
+        con.unregister("_seen")
+
+
 def write_registry(
     con: duckdb.DuckDBPyConnection,
     current: pd.DataFrame,
@@ -150,18 +165,7 @@ def write_registry(
     try:
         con.execute("delete from identity.golden_ids")
         _insert(con, "golden_ids", registry[REGISTRY_COLUMNS])
-        seen = current[["account_id", "golden_account_id"]].assign(
-            is_current=True, updated_on=pd.Timestamp(as_of)
-        )
-        con.register("_seen", seen)
-        con.execute("update identity.record_assignments set is_current = false")
-        con.execute(
-            """
-            insert or replace into identity.record_assignments
-            select account_id, golden_account_id, is_current, updated_on from _seen
-            """
-        )
-        con.unregister("_seen")
+        _upsert_assignments(con, current, as_of)
         _replace(con, "account_identity", current)
         stamped = events.assign(as_of_date=pd.Timestamp(as_of), run_id=run_id)
         stamped.insert(0, "event_id", [f"{run_id[:8]}-{i:06d}" for i in range(len(stamped))])

@@ -30,12 +30,11 @@ from pipelines.tiering.metadata import movers_metadata, tier_share_metadata
 from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary, to_markdown
 from pipelines.tiering.store import (
     check_tier_table,
+    follow_identity_merges,
     follow_merges,
-    merge_redirects,
     previous_snapshot,
     read_scores,
     read_state,
-    rekey_ledger,
     write_outputs,
 )
 
@@ -76,8 +75,7 @@ def customer_tier(
     previous = previous_snapshot(serving_dir, ctx.as_of)
     with warehouse.connect() as con:
         scores = read_scores(con)
-        redirects = merge_redirects(con)  # golden ids retired by identity merges
-        rekey_ledger(con, redirects)
+        redirects = follow_identity_merges(con)  # ids retired by identity merges -> survivors
         out = run_tiering(
             scores,
             policy,

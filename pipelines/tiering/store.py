@@ -149,6 +149,14 @@ def follow_merges(state: pd.DataFrame, redirects: pd.Series) -> pd.DataFrame:
     return out.drop_duplicates("golden_account_id").drop(columns="_own").reset_index(drop=True)
 
 
+def follow_identity_merges(con: duckdb.DuckDBPyConnection) -> pd.Series:
+    """Re-key the ledger of ids retired by identity merges; return the redirects (retired ->
+    survivor) for :func:`follow_merges` on the previous state."""
+    redirects = merge_redirects(con)
+    rekey_ledger(con, redirects)
+    return redirects
+
+
 def rekey_ledger(con: duckdb.DuckDBPyConnection, redirects: pd.Series) -> int:
     """Ledger events of retired ids re-keyed to their survivors (idempotent): the survivor's
     ledger holds the history of both. Returns the rows re-keyed."""
