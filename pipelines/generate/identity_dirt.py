@@ -244,8 +244,7 @@ def add_lookalikes(rng: np.random.Generator, co: pd.DataFrame, rates: DirtRates)
                 + co["word"].to_numpy(dtype=object)[rows]
                 + co["suffix"].to_numpy(dtype=object)[rows]
             )
-        # A namesake must not collide with a real company of its own city.
-        clash = (co["name"] + "|" + co["city"]).duplicated(keep=False).to_numpy()
+        clash = (co["name"] + "|" + co["city"]).duplicated(keep=False).to_numpy()  # in one city
         ok = ~clash[a] & ~clash[b]
         co.iloc[a[ok], co.columns.get_loc("namesake_of")] = b[ok]
         co.iloc[b[ok], co.columns.get_loc("namesake_of")] = a[ok]
