@@ -60,7 +60,7 @@ def build_world(warehouse: str, n: int) -> dict:
     ]
     scratch = Path(warehouse).parent
     proc = subprocess.run(
-        [str(dbt), "build", "--select", "resource_type:seed staging", "--indirect-selection",
+        [str(dbt), "build", "--select", "china_regions industry_map staging", "--indirect-selection",
          "buildable", "--target-path", str(scratch / "target"), "--log-path",
          str(scratch / "logs"), "--vars", f'{{"as_of_date": "{AS_OF.isoformat()}"}}', *project],
         env={**os.environ, "STRATUM_WAREHOUSE": warehouse},

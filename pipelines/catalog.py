@@ -55,6 +55,7 @@ GX_VALIDATED = {AssetKey(["raw", e]) for e in ENTITIES} | {AssetKey(["customer_3
 STAGE_SOURCES: dict[str, tuple[Sequence[str], Sequence[str]]] = {
     "raw": (["pipelines/ingest/*.py"], ["sources.yaml"]),
     "privacy": (["pipelines/privacy/*.py"], ["privacy.yaml"]),
+    "identity": (["pipelines/identity/*.py"], ["identity.yaml", "identity_decisions.yaml"]),
     "scoring": (["pipelines/scoring/*.py"], ["scoring/*.yaml"]),
     "tiering": (["pipelines/tiering/*.py", "pipelines/history.py"], ["tiers/default.yaml"]),
     "publish": (["pipelines/publish/*.py", "pipelines/history.py"], []),

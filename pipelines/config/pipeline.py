@@ -9,7 +9,7 @@ from pydantic import Field, HttpUrl, field_validator
 
 from pipelines.config.loader import StrictModel
 
-GROUPS = ("raw", "privacy", "transform", "scoring", "tiering", "publish")
+GROUPS = ("raw", "privacy", "transform", "identity", "scoring", "tiering", "publish")
 
 
 class Partitions(StrictModel):

@@ -30,7 +30,7 @@ def build_staging(path: Path, world, scratch: Path) -> None:
     dbt_cli(
         "build",
         "--select",
-        "resource_type:seed staging",
+        "china_regions industry_map staging",
         "--indirect-selection",
         "buildable",
         "--target-path",
