@@ -26,6 +26,7 @@ from pipelines.identity.config import (
 )
 from pipelines.ingest.sources_config import SourceConfig, SourcesFile, resolve_sources
 from pipelines.privacy.config import PrivacyConfig
+from pipelines.quality.acceptances import AcceptancesFile, load_acceptances
 from pipelines.quality.config import QualityConfig, cross_check
 from pipelines.scoring.abc import AbcConfig
 from pipelines.scoring.behaviour import BehaviourConfig
@@ -67,6 +68,10 @@ class StratumConfig:
     identity: Loaded[IdentityConfig]
     identity_decisions: Loaded[Decisions]
     versions: dict[str, str] = field(default_factory=dict)
+    # Explicit acceptances of blocked checks (config/acceptances.yaml; none when absent).
+    acceptances: Loaded[AcceptancesFile] = field(
+        default_factory=lambda: Loaded(AcceptancesFile(), "none", Path("acceptances.yaml"))
+    )
 
     def rules(self, score: str):  # -> the score's config model
         """The validated rules of one score (``rfm``, ``clv``, ...)."""
@@ -139,6 +144,7 @@ def load_stratum_config(
     _check_fit_industries(scoring["fit"])
     tier_policy = load_policy_file(policy or root / "tiers" / "default.yaml")
     identity, decisions = load_identity_config(root), load_decisions(root)
+    acceptances = load_acceptances(root / "acceptances.yaml")
     versions = {
         "pipeline": pipeline.version,
         "sources": sources.version,
@@ -148,6 +154,7 @@ def load_stratum_config(
         "policy": tier_policy.version,
         "identity": identity.version,
         "identity_decisions": decisions.version,
+        "acceptances": acceptances.version,
     }
     return StratumConfig(
         config_dir=root,
@@ -161,4 +168,5 @@ def load_stratum_config(
         identity=identity,
         identity_decisions=decisions,
         versions=versions,
+        acceptances=acceptances,
     )
