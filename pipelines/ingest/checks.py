@@ -4,7 +4,8 @@
   run. A partial delivery never reaches dbt; the description names file, line and reason.
 - ``reconciliation`` (blocking, ERROR): per loaded file, read = loaded + quarantined, and both
   counts match the rows in ``raw.<entity>`` and ``raw._quarantine``.
-- ``quarantine_rate`` (blocking, severity from config/sources.yaml): quarantined / read rows.
+- ``quarantine_rate`` (blocking, severity from config/sources.yaml): quarantined / read rows of
+  each load batch, remembered across runs (``pipelines/quality/file_gates.py``).
 - ``columns_populated`` (WARN): no documented column arrived absent or empty in every row of
   a loaded file (a broken export or a moved header); recorded, never blocking.
 """
@@ -24,6 +25,7 @@ from dagster import (
 from pipelines.ingest.manifest import ensure_raw_schema
 from pipelines.ingest.metadata import md_table, raw_asset_key
 from pipelines.partitions import AS_OF_PARTITIONS
+from pipelines.quality.checks import run_quarantine_gate, tag_blocked_run
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.settings import LANDING_ENTITIES
@@ -175,31 +177,16 @@ def _quarantine_rate(entity: str) -> AssetChecksDefinition:
         partitions_def=AS_OF_PARTITIONS,
         name="quarantine_rate",
         blocking=True,
-        description="Quarantined / read rows of the run's files stay under the threshold "
-        "of config/sources.yaml (severity from there too).",
+        description="Quarantined / read rows of each load batch (the files one run loaded) "
+        "stay under the threshold of config/sources.yaml (severity from there too); a batch "
+        "over it blocks every run until it is fixed, withdrawn or accepted "
+        "(config/acceptances.yaml).",
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse, run: RunContextResource):
-        source = run.ctx.config.source_settings[entity]
-        with warehouse.connect() as con:
-            ensure_raw_schema(con)
-            run = _evaluated_run(con, entity, context.run.run_id)
-            read, quarantined = con.execute(
-                "SELECT coalesce(sum(rows_read), 0), coalesce(sum(rows_quarantined), 0) "
-                "FROM raw._file_manifest WHERE entity = ? AND run_id = ? AND status = 'loaded'",
-                [entity, run],
-            ).fetchone()
-        rate = quarantined / read if read else 0.0
-        return AssetCheckResult(
-            passed=rate <= source.quarantine_rate_threshold,
-            severity=AssetCheckSeverity(source.severity),
-            metadata={
-                "evaluated_run": run or "",
-                "rows_read": int(read),
-                "rows_quarantined": int(quarantined),
-                "quarantine_rate": float(rate),
-                "threshold": source.quarantine_rate_threshold,
-            },
-        )
+        # Judged per load batch and remembered across runs: pipelines/quality/file_gates.py.
+        result = run_quarantine_gate(entity, run.ctx, warehouse)
+        tag_blocked_run(context, result)
+        return result
 
     return _check
 

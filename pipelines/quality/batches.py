@@ -17,7 +17,6 @@ from pipelines.quality.config import Severity
 from pipelines.quality.gx_runner import ExpectationOutcome
 from pipelines.settings import ENTITIES
 
-MANIFEST_TABLE = "raw._file_manifest"
 CUSTOMER_360_TABLE = "marts.customer_360"
 
 
@@ -46,44 +45,26 @@ def _raw_table(entity: str) -> str:
     return f"raw.{entity}"
 
 
-def latest_batch_run_id(con: duckdb.DuckDBPyConnection, entity: str) -> str | None:
-    """Run id of the latest load of ``entity``: from the file manifest, or (without one) from
-    the newest ``_loaded_at`` in the raw table. None when nothing was ever loaded."""
-    table = _raw_table(entity)
-    if table_exists(con, MANIFEST_TABLE):
-        row = con.execute(
-            f"select run_id from {MANIFEST_TABLE} where entity = ? "
-            "order by loaded_at desc, run_id desc limit 1",
-            [entity],
-        ).fetchone()
-        return row[0] if row else None
-    if table_exists(con, table):
-        row = con.execute(
-            f"select _run_id from {table} order by _loaded_at desc limit 1"
-        ).fetchone()
-        return row[0] if row else None
-    return None
-
-
 def load_raw_batch(
-    con: duckdb.DuckDBPyConnection, entity: str, batch_run_id: str, max_rows: int
+    con: duckdb.DuckDBPyConnection,
+    entity: str,
+    batch_run_id: str,
+    max_rows: int,
+    shas: list[str] | None = None,
 ) -> Batch:
-    """The rows ``batch_run_id`` loaded into ``raw.<entity>``; above ``max_rows`` a
-    deterministic sample (ordered by a hash of file and line, so re-runs see the same rows)."""
+    """The rows ``batch_run_id`` loaded into ``raw.<entity>`` (only from the files whose
+    sha256 is in ``shas``, when given); above ``max_rows`` a deterministic sample (ordered by
+    a hash of file and line, so re-runs see the same rows)."""
     table = _raw_table(entity)
     if not table_exists(con, table):
         return Batch(pd.DataFrame(), 0, False, [])
-    total = con.execute(
-        f"select count(*) from {table} where _run_id = ?", [batch_run_id]
-    ).fetchone()[0]
+    where = "_run_id = $run and (cast($shas as varchar[]) is null or list_contains($shas, _sha256))"
+    params = {"run": batch_run_id, "shas": shas}
+    total = con.execute(f"select count(*) from {table} where {where}", params).fetchone()[0]
+    sql = f"select * from {table} where {where}"
     if total > max_rows:
-        frame = con.execute(
-            f"select * from {table} where _run_id = ? "
-            "order by hash(_source_file, _source_line) limit ?",
-            [batch_run_id, max_rows],
-        ).df()
-    else:
-        frame = con.execute(f"select * from {table} where _run_id = ?", [batch_run_id]).df()
+        sql += f" order by hash(_source_file, _source_line) limit {int(max_rows)}"
+    frame = con.execute(sql, params).df()
     return Batch(frame, int(total), total > max_rows, [])
 
 

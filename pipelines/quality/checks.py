@@ -1,12 +1,16 @@
-"""Dagster asset checks that run the GX suites: a thin layer over ``gx_runner``/``batches``.
+"""Dagster asset checks that run the GX suites: a thin layer over ``file_gates``/``batches``.
 
 * ``raw_quality_checks``: one blocking check ``gx_<entity>`` per ``AssetKey(["raw", entity])``,
-  validating only the rows of the latest load batch.
+  judging every load batch no run has judged yet and every batch that failed before
+  (``file_gates.py``): a failed batch blocks every run until it is fixed, withdrawn or
+  accepted in ``config/acceptances.yaml``.
 * ``customer_360_quality_checks``: blocking check ``gx_customer_360`` on
-  ``AssetKey(["customer_360"])`` (table ``marts.customer_360``).
+  ``AssetKey(["customer_360"])`` (table ``marts.customer_360``), rebuilt and judged every run.
 
 A failed ERROR-severity expectation fails the check with ERROR severity, which stops
-downstream assets in the same run; WARN-only failures fail the check as a warning.
+downstream assets in the same run; WARN-only failures fail the check as a warning. A blocking
+failure says in one sentence what failed and which snapshot stays in force, on the check
+result and on the run's ``stratum/blocked`` tag (:mod:`pipelines.quality.blocked`).
 Every validation is appended to ``quality.validation_results`` and rendered in Data Docs.
 """
 
@@ -24,24 +28,146 @@ from dagster import (
     asset_check,
 )
 
-from pipelines.partitions import AS_OF_PARTITIONS, business_date_of
+from pipelines.partitions import AS_OF_PARTITIONS, business_today
 from pipelines.quality.batches import (
     CUSTOMER_360_TABLE,
     Batch,
     key_outcomes_sql,
-    latest_batch_run_id,
-    load_raw_batch,
     load_table_columns,
     table_exists,
 )
+from pipelines.quality.blocked import BLOCKED_TAG, add_clause, blocked_sentence, clause_of
 from pipelines.quality.config import freshness_parameters
+from pipelines.quality.file_gates import (
+    GateReport,
+    files_label,
+    gx_judge,
+    quarantine_judge,
+    run_file_gate,
+)
 from pipelines.quality.gx_runner import ValidationOutcome, suite_columns, validate_frame
 from pipelines.quality.results import outcome_markdown, write_validation_results
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContext, RunContextResource
-from pipelines.settings import ENTITIES
+from pipelines.settings import ENTITIES, get_paths
 
 CUSTOMER_360_KEY = AssetKey(["customer_360"])
+
+
+def tag_blocked_run(context: AssetCheckExecutionContext, result: AssetCheckResult) -> None:
+    """Add a blocking failure's clause to the run's ``stratum/blocked`` tag."""
+    sentence = result.metadata.get("blocked") if result.metadata else None
+    if sentence is None or context.instance is None:
+        return
+    run = context.instance.get_run_by_id(context.run.run_id) or context.run
+    text = add_clause(
+        run.tags.get(BLOCKED_TAG), clause_of(str(sentence.value)), get_paths().serving_dir
+    )
+    context.instance.add_run_tags(context.run.run_id, {BLOCKED_TAG: text})
+
+
+def _verdict_table(report: GateReport) -> str:
+    rows = [*report.judged, *(v for v in report.outstanding if v not in report.judged)]
+    if not rows:
+        return "No batch to judge: every load batch was judged by an earlier run."
+    lines = ["| loaded by run | files | status | detail |", "|---|---|---|---|"]
+    for v in rows:
+        detail = (v.acceptance or v.detail).replace("|", "\\|")
+        lines.append(f"| {v.batch[:8]} | {files_label(v.files)} | {v.status} | {detail} |")
+    return "\n".join(lines)
+
+
+def gate_metadata(report: GateReport) -> dict[str, Any]:
+    """Check metadata shared by the raw gates: verdicts, withdrawals, acceptances, and for a
+    blocking failure the one-sentence reason and the acceptance to paste."""
+    meta: dict[str, Any] = {
+        "batches_judged": len(report.judged),
+        "outstanding_failures": len(report.outstanding),
+        "verdicts": MetadataValue.md(_verdict_table(report)),
+    }
+    if report.withdrawn:
+        meta["withdrawn_files"] = MetadataValue.json([f.path for f in report.withdrawn])
+    accepted = [v.acceptance for v in report.judged if v.acceptance]
+    if accepted:
+        meta["acceptances"] = MetadataValue.json(accepted)
+    if report.blocking:
+        meta["blocked"] = blocked_sentence([report.clause()], get_paths().serving_dir)
+        meta["to_accept"] = MetadataValue.md(
+            "Fix or remove the files in the landing folder, or accept them in "
+            "config/acceptances.yaml:\n\n```yaml\n"
+            + report.acceptance_snippet(business_today())
+            + "\n```"
+        )
+    return meta
+
+
+def _gx_metadata(outcomes: list[ValidationOutcome]) -> dict[str, Any]:
+    if not outcomes:
+        return {}
+    meta: dict[str, Any] = {
+        "element_count": sum(o.element_count for o in outcomes),
+        "expectations": sum(len(o.results) for o in outcomes),
+        "failed_errors": sum(len(o.errors) for o in outcomes),
+        "failed_warnings": sum(len(o.warnings) for o in outcomes),
+        "failures": MetadataValue.md("\n\n".join(outcome_markdown(o) for o in outcomes)),
+        "results_table": "quality.validation_results",
+    }
+    notes = [n for o in outcomes for n in o.notes]
+    if notes:
+        meta["note"] = " ".join(notes)
+    docs = outcomes[-1].data_docs_index
+    if docs is not None:
+        meta["data_docs"] = MetadataValue.path(str(docs))
+    return meta
+
+
+def _check_result(
+    report: GateReport, extra: dict[str, Any], severity: AssetCheckSeverity | None = None
+) -> AssetCheckResult:
+    if severity is None:
+        severity = AssetCheckSeverity.ERROR if report.blocking else AssetCheckSeverity.WARN
+    return AssetCheckResult(
+        passed=report.passed, severity=severity, metadata={**extra, **gate_metadata(report)}
+    )
+
+
+def run_raw_gate(entity: str, ctx: RunContext, warehouse: Warehouse) -> AssetCheckResult:
+    """Judge the load batches of ``raw.<entity>`` with its GX suite (module docstring)."""
+    config = ctx.config.quality.model
+    paths = get_paths()
+    outcomes: list[ValidationOutcome] = []
+    with warehouse.connect() as con:
+        report = run_file_gate(
+            con,
+            f"gx_{entity}",
+            entity,
+            gx_judge(con, config, ctx.run_id, outcomes),
+            run_id=ctx.run_id,
+            landing_dir=paths.landing_dir,
+            serving_dir=paths.serving_dir,
+            acceptances=ctx.config.acceptances.model,
+        )
+    return _check_result(report, {"suite": entity, **_gx_metadata(outcomes)})
+
+
+def run_quarantine_gate(entity: str, ctx: RunContext, warehouse: Warehouse) -> AssetCheckResult:
+    """Judge the load batches of ``raw.<entity>`` by their quarantined share of rows against
+    ``config/sources.yaml`` (threshold and severity), the same way as the GX gate."""
+    source = ctx.config.source_settings[entity]
+    paths = get_paths()
+    with warehouse.connect() as con:
+        report = run_file_gate(
+            con,
+            "quarantine_rate",
+            entity,
+            quarantine_judge(con, source.quarantine_rate_threshold, source.severity),
+            run_id=ctx.run_id,
+            landing_dir=paths.landing_dir,
+            serving_dir=paths.serving_dir,
+            acceptances=ctx.config.acceptances.model,
+        )
+    extra = {"threshold": source.quarantine_rate_threshold}
+    return _check_result(report, extra, AssetCheckSeverity(source.severity))
 
 
 def _result(outcome: ValidationOutcome, batch: Batch, extra: dict[str, Any]) -> AssetCheckResult:
@@ -70,64 +196,17 @@ def _result(outcome: ValidationOutcome, batch: Batch, extra: dict[str, Any]) -> 
         metadata["data_docs"] = MetadataValue.path(str(outcome.data_docs_index))
     if notes:
         metadata["note"] = " ".join(notes)
+    if outcome.errors:
+        clause = f"{outcome.suite} GX suite failed: " + ", ".join(
+            f"{r.expectation_type} on {r.column}" if r.column else r.expectation_type
+            for r in outcome.errors[:3]
+        )
+        metadata["blocked"] = blocked_sentence([clause], get_paths().serving_dir)
     return AssetCheckResult(
         passed=not outcome.failures,
         severity=severity,
         metadata=metadata,
     )
-
-
-def run_raw_gate(entity: str, ctx: RunContext, warehouse: Warehouse) -> AssetCheckResult:
-    """Validate the latest load batch of ``raw.<entity>`` and persist the outcome."""
-    run_id = ctx.run_id
-    config = ctx.config.quality.model
-    policy = config.policy(entity)
-    with warehouse.connect() as con:
-        batch_run_id = latest_batch_run_id(con, entity)
-        if batch_run_id is None:
-            return AssetCheckResult(
-                passed=True,
-                metadata={"suite": entity, "note": "Nothing has been loaded for this entity yet."},
-            )
-        if policy.batch_policy == "current_run" and batch_run_id != run_id:
-            return AssetCheckResult(
-                passed=True,
-                metadata={
-                    "suite": entity,
-                    "batch_run_id": batch_run_id,
-                    "note": "This run loaded no new rows; the latest batch was loaded (and "
-                    f"validated) by run {batch_run_id}.",
-                },
-            )
-        batch = load_raw_batch(con, entity, batch_run_id, policy.max_rows)
-        if batch.total_rows == 0:
-            return AssetCheckResult(
-                passed=True,
-                metadata={
-                    "suite": entity,
-                    "batch_run_id": batch_run_id,
-                    "note": "The latest load added no rows (all quarantined or empty files).",
-                },
-            )
-        # A raw batch is a delivery: its dates are judged against the day it was loaded, not
-        # the run's as-of date (a backfill for a past date loads today's files).
-        loaded_on = business_date_of(batch.frame["_loaded_at"].max())
-        outcome = validate_frame(
-            batch.frame,
-            entity,
-            freshness_parameters(loaded_on, policy),
-            run_name=run_id,
-            config=config,
-        )
-        write_validation_results(
-            con,
-            outcome,
-            run_id=run_id,
-            asset_key=f"raw/{entity}",
-            batch_row_count=batch.total_rows,
-            sampled=batch.sampled,
-        )
-    return _result(outcome, batch, {"batch_run_id": batch_run_id})
 
 
 def run_customer_360_gate(ctx: RunContext, warehouse: Warehouse) -> AssetCheckResult:
@@ -188,13 +267,17 @@ def _raw_check(entity: str) -> AssetChecksDefinition:
         name=f"gx_{entity}",
         blocking=True,
         partitions_def=AS_OF_PARTITIONS,
-        description=f"Great Expectations suite expectations/{entity}.json on the rows of the "
-        "latest load; severity per config/quality.yaml.",
+        description=f"Great Expectations suite expectations/{entity}.json on each load batch "
+        "(the files one run loaded), judged once; a failed batch blocks every run until it is "
+        "fixed, withdrawn or accepted (config/acceptances.yaml). Severity per "
+        "config/quality.yaml.",
     )
     def _check(
         context: AssetCheckExecutionContext, warehouse: Warehouse, run: RunContextResource
     ) -> AssetCheckResult:
-        return run_raw_gate(entity, run.ctx, warehouse)
+        result = run_raw_gate(entity, run.ctx, warehouse)
+        tag_blocked_run(context, result)
+        return result
 
     return _check
 
@@ -209,7 +292,9 @@ def _raw_check(entity: str) -> AssetChecksDefinition:
 def gx_customer_360(
     context: AssetCheckExecutionContext, warehouse: Warehouse, run: RunContextResource
 ) -> AssetCheckResult:
-    return run_customer_360_gate(run.ctx, warehouse)
+    result = run_customer_360_gate(run.ctx, warehouse)
+    tag_blocked_run(context, result)
+    return result
 
 
 raw_quality_checks: list[AssetChecksDefinition] = [_raw_check(e) for e in ENTITIES]
@@ -219,5 +304,7 @@ __all__ = [
     "customer_360_quality_checks",
     "raw_quality_checks",
     "run_customer_360_gate",
+    "run_quarantine_gate",
     "run_raw_gate",
+    "tag_blocked_run",
 ]

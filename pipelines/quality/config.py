@@ -2,7 +2,9 @@
 
 The policy says how hard each Great Expectations suite bites: the default severity of a
 suite, per-expectation overrides, the freshness window and how big a batch may get before it
-is validated on a sample. Suites themselves live in ``expectations/<suite>.json``.
+is validated on a sample. Suites themselves live in ``expectations/<suite>.json``. The
+``volume`` section bounds how much the published book may change from one snapshot to the
+next before a run is stopped (see :mod:`pipelines.quality.volume`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Severity = Literal["ERROR", "WARN"]
-BatchPolicy = Literal["current_run", "latest_load"]
 
 
 class Defaults(BaseModel):
@@ -25,7 +26,6 @@ class Defaults(BaseModel):
     freshness_days: int = Field(30, ge=0)
     max_rows: int = Field(200_000, gt=0)
     examples: int = Field(5, ge=0, le=100)
-    batch_policy: BatchPolicy = "current_run"
 
 
 class SuitePolicy(BaseModel):
@@ -37,7 +37,6 @@ class SuitePolicy(BaseModel):
     freshness_days: int | None = Field(None, ge=0)
     max_rows: int | None = Field(None, gt=0)
     examples: int | None = Field(None, ge=0, le=100)
-    batch_policy: BatchPolicy | None = None
     expectations: dict[str, Severity] = Field(default_factory=dict)
 
 
@@ -51,7 +50,6 @@ class ResolvedPolicy(BaseModel):
     freshness_days: int
     max_rows: int
     examples: int
-    batch_policy: BatchPolicy
     expectations: dict[str, Severity]
 
     def severity_for(self, key: str, expectation_type: str) -> Severity:
@@ -61,12 +59,36 @@ class ResolvedPolicy(BaseModel):
         )
 
 
+class ChangeBound(BaseModel):
+    """How far one metric may move from the previous snapshot: ``max_drop`` and ``max_rise``
+    are fractions of the previous value (0.2 = 20%). Below ``min_base`` (previous and current
+    value both) the metric is not judged: small numbers swing for no reason."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_drop: float = Field(ge=0, le=1)
+    max_rise: float = Field(ge=0)
+    min_base: float = Field(0, ge=0)
+
+
+class VolumeBounds(BaseModel):
+    """Bounds of the blocking volume checks against the previous in-force snapshot."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    accounts: ChangeBound = ChangeBound(max_drop=0.2, max_rise=1.0)
+    orders_365d: ChangeBound = ChangeBound(max_drop=0.3, max_rise=1.0)
+    net_revenue_365d: ChangeBound = ChangeBound(max_drop=0.3, max_rise=1.0)
+    tier_size: ChangeBound = ChangeBound(max_drop=0.5, max_rise=1.0, min_base=30)
+
+
 class QualityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: str = "0"
     defaults: Defaults = Field(default_factory=Defaults)
     suites: dict[str, SuitePolicy] = Field(default_factory=dict)
+    volume: VolumeBounds = Field(default_factory=VolumeBounds)
 
     def policy(self, suite: str) -> ResolvedPolicy:
         """The resolved policy of ``suite`` (a suite absent from the file gets the defaults)."""
@@ -78,7 +100,6 @@ class QualityConfig(BaseModel):
             freshness_days=d.freshness_days if own.freshness_days is None else own.freshness_days,
             max_rows=own.max_rows or d.max_rows,
             examples=d.examples if own.examples is None else own.examples,
-            batch_policy=own.batch_policy or d.batch_policy,
             expectations=dict(own.expectations),
         )
 

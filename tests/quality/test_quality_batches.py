@@ -10,7 +10,6 @@ import pytest
 
 from pipelines.quality.batches import (
     key_outcomes_sql,
-    latest_batch_run_id,
     load_raw_batch,
     load_table_columns,
 )
@@ -40,9 +39,10 @@ def _manifest(con: duckdb.DuckDBPyConnection, entity: str, run_id: str, loaded_a
     frame = pd.DataFrame(
         {
             "entity": [entity],
-            "path": [f"{entity}/{run_id}.csv"],
+            # As tests.quality.conftest's frames record it for their rows.
+            "path": [f"{entity}/orders_2026-11-22.csv"],
             "size_bytes": [100],
-            "sha256": [run_id],
+            "sha256": ["ab" * 32],
             "rows_read": [1],
             "rows_loaded": [1],
             "rows_quarantined": [0],
@@ -71,15 +71,16 @@ def warehouse_path(tmp_path: Path) -> Path:
     return path
 
 
-def test_latest_batch_and_deterministic_sample(warehouse_path: Path) -> None:
+def test_batch_of_one_run_and_deterministic_sample(warehouse_path: Path) -> None:
     con = duckdb.connect(str(warehouse_path))
     try:
-        assert latest_batch_run_id(con, "orders") == "run-new"
-        assert latest_batch_run_id(con, "surveys") is None
         full = load_raw_batch(con, "orders", "run-new", max_rows=1000)
         assert (len(full.frame), full.total_rows, full.sampled) == (60, 60, False)
         first = load_raw_batch(con, "orders", "run-new", max_rows=25)
         again = load_raw_batch(con, "orders", "run-new", max_rows=25)
+        # Only the rows of the batch's files still in play (withdrawn files are left out).
+        assert load_raw_batch(con, "orders", "run-new", 1000, shas=["other"]).total_rows == 0
+        assert load_raw_batch(con, "orders", "run-new", 1000, shas=["ab" * 32]).total_rows == 60
     finally:
         con.close()
     assert (len(first.frame), first.total_rows, first.sampled) == (25, 60, True)
@@ -116,37 +117,46 @@ def test_key_outcomes_sql_and_column_subset(tmp_path: Path) -> None:
     assert (len(batch.frame), batch.total_rows, batch.sampled) == (3, 6, True)
 
 
-def test_raw_gate_policies(warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raw_gate_judges_each_batch_once_whichever_run_gets_to_it(
+    warehouse_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The batches' files are not in this landing folder: nothing is held, nothing withdrawn.
+    monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path / "data"))
     warehouse = Warehouse(path=str(warehouse_path))
-    # Another run loaded the latest batch: nothing new in this run.
-    quiet = run_raw_gate("orders", run_context(AS_OF, "some-later-run"), warehouse)
-    assert quiet.passed
-    assert "no new rows" in quiet.metadata["note"].value
+    policy = QualityConfig.model_validate({"suites": {"orders": {"max_rows": 20}}})
+    # A later run judges both batches, though neither was loaded by it (e.g. the runs that
+    # loaded them were killed before their checks): a gate cannot be walked around.
+    first = run_raw_gate("orders", run_context(AS_OF, "some-later-run", quality=policy), warehouse)
+    assert first.passed
+    assert first.metadata["batches_judged"].value == 2
+    assert first.metadata["element_count"].value == 6 + 20
+    assert "sample of 20" in first.metadata["note"].value
+    verdicts = first.metadata["verdicts"].value
+    assert "| run-old | orders/orders_2026-11-22.csv | passed |" in verdicts
+    assert "| run-new | orders/orders_2026-11-22.csv | passed |" in verdicts
 
-    current = run_raw_gate("orders", run_context(AS_OF, "run-new"), warehouse)
-    assert current.passed
-    assert current.metadata["element_count"].value == 60
-    assert current.metadata["batch_run_id"].value == "run-new"
-
-    policy = QualityConfig.model_validate(
-        {"suites": {"orders": {"batch_policy": "latest_load", "max_rows": 20}}}
-    )
-    sampled = run_raw_gate(
-        "orders", run_context(AS_OF, "some-later-run", quality=policy), warehouse
-    )
-    assert sampled.metadata["element_count"].value == 20
-    assert sampled.metadata["sampled"].value is True
-    assert "sample" in sampled.metadata["note"].value
+    # Judged batches are not validated again.
+    again = run_raw_gate("orders", run_context(AS_OF, "yet-another-run"), warehouse)
+    assert again.passed
+    assert again.metadata["batches_judged"].value == 0
+    assert "judged by an earlier run" in again.metadata["verdicts"].value
 
     con = duckdb.connect(str(warehouse_path))
     try:
         runs = con.execute(
-            "select run_id, count(*), max(element_count), bool_and(sampled) "
+            "select run_id, count(*), max(element_count), bool_or(sampled) "
             "from quality.validation_results group by 1 order by 1"
+        ).fetchall()
+        states = con.execute(
+            "select batch, status, judged_run_id from quality.gate_state order by batch"
         ).fetchall()
     finally:
         con.close()
-    assert runs == [("run-new", 14, 60, False), ("some-later-run", 14, 20, True)]
+    assert runs == [("some-later-run", 28, 20, True)]
+    assert states == [
+        ("run-new", "passed", "some-later-run"),
+        ("run-old", "passed", "some-later-run"),
+    ]
 
 
 def test_customer_360_gate_sampled_uses_sql_keys(tmp_path: Path, monkeypatch) -> None:

@@ -10,6 +10,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetExecutionContext,
     AssetKey,
+    DagsterInstance,
     Definitions,
     asset,
     materialize,
@@ -41,9 +42,10 @@ def _stand_in_raw_orders(mode: str):
         manifest = pd.DataFrame(
             {
                 "entity": ["orders"],
-                "path": ["orders/x.csv"],
+                # The file and sha256 that tests.quality.conftest's rows carry.
+                "path": [frame["_source_file"].iloc[0]],
                 "size_bytes": [1],
-                "sha256": [context.run_id],
+                "sha256": [frame["_sha256"].iloc[0]],
                 "rows_read": [6],
                 "rows_loaded": [6],
                 "rows_quarantined": [0],
@@ -99,11 +101,13 @@ def test_blocking_check_gates_downstream(
     tmp_path: Path, mode: str, passed: bool, severity, downstream_runs: bool
 ) -> None:
     db = tmp_path / "warehouse.duckdb"
+    instance = DagsterInstance.ephemeral()
     result = materialize(
         [_stand_in_raw_orders(mode), downstream_of_orders, _orders_check()],
         resources={"warehouse": Warehouse(path=str(db)), "run": RunContextResource()},
         raise_on_error=False,
         partition_key=AS_OF.isoformat(),
+        instance=instance,
     )
     (evaluation,) = result.get_asset_check_evaluations()
     assert evaluation.check_name == "gx_orders"
@@ -134,3 +138,14 @@ def test_blocking_check_gates_downstream(
         assert '"shipped"' in table
         assert "| ERROR | expect_column_values_to_be_between | amount_cny | 1 |" in table
         assert metadata["failed_errors"].value == 2
+        # One sentence on the result and on the run: what failed, and what stays published.
+        assert metadata["blocked"].value == (
+            "orders GX suite failed on orders/orders_2026-11-22.csv: column values to be in set "
+            "on status (33.3% of rows), column values to be between on amount_cny (16.7% of "
+            "rows) — nothing was published (no snapshot exists yet)."
+        )
+        run = instance.get_run_by_id(result.run_id)
+        assert run.tags["stratum/blocked"] == metadata["blocked"].value
+    else:
+        assert "blocked" not in metadata
+        assert "stratum/blocked" not in instance.get_run_by_id(result.run_id).tags

@@ -9,6 +9,7 @@ source as (
     select * from {{ source('raw', 'crm_accounts') }}
     -- Point in time: only the versions that existed at the end of the as-of date.
     where updated_at < {{ as_of_end() }}
+        and {{ not_withdrawn('crm_accounts') }}
 
 ),
 

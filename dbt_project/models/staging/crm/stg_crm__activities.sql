@@ -8,6 +8,7 @@ source as (
     -- Point in time: activities that had happened, in versions known, by the as-of date.
     where updated_at < {{ as_of_end() }}
         and occurred_at < {{ as_of_end() }}
+        and {{ not_withdrawn('crm_activities') }}
 
 ),
 

@@ -8,6 +8,7 @@ source as (
     -- Point in time: only the versions that existed at the end of the as-of date (a lead
     -- converted after it is still open as of it).
     where updated_at < {{ as_of_end() }}
+        and {{ not_withdrawn('crm_leads') }}
 
 ),
 

@@ -11,6 +11,7 @@ source as (
     -- recorded later is not yet visible).
     where updated_at < {{ as_of_end() }}
         and order_date <= {{ as_of_date() }}
+        and {{ not_withdrawn('orders') }}
 
 ),
 

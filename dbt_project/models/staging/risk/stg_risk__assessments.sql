@@ -8,6 +8,7 @@ source as (
     select * from {{ source('raw', 'risk') }}
     -- Point in time: assessments dated on or before the as-of date.
     where as_of_date <= {{ as_of_date() }}
+        and {{ not_withdrawn('risk') }}
 
 ),
 

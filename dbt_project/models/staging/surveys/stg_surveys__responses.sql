@@ -8,6 +8,7 @@ source as (
     select * from {{ source('raw', 'surveys') }}
     -- Point in time: responses given on or before the as-of date.
     where survey_date <= {{ as_of_date() }}
+        and {{ not_withdrawn('surveys') }}
 
 ),
 
