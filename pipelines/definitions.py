@@ -16,6 +16,7 @@ from pipelines.ingest.sensors import build_landing_sensor
 from pipelines.jobs import daily_schedule, stratum_job
 from pipelines.publish.assets import publish_assets
 from pipelines.quality.checks import customer_360_quality_checks, raw_quality_checks
+from pipelines.quality.volume_checks import volume_checks
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.scoring.assets import scoring_assets
@@ -34,7 +35,12 @@ defs = Definitions(
             *publish_assets,
         ]
     ),
-    asset_checks=[*raw_checks, *raw_quality_checks, *customer_360_quality_checks],
+    asset_checks=[
+        *raw_checks,
+        *raw_quality_checks,
+        *customer_360_quality_checks,
+        *volume_checks,
+    ],
     jobs=[stratum_job],
     schedules=[daily_schedule],
     sensors=[build_landing_sensor(stratum_job), run_alerts_sensor],
