@@ -7,7 +7,8 @@ reads it from there: nothing re-reads the environment or a table written earlier
 and dbt gets the same values as ``--vars``.
 
 The resource also takes the per-data-dir run lock (:mod:`pipelines.run_lock`) for the whole
-run and tags the run with what an analyst filters on in the UI (``stratum/as_of``,
+run, then recovers what a killed run may have left behind (:mod:`pipelines.recovery`), and
+tags the run with what an analyst filters on in the UI (``stratum/as_of``,
 ``stratum/trigger``, ``stratum/snapshot_id``, ``stratum/policy_version``,
 ``stratum/rules_version``).
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from pipelines import run_lock
+from pipelines import recovery, run_lock
 from pipelines.config import StratumConfig, load_stratum_config
 from pipelines.partitions import check_as_of
 from pipelines.runs import WORKER_TAG, worker_tag
@@ -170,8 +171,21 @@ class RunContextResource(ConfigurableResource):
         resolved = resolve_run_context(run.run_id, run.tags, policy, run.root_run_id)
         self._lock = run_lock.acquire(get_paths().data_dir, run.run_id, resolved.as_of.isoformat())
         self._context = resolved
+        self._recover(context)
         if context.instance is not None:
             context.instance.add_run_tags(run.run_id, {**resolved.tags(), WORKER_TAG: worker_tag()})
+
+    def _recover(self, context: InitResourceContext) -> None:
+        # Under the lock nothing else writes: sweep what killed runs left and catch the
+        # serving file up with the snapshots. A failure here must not stop the run: the
+        # publish step rebuilds the serving file anyway.
+        try:
+            report = recovery.recover(get_paths())
+        except Exception as exc:  # noqa: BLE001
+            context.log.warning(f"recovery of the data dir failed (the run goes on): {exc!r}")
+            return
+        if report.removed or report.serving_rebuilt:
+            context.log.warning(f"recovered after an interrupted run: {report.summary()}")
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._lock is not None:

@@ -1,22 +1,28 @@
-"""Write immutable tier snapshots and rebuild the read-only serving database.
+"""Write immutable tier snapshots and put them in force; no Dagster here.
 
 Nothing here knows about Dagster: functions take a DuckDB connection to the warehouse and
 paths, so they are easy to test and to call from a notebook.
 
-Publishing one snapshot, in order:
+A snapshot is a folder ``snapshots/<snapshot_id>/`` holding everything BI is shown for it:
+the tiers (``customer_tier.parquet``), the change tables computed against the previous
+snapshot (``tier_ledger``, ``downgrade_notices``, ``migration_matrix``, ``tier_kpis``) and
+the identity review queue of the run (``identity_review``), as Parquet; its volumes (``volumes.json``) and ``manifest.json``. Publishing one, in order:
 
-1. the snapshot (Parquet + manifest) is written into a hidden staging folder
-   ``snapshots/.incoming-<id>-<random>/``;
+1. the folder is written in a hidden staging area *outside* ``snapshots/``
+   (``.staging/<snapshot_id>-<random>/``), so no reader, not even a glob over
+   ``snapshots/*/customer_tier.parquet`` (DuckDB globs match hidden folders), can see it;
 2. the serving database is built beside the live one (``.<name>.<random>.building.duckdb``),
-   from the published snapshots *plus* the staged one;
-3. **commit**: the staging folder is renamed to ``snapshots/<snapshot_id>/``. From this instant
-   the snapshot is published (:mod:`pipelines.history` lists only such folders);
+   from the published snapshot folders *plus* the staged one (:mod:`pipelines.publish.serving`);
+3. **commit**: the staging folder is renamed to ``snapshots/<snapshot_id>/`` — one atomic
+   rename; from this instant the snapshot and its change tables are published
+   (:mod:`pipelines.history` lists only such folders), and never before;
 4. the new serving file replaces the live one with ``os.replace``.
 
 A reader sees either the old state or the new one, never a half-written file or folder. A run
-that dies before step 3 published nothing (its hidden leftovers are swept by the next
-publish); one that dies between 3 and 4 left a published snapshot the serving file does not
-show yet, and the next publish rebuilds the serving file from all snapshots.
+that dies before step 3 published nothing; its leftovers are swept at the start of the next
+run (:mod:`pipelines.recovery`). One that dies between 3 and 4 left a published snapshot the
+serving file does not list yet: the next run rebuilds the serving file when it starts (and a
+re-execution of the same run finds its snapshot committed and only finishes the swap).
 """
 
 from __future__ import annotations
@@ -26,24 +32,28 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from pipelines.history import (
-    MANIFEST_FILE,
-    SNAPSHOT_FILE,
-    SnapshotInfo,
-    current,
-    in_force,
-    list_snapshots,
-)
+from pipelines.history import MANIFEST_FILE, SNAPSHOT_FILE, SnapshotInfo
 from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS, SERVING_TIER_TABLES
+from pipelines.publish.serving import (
+    build_serving_db,
+    change_table_select,
+    history_sql,
+    rebuild_serving,
+    serving_lags,
+    swap_serving_db,
+)
 from pipelines.publish.text_safety import safe_text_sql
+from pipelines.quality.volume import VOLUMES_FILE, run_volumes
 from pipelines.run_context import RunContext
 from pipelines.tiering.store import check_tier_table
+
+STAGING_DIR = ".staging"  # under the serving dir, beside (not inside) snapshots/
 
 # Where each published column comes from, in order of preference. The tier table is the
 # authority for everything it carries; scores and the profile fill in the rest.
@@ -121,21 +131,32 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _write_change_tables(con: duckdb.DuckDBPyConnection, folder: Path, snapshot_id: str) -> None:
+    """This snapshot's rows of each change table, with the published columns and types (an
+    empty file with that schema when the tier step has not produced the table). A "latest"
+    table (no snapshot id: the identity review queue) is copied whole, as this run left it."""
+    for name, (source, _, scope) in SERVING_TIER_TABLES.items():
+        present = _table_columns(con, source)
+        target = _sql_str((folder / f"{name}.parquet").as_posix())
+        if present and scope == "latest":
+            sql, params = f"{change_table_select(name, present)} from {source}", []
+        elif present:
+            sql = f"{change_table_select(name, present)} from {source} where snapshot_id = ?"
+            params = [snapshot_id]
+        else:
+            sql, params = f"{change_table_select(name, set())} where false", []
+        con.execute(f"copy ({sql}) to {target} (format parquet, compression zstd)", params)
+
+
 def stage_snapshot(
-    con: duckdb.DuckDBPyConnection, snapshots_dir: Path, ctx: RunContext
+    con: duckdb.DuckDBPyConnection, serving_dir: Path, ctx: RunContext
 ) -> tuple[SnapshotInfo, Path]:
-    """Write this run's snapshot into a hidden staging folder; returns its manifest and the
-    folder. Nothing is published until :func:`commit_snapshot`."""
+    """Write this run's snapshot folder into the hidden staging area; returns its manifest and
+    the folder. Nothing is published until :func:`commit_snapshot`."""
     row_count = check_tier_table(con, ctx.snapshot_id)
-    final_dir = snapshots_dir / ctx.snapshot_id
-    if final_dir.exists():
-        raise SnapshotExistsError(
-            f"snapshot {ctx.snapshot_id} is already published ({final_dir}); snapshots are "
-            "immutable. This run re-executes one that published it: launch a new run of the "
-            "partition to publish another snapshot for the date."
-        )
-    snapshots_dir.mkdir(parents=True, exist_ok=True)
-    staging_dir = snapshots_dir / f".incoming-{ctx.snapshot_id}-{uuid.uuid4().hex[:8]}"
+    staging_root = serving_dir / STAGING_DIR
+    staging_root.mkdir(parents=True, exist_ok=True)
+    staging_dir = staging_root / f"{ctx.snapshot_id}-{uuid.uuid4().hex[:8]}"
     staging_dir.mkdir()
     try:
         target = staging_dir / SNAPSHOT_FILE
@@ -143,6 +164,9 @@ def stage_snapshot(
         con.execute(
             f"copy ({sql}) to {_sql_str(target.as_posix())} (format parquet, compression zstd)"
         )
+        _write_change_tables(con, staging_dir, ctx.snapshot_id)
+        volumes = run_volumes(con)
+        (staging_dir / VOLUMES_FILE).write_text(json.dumps(volumes, indent=2, sort_keys=True))
         info = SnapshotInfo(
             snapshot_id=ctx.snapshot_id,
             as_of_date=ctx.as_of.isoformat(),
@@ -155,6 +179,7 @@ def stage_snapshot(
             parquet_path=f"snapshots/{ctx.snapshot_id}/{SNAPSHOT_FILE}",
             parquet_sha256=_sha256(target),
         )
+        # The manifest is written last: a folder without one is never a snapshot.
         (staging_dir / MANIFEST_FILE).write_text(json.dumps(asdict(info), indent=2) + "\n")
         for path in staging_dir.iterdir():
             path.chmod(0o444)
@@ -166,154 +191,42 @@ def stage_snapshot(
 
 def commit_snapshot(staging_dir: Path, info: SnapshotInfo, snapshots_dir: Path) -> None:
     """Publish a staged snapshot: one atomic directory rename."""
+    snapshots_dir.mkdir(parents=True, exist_ok=True)
     os.rename(staging_dir, snapshots_dir / info.snapshot_id)
 
 
-def history_sql(files: list[str]) -> str:
-    # SCD2 history derived from the in-force snapshots themselves, in as-of order, so it can
-    # never disagree with what BI was shown: islands of consecutive snapshots with one tier.
-    return f"""
-        with snaps as (
-            select golden_account_id, tier, as_of_date, snapshot_id, policy_version
-            from read_parquet([{", ".join(files)}])
-        ),
-        dated as (
-            select *, lag(tier) over (partition by golden_account_id order by as_of_date)
-                as prev_tier
-            from snaps
-        ),
-        starts as (
-            select golden_account_id, tier, as_of_date as valid_from, snapshot_id, policy_version
-            from dated
-            where prev_tier is null or prev_tier <> tier
+def _read_manifest(folder: Path) -> SnapshotInfo:
+    data = json.loads((folder / MANIFEST_FILE).read_text())
+    return SnapshotInfo(**{f.name: data[f.name] for f in fields(SnapshotInfo)})
+
+
+def _same_tiers(con: duckdb.DuckDBPyConnection, staged: Path, committed: Path) -> bool:
+    """True when two snapshot files hold the same rows (byte-equal files are)."""
+    if _sha256(staged) == _sha256(committed):
+        return True
+    a, b = _sql_str(staged.as_posix()), _sql_str(committed.as_posix())
+    differ = con.execute(
+        f"select (select count(*) from (from read_parquet({a}) except all "
+        f"from read_parquet({b}))) + (select count(*) from (from read_parquet({b}) "
+        f"except all from read_parquet({a})))"
+    ).fetchone()[0]
+    return differ == 0
+
+
+def _already_published(
+    con: duckdb.DuckDBPyConnection, staged: tuple[SnapshotInfo, Path], committed: Path
+) -> SnapshotInfo:
+    """The committed manifest when an earlier attempt of this run (a re-execution of a run
+    killed after its commit) published the same tiers; :class:`SnapshotExistsError` when the
+    snapshot id was published with other content (snapshots are immutable)."""
+    info, folder = staged
+    if not _same_tiers(con, folder / SNAPSHOT_FILE, committed / SNAPSHOT_FILE):
+        raise SnapshotExistsError(
+            f"snapshot {info.snapshot_id} is already published ({committed}) with other "
+            "content; snapshots are immutable. This run re-executes one that published it: "
+            "launch a new run of the partition to publish another snapshot for the date."
         )
-        select
-            golden_account_id,
-            tier,
-            valid_from,
-            lead(valid_from) over (partition by golden_account_id order by valid_from) as valid_to,
-            lead(valid_from) over (partition by golden_account_id order by valid_from) is null
-                as is_current,
-            snapshot_id,
-            policy_version
-        from starts
-    """
-
-
-def _snapshot_rows(snapshots: list[SnapshotInfo]) -> list[list]:
-    forced = {s.as_of_date: s.snapshot_id for s in in_force(snapshots)}
-    return [
-        [
-            *asdict(s).values(),
-            forced[s.as_of_date] == s.snapshot_id,
-            None if forced[s.as_of_date] == s.snapshot_id else forced[s.as_of_date],
-        ]
-        for s in snapshots
-    ]
-
-
-def _fill_serving(
-    con: duckdb.DuckDBPyConnection, snapshots: list[SnapshotInfo], files: dict[str, str]
-) -> None:
-    """Create every serving table in the attached ``serving_build`` database."""
-    forced = in_force(snapshots)
-    latest = current(snapshots)
-    assert latest is not None
-    con.execute(
-        "create table serving_build.customer_tier_current as select * from read_parquet("
-        f"{_sql_str(files[latest.snapshot_id])})"
-    )
-    con.execute(
-        "create table serving_build.tier_snapshots (snapshot_id varchar, as_of_date date, "
-        "created_at timestamp, row_count bigint, policy_version varchar, "
-        "rules_version varchar, code_version varchar, run_id varchar, "
-        "parquet_path varchar, parquet_sha256 varchar, in_force boolean, superseded_by varchar)"
-    )
-    con.executemany(
-        "insert into serving_build.tier_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        _snapshot_rows(snapshots),
-    )
-    history = [_sql_str(files[s.snapshot_id]) for s in forced]
-    con.execute(f"create table serving_build.customer_tier_history as {history_sql(history)}")
-    # Accounts absent from the current snapshot (deleted or merged away) are closed.
-    con.execute(
-        f"""
-        update serving_build.customer_tier_history
-        set is_current = false, valid_to = {_sql_str(latest.as_of_date)}::date
-        where is_current
-          and golden_account_id not in
-              (select golden_account_id from serving_build.customer_tier_current)
-        """
-    )
-    scopes = {
-        "in_force": [s.snapshot_id for s in forced],
-        "current": [latest.snapshot_id],
-    }
-    for name, (source, columns, scope) in SERVING_TIER_TABLES.items():
-        # Contract columns only, cast to their published types, rows of the snapshots in scope;
-        # an empty table with the same schema when the tier step has not produced it yet.
-        present = _table_columns(con, source)
-        exprs = ", ".join(
-            f"cast({col if col in present else 'null'} as {dtype}) as {col}"
-            for col, dtype, _ in columns
-        )
-        if present and scope == "latest":
-            con.execute(f"create table serving_build.{name} as select {exprs} from {source}")
-        elif present:
-            ids = ", ".join(_sql_str(i) for i in scopes[scope])
-            con.execute(
-                f"create table serving_build.{name} as select {exprs} from {source} "
-                f"where snapshot_id in ({ids})"
-            )
-        else:
-            con.execute(f"create table serving_build.{name} as select {exprs} where false")
-
-
-def build_serving_db(
-    con: duckdb.DuckDBPyConnection,
-    serving_dir: Path,
-    staged: tuple[SnapshotInfo, Path] | None = None,
-) -> tuple[Path, dict[str, int]]:
-    """Build a new serving DuckDB file beside the live one, from every published snapshot plus
-    ``staged`` (a snapshot written but not yet committed). Returns the new file (not yet in
-    place: see :func:`swap_serving_db`) and the row count of each table.
-
-    ``con`` is the warehouse connection; the new file is attached to it while being built.
-    """
-    snapshots = list_snapshots(serving_dir / "snapshots")
-    files = {s.snapshot_id: (serving_dir / s.parquet_path).as_posix() for s in snapshots}
-    if staged is not None:
-        info, folder = staged
-        # The staged snapshot sorts as created last, so it is in force for its date.
-        snapshots = sorted(
-            [*snapshots, info], key=lambda i: (i.as_of_date, i.created_at, i.snapshot_id)
-        )
-        files[info.snapshot_id] = (folder / SNAPSHOT_FILE).as_posix()
-    if not snapshots:
-        raise PublishContractError(f"no snapshots under {serving_dir / 'snapshots'}")
-    serving_dir.mkdir(parents=True, exist_ok=True)
-    tmp = serving_dir / f".stratum_serving.{uuid.uuid4().hex[:8]}.building.duckdb"
-    counts: dict[str, int] = {}
-    con.execute(f"attach {_sql_str(tmp.as_posix())} as serving_build")
-    try:
-        _fill_serving(con, snapshots, files)
-        for (table,) in con.execute(
-            "select table_name from information_schema.tables where table_catalog = 'serving_build'"
-        ).fetchall():
-            counts[table] = con.execute(f"select count(*) from serving_build.{table}").fetchone()[0]
-        con.execute("checkpoint serving_build")
-    except BaseException:
-        con.execute("detach serving_build")
-        tmp.unlink(missing_ok=True)
-        raise
-    con.execute("detach serving_build")
-    tmp.chmod(0o444)
-    return tmp, counts
-
-
-def swap_serving_db(built: Path, serving_db: Path) -> None:
-    """Put a built serving file in place atomically (readers see the old or the new file)."""
-    os.replace(built, serving_db)
+    return _read_manifest(committed)
 
 
 def publish(
@@ -322,9 +235,19 @@ def publish(
     """Stage, build, commit, swap (see the module docstring). Returns the snapshot's manifest
     and the serving tables' row counts."""
     snapshots_dir = serving_dir / "snapshots"
-    info, staging_dir = stage_snapshot(con, snapshots_dir, ctx)
+    info, staging_dir = stage_snapshot(con, serving_dir, ctx)
+    committed = snapshots_dir / info.snapshot_id
     try:
-        built, counts = build_serving_db(con, serving_dir, (info, staging_dir))
+        if committed.exists():
+            info = _already_published(con, (info, staging_dir), committed)
+            shutil.rmtree(staging_dir, ignore_errors=True)
+            counts = (
+                rebuild_serving(serving_dir, serving_db)
+                if serving_lags(serving_dir, serving_db)
+                else {}
+            )
+            return info, counts
+        built, counts = build_serving_db(con, serving_dir, serving_db, (info, staging_dir))
     except BaseException:
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise
@@ -336,3 +259,15 @@ def publish(
         raise
     swap_serving_db(built, serving_db)
     return info, counts
+
+
+__all__ = [
+    "PublishContractError",
+    "SnapshotExistsError",
+    "build_serving_db",
+    "commit_snapshot",
+    "history_sql",
+    "publish",
+    "stage_snapshot",
+    "swap_serving_db",
+]

@@ -123,10 +123,46 @@ def test_snapshots_are_immutable(warehouse, tmp_path):
     info = _publish(warehouse, serving, {"g1": "A"}, "s1", date(2026, 1, 1))
     before = (serving / info.parquet_path).read_bytes()
     stage_upstream(warehouse, {"g1": "B"}, info.snapshot_id, date(2026, 1, 1))
-    with pytest.raises(SnapshotExistsError):
-        stage_snapshot(warehouse, serving / "snapshots", run_context(date(2026, 1, 1), "s1"))
+    with pytest.raises(SnapshotExistsError, match="already published .* with other content"):
+        publish(warehouse, serving, serving / "serving.duckdb", run_context(date(2026, 1, 1), "s1"))
     assert (serving / info.parquet_path).read_bytes() == before
     assert not [p for p in (serving / "snapshots").iterdir() if p.name.startswith(".")]
+    assert list((serving / ".staging").iterdir()) == []
+
+
+def test_republishing_the_same_snapshot_finishes_an_interrupted_publish(warehouse, tmp_path):
+    """A re-execution of a run killed between its commit and the serving swap finds its
+    snapshot committed with the same tiers: it only brings the serving file up to date."""
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving, {"g1": "A", "g2": "B"}, "s1", date(2026, 1, 1))
+    lagging = (serving / "serving.duckdb").read_bytes()
+    info = _publish(warehouse, serving, {"g1": "C", "g2": "B"}, "s2", date(2026, 1, 2))
+    (serving / "serving.duckdb").chmod(0o644)
+    (serving / "serving.duckdb").write_bytes(lagging)  # as if killed before the swap
+    again, _ = publish(
+        warehouse, serving, serving / "serving.duckdb", run_context(date(2026, 1, 2), "s2")
+    )
+    assert again == info
+    con = duckdb.connect(str(serving / "serving.duckdb"), read_only=True)
+    current = con.execute("select distinct snapshot_id from customer_tier_current").fetchall()
+    con.close()
+    assert current == [("20260102-s2",)]
+    assert [s.snapshot_id for s in list_snapshots(serving / "snapshots")] == [
+        "20260101-s1",
+        "20260102-s2",
+    ]
+
+
+def test_staging_is_invisible_to_globs_over_the_snapshots(warehouse, tmp_path):
+    serving = tmp_path / "serving"
+    _publish(warehouse, serving, {"g1": "A"}, "s1", date(2026, 1, 1))
+    ctx = run_context(date(2026, 1, 2), "s2")
+    stage_upstream(warehouse, {"g1": "B", "g2": "C"}, ctx.snapshot_id, ctx.as_of)
+    _, staged = stage_snapshot(warehouse, serving, ctx)  # written, not committed
+    assert staged.parent == serving / ".staging"
+    glob = (serving / "snapshots" / "*" / "customer_tier.parquet").as_posix()
+    rows = duckdb.sql(f"select snapshot_id, count(*) from '{glob}' group by 1").fetchall()
+    assert rows == [("20260101-s1", 1)]
 
 
 def test_serving_current_and_scd2_history(warehouse, tmp_path):
@@ -173,7 +209,8 @@ def test_missing_contract_column_fails_loudly(warehouse, tmp_path):
     warehouse.execute("alter table scores.account_scores drop column clv_12m")
     with pytest.raises(PublishContractError, match="clv_12m"):
         publish(warehouse, tmp_path, tmp_path / "serving.duckdb", ctx)
-    assert list((tmp_path / "snapshots").iterdir()) == []
+    assert not (tmp_path / "snapshots").exists()
+    assert list((tmp_path / ".staging").iterdir()) == []
     assert not (tmp_path / "serving.duckdb").exists()
 
 
