@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -391,13 +394,23 @@ def train_conversion_model(
 
 
 def save_model(result: TrainResult, models_dir: Path) -> Path:
-    """Write ``model.joblib`` and ``card.json`` under ``models_dir/conversion/<version>/``."""
-    target = Path(models_dir) / "conversion" / result.card["model_version"]
-    target.mkdir(parents=True, exist_ok=True)
-    joblib.dump(result.model, target / "model.joblib")
-    (target / "card.json").write_text(
+    """Write ``model.joblib`` and ``card.json`` under ``models_dir/conversion/<version>/``.
+
+    Written into a hidden ``.tmp-*`` folder first and renamed into place, so a run killed
+    mid-write never leaves a half-written model that a later run would load (the leftover
+    folder is swept by :mod:`pipelines.recovery`)."""
+    root = Path(models_dir) / "conversion"
+    target = root / result.card["model_version"]
+    if (target / "card.json").exists():  # same version: the same training data and rules
+        return target
+    tmp = root / f".tmp-{result.card['model_version']}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    joblib.dump(result.model, tmp / "model.joblib")
+    (tmp / "card.json").write_text(
         json.dumps(result.card, indent=2, ensure_ascii=False, default=str)
     )
+    shutil.rmtree(target, ignore_errors=True)  # a folder an older release left half-written
+    os.rename(tmp, target)
     return target
 
 
@@ -407,6 +420,8 @@ def load_latest_model(models_dir: Path, as_of: date) -> tuple[Any, dict[str, Any
     root = Path(models_dir) / "conversion"
     cards = []
     for card_path in root.glob("*/card.json"):
+        if card_path.parent.name.startswith("."):  # being written (or left by a killed run)
+            continue
         card = json.loads(card_path.read_text())
         if date.fromisoformat(card["trained_as_of"]) > as_of:
             continue
