@@ -63,6 +63,29 @@ def holder(data_dir: Path) -> dict | None:
     return None
 
 
+def peek(data_dir: Path) -> dict | None:
+    """Who holds the lock, read without touching the lock itself (so a sensor probing every
+    minute can never make a starting run find the lock taken): the recorded holder if its
+    process is alive on this host. A released lock is empty; a killed holder's pid is gone."""
+    path = lock_path(data_dir)
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        return None
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    # The pid may have been reused since its holder was killed: confirm with the lock itself
+    # (only in this rare case can the probe overlap with a run taking the lock).
+    return holder(data_dir)
+
+
 def acquire(data_dir: Path, run_id: str, as_of: str) -> RunLock:
     """Take the run lock or raise :class:`RunInProgressError` naming the run that holds it."""
     path = lock_path(data_dir)

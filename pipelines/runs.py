@@ -5,8 +5,13 @@ shows it STARTED forever, the queued coordinator counts it against the one-run l
 sensor treats its run key as done. Every run records the process that executes it
 (``stratum/worker`` = ``<host>:<pid>``, set by :class:`pipelines.run_context.RunContextResource`,
 and Dagster's own "Started process" engine event); :func:`reap_dead_runs` marks a run whose
-process is gone as failed, saying so. The launcher, the landing sensor and the daily schedule
-call it before deciding anything.
+process is gone as failed, saying so, and tags it ``stratum/reaped``; the launcher, the
+landing sensor and the daily schedule call it before deciding anything, and the sensor then
+asks for the killed run's work again (:func:`killed_runs_to_redo`).
+
+Dagster's own run monitoring (``config/dagster.yaml``) covers runs stuck while starting or
+cancelling; it cannot see a dead worker of a STARTED run with the default run launcher (no
+worker health check), which is what this module is for.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ import socket
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 WORKER_TAG = "stratum/worker"
+REAPED_TAG = "stratum/reaped"
+REDO_OF_TAG = "stratum/redo_of"
+# A run killed again and again (e.g. by the OOM killer) is asked for at most this many times.
+MAX_REDOS = 2
 ALIVE_STATUSES = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 _PID_IN_MESSAGE = re.compile(r"\(pid: (\d+)\)")
 
@@ -67,13 +76,48 @@ def reap_dead_runs(instance: DagsterInstance) -> list[str]:
     for run in instance.get_runs(filters=RunsFilter(statuses=ALIVE_STATUSES)):
         if is_dead(instance, run):
             host, pid = run_worker(instance, run) or ("?", 0)
+            note = f"worker process {pid} on {host} gone"
+            instance.add_run_tags(run.run_id, {REAPED_TAG: note})
             instance.report_run_failed(
                 run,
                 message=f"Run worker process {pid} on {host} is gone (killed?); marked failed "
-                "so that later runs and sensors are not blocked by it.",
+                "so that later runs and sensors are not blocked by it. Its work is asked for "
+                "again by the landing sensor (docs/operations.md).",
             )
             reaped.append(run.run_id)
     return reaped
+
+
+def _redo_depth(instance: DagsterInstance, run: DagsterRun) -> int:
+    depth = 0
+    while run.tags.get(REDO_OF_TAG) and depth <= MAX_REDOS:
+        parent = instance.get_run_by_id(run.tags[REDO_OF_TAG])
+        if parent is None:
+            break
+        run, depth = parent, depth + 1
+    return depth
+
+
+def killed_runs_to_redo(
+    instance: DagsterInstance, job_name: str, lookback: int = 50
+) -> list[DagsterRun]:
+    """Reaped runs of ``job_name`` (among its ``lookback`` latest failed runs) whose partition
+    no run has attempted since, oldest first: the work a killed run never finished. A run
+    redone :data:`MAX_REDOS` times is left to an operator (something keeps killing it)."""
+    failed = instance.get_runs(
+        filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.FAILURE]), limit=lookback
+    )
+    todo = []
+    for run in reversed([r for r in failed if REAPED_TAG in r.tags]):  # oldest first
+        partition = run.tags.get("dagster/partition")
+        tags = {"dagster/partition": partition} if partition else {}
+        newest = instance.get_runs(filters=RunsFilter(job_name=job_name, tags=tags), limit=1)
+        if newest and newest[0].run_id != run.run_id:
+            continue  # the partition was run again since (by anyone)
+        if _redo_depth(instance, run) >= MAX_REDOS:
+            continue
+        todo.append(run)
+    return todo
 
 
 def runs_in_progress(instance: DagsterInstance, job_name: str) -> list[DagsterRun]:

@@ -1,9 +1,17 @@
-"""A sensor that starts a run when the landing dir holds files the warehouse has not loaded.
+"""A sensor that starts a run when the landing dir holds files the warehouse has not loaded,
+and that finishes the work of killed runs.
 
-Cheap by design: files are hashed only when their (size, mtime) changed since the last tick
-(the cache lives in the sensor cursor), and the warehouse is opened read-only just long
-enough to read the manifest. The run key is a hash of the pending (entity, sha256) set, so the
-same files never start two runs.
+On every tick it first marks runs whose worker process died as failed (``stratum/reaped``,
+:mod:`pipelines.runs`) and asks again for the partition of each such run that nobody has run
+since (run key ``redo-<killed run id>``; at most :data:`pipelines.runs.MAX_REDOS` times in a
+row). Then it looks for new files.
+
+Cheap by design: while a run holds the data dir it does not touch the warehouse at all (a
+read-only connection would make the run's writers wait); files are hashed only when their
+(size, mtime) changed since the last tick (the cache lives in the sensor cursor), and the
+warehouse is opened read-only just long enough to read the manifest. The run key is a hash of
+the pending (entity, sha256) set, so the same files never start two runs — and a run killed
+before it loaded them is redone under its own ``redo-`` key.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the resource parameter's type.
@@ -15,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 from dagster import (
+    DagsterInstance,
     JobDefinition,
     RunRequest,
     SensorDefinition,
@@ -22,12 +31,15 @@ from dagster import (
     SkipReason,
     sensor,
 )
+from dagster._core.errors import DagsterInvariantViolationError
 
+from pipelines import run_lock
 from pipelines.config import load_stratum_config
 from pipelines.ingest.files import list_landing_files
 from pipelines.ingest.loader import sha256_file
 from pipelines.partitions import latest_complete_as_of
 from pipelines.resources import Warehouse
+from pipelines.runs import REDO_OF_TAG, killed_runs_to_redo, reap_dead_runs
 from pipelines.settings import LANDING_ENTITIES, get_paths
 
 if TYPE_CHECKING:  # not exported at dagster's top level
@@ -100,31 +112,67 @@ def pending_run_key(pending: set[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _instance(context: SensorEvaluationContext) -> "DagsterInstance | None":
+    try:
+        return context.instance
+    except DagsterInvariantViolationError:  # a sensor context built without an instance
+        return None
+
+
+def redo_requests(instance: DagsterInstance, job_name: str) -> list[RunRequest]:
+    """Reap dead runs, then one request per killed run whose partition nobody ran since."""
+    reap_dead_runs(instance)
+    return [
+        RunRequest(
+            run_key=f"redo-{run.run_id}",
+            partition_key=run.tags.get("dagster/partition"),
+            tags={REDO_OF_TAG: run.run_id},
+        )
+        for run in killed_runs_to_redo(instance, job_name)
+    ]
+
+
 def build_landing_sensor(
     job: "JobDefinition | UnresolvedAssetJobDefinition",
     name: str = "landing_sensor",
     minimum_interval_seconds: int = 60,
 ) -> SensorDefinition:
-    """A sensor requesting a run of ``job`` when unloaded landing files appear."""
+    """A sensor requesting a run of ``job`` when unloaded landing files appear, and again for
+    the partition of every killed run (module docstring)."""
 
     @sensor(job=job, name=name, minimum_interval_seconds=minimum_interval_seconds)
     def _landing_sensor(context: SensorEvaluationContext, warehouse: Warehouse):
+        instance = _instance(context)
+        requests = redo_requests(instance, job.name) if instance is not None else []
+        running = run_lock.peek(get_paths().data_dir)
+        if running is not None:
+            return requests or SkipReason(
+                f"run {running.get('run_id')} is in progress; will look again"
+            )
         cache: FileCache = json.loads(context.cursor) if context.cursor else {}
         globs = {e: c.glob for e, c in load_stratum_config().source_settings.items()}
         found, fresh = scan_landing(get_paths().landing_dir, cache, globs)
         context.update_cursor(json.dumps(fresh, sort_keys=True))
         loaded = loaded_files(Path(warehouse.resolved_path()))
         if loaded is None:
-            return SkipReason("warehouse is locked by a running pipeline; will look again")
+            return requests or SkipReason(
+                "warehouse is locked by a running pipeline; will look again"
+            )
         pending = set(found) - loaded
-        if not pending:
-            return SkipReason(f"no new landing files ({len(found)} already loaded)")
-        # New files are for the day that just ended: the run's as-of date is the last
-        # complete business day (today's data is still arriving).
-        return RunRequest(
-            run_key=pending_run_key(pending),
-            partition_key=latest_complete_as_of().isoformat(),
-            tags={"stratum/new_files": str(len(pending))},
-        )
+        latest = latest_complete_as_of().isoformat()
+        # A redo of the latest date loads the new files too: no second run for them.
+        if pending and latest not in {r.partition_key for r in requests}:
+            # New files are for the day that just ended: the run's as-of date is the last
+            # complete business day (today's data is still arriving).
+            requests.append(
+                RunRequest(
+                    run_key=pending_run_key(pending),
+                    partition_key=latest,
+                    tags={"stratum/new_files": str(len(pending))},
+                )
+            )
+        if len(requests) == 1:
+            return requests[0]
+        return requests or SkipReason(f"no new landing files ({len(found)} already loaded)")
 
     return _landing_sensor
