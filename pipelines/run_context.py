@@ -27,7 +27,7 @@ from pydantic import Field, PrivateAttr
 from pipelines import recovery, run_lock
 from pipelines.config import StratumConfig, load_stratum_config
 from pipelines.partitions import check_as_of
-from pipelines.runs import WORKER_TAG, worker_tag
+from pipelines.runs import REFUSED_TAG, WORKER_TAG, worker_tag
 from pipelines.settings import REPO_ROOT, code_version_override, get_paths
 
 PARTITION_TAG = "dagster/partition"
@@ -169,7 +169,14 @@ class RunContextResource(ConfigurableResource):
         if policy is not None and not policy.is_absolute():
             policy = REPO_ROOT / policy
         resolved = resolve_run_context(run.run_id, run.tags, policy, run.root_run_id)
-        self._lock = run_lock.acquire(get_paths().data_dir, run.run_id, resolved.as_of.isoformat())
+        try:
+            self._lock = run_lock.acquire(
+                get_paths().data_dir, run.run_id, resolved.as_of.isoformat()
+            )
+        except run_lock.RunInProgressError as exc:
+            if context.instance is not None:  # not an attempt: the sensor must not count it
+                context.instance.add_run_tags(run.run_id, {REFUSED_TAG: str(exc)[:500]})
+            raise
         self._context = resolved
         self._recover(context)
         if context.instance is not None:

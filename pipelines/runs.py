@@ -25,6 +25,7 @@ from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 WORKER_TAG = "stratum/worker"
 REAPED_TAG = "stratum/reaped"
 REDO_OF_TAG = "stratum/redo_of"
+REFUSED_TAG = "stratum/refused"
 # A run killed again and again (e.g. by the OOM killer) is asked for at most this many times.
 MAX_REDOS = 2
 ALIVE_STATUSES = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -101,23 +102,21 @@ def _redo_depth(instance: DagsterInstance, run: DagsterRun) -> int:
 def killed_runs_to_redo(
     instance: DagsterInstance, job_name: str, lookback: int = 50
 ) -> list[DagsterRun]:
-    """Reaped runs of ``job_name`` (among its ``lookback`` latest failed runs) whose partition
-    no run has attempted since, oldest first: the work a killed run never finished. A run
-    redone :data:`MAX_REDOS` times is left to an operator (something keeps killing it)."""
-    failed = instance.get_runs(
-        filters=RunsFilter(job_name=job_name, statuses=[DagsterRunStatus.FAILURE]), limit=lookback
-    )
+    """The reaped runs whose work nobody finished, oldest first: per partition, the latest
+    attempt (among the job's ``lookback`` latest runs) if it was killed. A run refused because
+    another held the data dir (``stratum/refused``) is not an attempt; a run that is alive,
+    succeeded or failed for a reason of its own is. A run redone :data:`MAX_REDOS` times in a
+    row is left to an operator (something keeps killing it)."""
+    decided: set[str | None] = set()
     todo = []
-    for run in reversed([r for r in failed if REAPED_TAG in r.tags]):  # oldest first
+    for run in instance.get_runs(filters=RunsFilter(job_name=job_name), limit=lookback):
         partition = run.tags.get("dagster/partition")
-        tags = {"dagster/partition": partition} if partition else {}
-        newest = instance.get_runs(filters=RunsFilter(job_name=job_name, tags=tags), limit=1)
-        if newest and newest[0].run_id != run.run_id:
-            continue  # the partition was run again since (by anyone)
-        if _redo_depth(instance, run) >= MAX_REDOS:
+        if partition in decided or REFUSED_TAG in run.tags:
             continue
-        todo.append(run)
-    return todo
+        decided.add(partition)
+        if REAPED_TAG in run.tags and _redo_depth(instance, run) < MAX_REDOS:
+            todo.append(run)
+    return list(reversed(todo))
 
 
 def runs_in_progress(instance: DagsterInstance, job_name: str) -> list[DagsterRun]:
