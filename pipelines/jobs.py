@@ -13,7 +13,7 @@ from dagster import (
 from pipelines.config.loader import load_model
 from pipelines.config.pipeline import PipelineConfig
 from pipelines.partitions import AS_OF_PARTITIONS, latest_complete_as_of
-from pipelines.runs import reap_dead_runs
+from pipelines.runs import instance_of, reap_dead_runs
 from pipelines.settings import config_dir
 
 # One job for the whole path: landing files -> raw -> dbt -> checks -> scores -> tiers -> publish,
@@ -42,7 +42,9 @@ _SCHEDULE = load_model(PipelineConfig, config_dir() / "pipeline.yaml").model.sch
 def daily_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     # A killed run still marked STARTED would hold the queue (one run at a time) forever:
     # mark dead runs failed before queueing (the landing sensor then asks for their work).
-    reap_dead_runs(context.instance)
+    instance = instance_of(context)
+    if instance is not None:
+        reap_dead_runs(instance)
     as_of = latest_complete_as_of(context.scheduled_execution_time)
     return RunRequest(
         run_key=f"schedule-{as_of.isoformat()}",

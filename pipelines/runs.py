@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 import re
 import socket
+from typing import Any
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster._core.errors import DagsterInvariantViolationError
 
 WORKER_TAG = "stratum/worker"
 REAPED_TAG = "stratum/reaped"
@@ -69,6 +71,15 @@ def is_dead(instance: DagsterInstance, run: DagsterRun) -> bool:
         return False  # not started yet, or started elsewhere: nothing to judge
     host, pid = worker
     return host == socket.gethostname() and not _pid_alive(pid)
+
+
+def instance_of(context: Any) -> DagsterInstance | None:
+    """The instance of a sensor or schedule evaluation, None for a context built without one
+    (a unit test's ``build_sensor_context()``)."""
+    try:
+        return context.instance
+    except DagsterInvariantViolationError:
+        return None
 
 
 def reap_dead_runs(instance: DagsterInstance) -> list[str]:

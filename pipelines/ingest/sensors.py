@@ -31,7 +31,6 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.errors import DagsterInvariantViolationError
 
 from pipelines import run_lock
 from pipelines.config import load_stratum_config
@@ -39,7 +38,7 @@ from pipelines.ingest.files import list_landing_files
 from pipelines.ingest.loader import sha256_file
 from pipelines.partitions import latest_complete_as_of
 from pipelines.resources import Warehouse
-from pipelines.runs import REDO_OF_TAG, killed_runs_to_redo, reap_dead_runs
+from pipelines.runs import REDO_OF_TAG, instance_of, killed_runs_to_redo, reap_dead_runs
 from pipelines.settings import LANDING_ENTITIES, get_paths
 
 if TYPE_CHECKING:  # not exported at dagster's top level
@@ -112,13 +111,6 @@ def pending_run_key(pending: set[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _instance(context: SensorEvaluationContext) -> "DagsterInstance | None":
-    try:
-        return context.instance
-    except DagsterInvariantViolationError:  # a sensor context built without an instance
-        return None
-
-
 def redo_requests(instance: DagsterInstance, job_name: str) -> list[RunRequest]:
     """Reap dead runs, then one request per killed run whose partition nobody ran since."""
     reap_dead_runs(instance)
@@ -142,7 +134,7 @@ def build_landing_sensor(
 
     @sensor(job=job, name=name, minimum_interval_seconds=minimum_interval_seconds)
     def _landing_sensor(context: SensorEvaluationContext, warehouse: Warehouse):
-        instance = _instance(context)
+        instance = instance_of(context)
         requests = redo_requests(instance, job.name) if instance is not None else []
         running = run_lock.peek(get_paths().data_dir)
         if running is not None:

@@ -11,67 +11,27 @@ was delivered by D and what came after, with no late arrivals, so the two runs m
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 
 import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
 from tests.conftest import PipelineWorld, run_pipeline
+from tests.deliveries import deliver, split_by_date
 from tests.integration.conftest import failures
 
 pytestmark = pytest.mark.integration
 
 WORLD_END = date(2026, 11, 20)
 AS_OF = date(2026, 10, 20)
-# The column that dates each row in business time, per entity.
-DATED_BY = {
-    "crm_accounts": "updated_at",
-    "crm_contacts": "updated_at",
-    "crm_leads": "updated_at",
-    "crm_activities": "updated_at",
-    "orders": "updated_at",
-    "risk": "as_of_date",
-    "surveys": "survey_date",
-}
-DATE_COLUMNS = {"order_date", "as_of_date", "survey_date"}
-MONEY_COLUMNS = {"amount_cny", "refund_amount_cny", "overdue_amount_cny", "annual_revenue_cny"}
-
-
-def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """A frame as an export would write it (the landing contract's formats)."""
-    out = pd.DataFrame(index=frame.index)
-    for col in frame.columns:
-        values = frame[col]
-        if col in DATE_COLUMNS:
-            out[col] = values.dt.strftime("%Y-%m-%d")
-        elif pd.api.types.is_datetime64_any_dtype(values):
-            out[col] = values.dt.strftime("%Y-%m-%d %H:%M:%S")
-        elif col in MONEY_COLUMNS:
-            out[col] = values.map(lambda v: "" if pd.isna(v) else f"{v:.2f}")
-        elif pd.api.types.is_bool_dtype(values):
-            out[col] = values.map({True: "true", False: "false"})
-        else:
-            out[col] = values.astype("string")
-    return out
-
-
-def _deliver(landing: Path, frames: dict[str, pd.DataFrame], part: str) -> None:
-    for entity, frame in frames.items():
-        folder = landing / entity
-        folder.mkdir(parents=True, exist_ok=True)
-        _as_text(frame).to_csv(folder / f"{entity}_{part}.csv", index=False)
 
 
 def _split(world) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """Rows dated by the end of AS_OF, and the rest (delivered later)."""
-    end = pd.Timestamp(AS_OF + timedelta(days=1))
-    by_d, after = {}, {}
-    for entity, frame in world.landing_frames().items():
-        known = frame[DATED_BY[entity]] < end
-        by_d[entity], after[entity] = frame[known], frame[~known]
-        assert known.any() and (~known).any(), entity  # both deliveries carry rows
+    by_d, after = split_by_date(world.landing_frames(), AS_OF)
+    for entity in by_d:
+        assert len(by_d[entity]) and len(after[entity]), entity  # both deliveries carry rows
     return by_d, after
 
 
@@ -92,7 +52,7 @@ def two_runs(tmp_path_factory, dbt_manifest):
         root = tmp_path_factory.mktemp(name) / "data"
         pw = PipelineWorld(root, root / "landing", root / "ground_truth", AS_OF)
         for i, frames in enumerate(deliveries):
-            _deliver(pw.landing, frames, f"delivery{i + 1}")
+            deliver(pw.landing, frames, f"delivery{i + 1}")
         with DagsterInstance.ephemeral() as instance:
             result = run_pipeline(pw, instance, AS_OF)
         assert result.success, failures(result)

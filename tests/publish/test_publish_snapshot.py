@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from pipelines.history import list_snapshots
@@ -84,11 +85,19 @@ def stage_upstream(
         con.execute(
             f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t, _ in cols)})"
         )
-        rows = [
-            [_value(n, t, account, tier, snapshot_id, as_of) for n, t, _ in cols]
-            for account, tier in tiers.items()
-        ]
-        con.executemany(f"insert into {table} values ({', '.join('?' for _ in cols)})", rows)
+        rows = pd.DataFrame(
+            [
+                [_value(n, t, account, tier, snapshot_id, as_of) for n, t, _ in cols]
+                for account, tier in tiers.items()
+            ],
+            columns=[n for n, _, _ in cols],
+            dtype=object,
+        )
+        con.register("_upstream_rows", rows)
+        try:
+            con.execute(f"insert into {table} select * from _upstream_rows")
+        finally:
+            con.unregister("_upstream_rows")
 
 
 @pytest.fixture

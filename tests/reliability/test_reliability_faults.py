@@ -1,0 +1,317 @@
+"""kill -9 at every stage, rerun, and publish exactly what an uninterrupted run publishes.
+
+One world (the session template at ``mid``: D0 published, D's delivery waiting) goes through a
+chain of real runs of the job in child processes, each SIGKILLed at a chosen point:
+
+1. ingest — inside the transaction loading D's orders file (a new run);
+2. dbt — after a few models were built (a new run: the sensor's way of redoing it);
+3. checks — inside the Great Expectations check of the profile (a new run); while it hangs
+   there, a second run is started and must be refused, naming it;
+4. scoring — between two score tables (re-execution from failure, the UI's way);
+5. tiering — after the tier step wrote its tiers and change tables, before the KPIs;
+6. publish — after the snapshot folder was committed, before the serving file was swapped;
+
+then a last re-execution runs to the end. After every kill the dead run is still STARTED in
+the instance (a zombie) until the landing sensor reaps it and asks for its partition again.
+The result is compared with the template's uninterrupted run for D: same snapshot (minus its
+id), same ledger, notices, migration matrix and KPIs, same raw rows, no stray files, no
+zombie runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import DagsterEventType, DagsterRunStatus, build_sensor_context
+
+from pipelines.history import list_snapshots
+from pipelines.recovery import leftovers
+from pipelines.runs import REAPED_TAG, REFUSED_TAG
+from pipelines.settings import ENTITIES, get_paths
+from tests.reliability.conftest import D, Env, change_tables, clone, in_force
+
+pytestmark = pytest.mark.integration
+
+WAIT_SECONDS = 900  # a generous bound for a child to reach its pause point on a busy machine
+
+
+@dataclass
+class Kill:
+    point: str
+    run_id: str
+    status_before_reaping: DagsterRunStatus
+    orphans_left: list[int]
+    sensor_requests: list = field(default_factory=list)
+    reaped_status: DagsterRunStatus | None = None
+    published: list[str] = field(default_factory=list)
+    served: set[str] | None = None
+
+
+def _launch(env: Env, pause: str | None, reexecute: str | None) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "tests.reliability.harness", "--as-of", D.isoformat()]
+    if pause:
+        cmd += ["--pause-at", pause, "--marker", str(env.root / f"{pause}.marker")]
+    if reexecute:
+        cmd += ["--reexecute", reexecute]
+    log = (env.root / f"{pause or 'final'}-{time.monotonic_ns()}.log").open("w")
+    proc = subprocess.Popen(cmd, env=env.env(), stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = Path(log.name)  # type: ignore[attr-defined]
+    return proc
+
+
+def _wait(proc: subprocess.Popen, env: Env, what: str, ready) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not ready():
+        if proc.poll() is not None:
+            log = proc.log_path.read_text()[-4000:]  # type: ignore[attr-defined]
+            raise AssertionError(f"the run ended before {what}:\n{log}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"the run never reached {what}")
+        time.sleep(0.5)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.split(")")[-1].split()[0] != "Z"
+
+
+def _dbt_models_built(instance, run_id: str) -> int:
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    return sum(1 for r in records if r.event_log_entry.step_key == "dbt_models")
+
+
+def kill_at(env: Env, instance, point: str, reexecute: str | None = None) -> Kill:
+    """Start a run (or re-execute ``reexecute``), SIGKILL it at ``point``."""
+    before = {r.run_id for r in instance.get_runs()}
+    proc = _launch(env, None if point == "dbt" else point, reexecute)
+
+    def new_run():
+        runs = [r for r in instance.get_runs() if r.run_id not in before]
+        return runs[0] if runs else None
+
+    if point == "dbt":
+        _wait(
+            proc,
+            env,
+            "dbt",
+            lambda: new_run() and _dbt_models_built(instance, new_run().run_id) >= 3,
+        )
+    else:
+        _wait(proc, env, point, (env.root / f"{point}.marker").exists)
+    children = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # A child of the killed worker (dbt) must not keep writing to the warehouse.
+    deadline = time.monotonic() + 120
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    run = instance.get_run_by_id(new_run().run_id)
+    return Kill(point, run.run_id, run.status, [c for c in children if _alive(c)])
+
+
+def _sensor_tick(instance) -> list:
+    from pipelines.ingest.sensors import build_landing_sensor
+    from pipelines.jobs import stratum_job
+    from pipelines.resources import Warehouse
+
+    sensor = build_landing_sensor(stratum_job)
+    result = sensor(build_sensor_context(instance=instance, resources={"warehouse": Warehouse()}))
+    return result if isinstance(result, list) else [result]
+
+
+def _observe(env: Env, instance, kill: Kill) -> Kill:
+    """What a killed run left: the sensor's view, and what is published."""
+    from pipelines.publish.serving import served_snapshot_ids
+
+    paths = get_paths()
+    kill.sensor_requests = [
+        (r.run_key, r.partition_key) for r in _sensor_tick(instance) if hasattr(r, "run_key")
+    ]
+    kill.reaped_status = instance.get_run_by_id(kill.run_id).status
+    kill.published = [s.snapshot_id for s in list_snapshots(paths.snapshots_dir)]
+    kill.served = served_snapshot_ids(paths.serving_db)
+    return kill
+
+
+def _refused_second_run(env: Env, instance) -> str:
+    """Start another run while one holds the data dir; return why it was refused."""
+    before = {r.run_id for r in instance.get_runs()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.reliability.harness", "--as-of", D.isoformat()],
+        env=env.env(), capture_output=True, text=True, timeout=WAIT_SECONDS,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    (refused,) = [r for r in instance.get_runs() if r.run_id not in before]
+    assert refused.status == DagsterRunStatus.FAILURE
+    return refused.tags[REFUSED_TAG]
+
+
+@pytest.fixture(scope="module")
+def chain(template, tmp_path_factory):
+    env = clone(template["mid"], tmp_path_factory.mktemp("faults") / "chain")
+    kills: dict[str, Kill] = {}
+    with pytest.MonkeyPatch.context() as mp, env.instance() as instance:
+        for key, value in env.env().items():
+            if key.startswith(("STRATUM_", "DAGSTER_HOME")):
+                mp.setenv(key, value)
+        baseline_zero = [s.snapshot_id for s in list_snapshots(get_paths().snapshots_dir)]
+        kills["ingest"] = _observe(env, instance, kill_at(env, instance, "ingest"))
+        kills["dbt"] = _observe(env, instance, kill_at(env, instance, "dbt"))
+        kill, refusal = _kill_checks_with_a_second_run(env, instance)
+        kills["checks"] = _observe(env, instance, kill)
+        last = kills["checks"].run_id
+        for point in ("scoring", "tiering", "publish_committed"):
+            kills[point] = _observe(env, instance, kill_at(env, instance, point, reexecute=last))
+            last = kills[point].run_id
+        proc = _launch(env, None, last)
+        assert proc.wait(timeout=WAIT_SECONDS) == 0, proc.log_path.read_text()[-4000:]
+        final = instance.get_runs(limit=1)[0]
+        yield {
+            "env": env,
+            "kills": kills,
+            "refusal": refusal,
+            "final": final,
+            "published_before": baseline_zero,
+            "runs": list(instance.get_runs()),
+            "leftovers": leftovers(get_paths()),
+        }
+
+
+def _kill_checks_with_a_second_run(env: Env, instance) -> tuple[Kill, str]:
+    """Kill at the profile's GX check; while the run hangs there, a second run is refused."""
+    before = {r.run_id for r in instance.get_runs()}
+    proc = _launch(env, "checks", None)
+    _wait(proc, env, "checks", (env.root / "checks.marker").exists)
+    holder = next(r for r in instance.get_runs() if r.run_id not in before)
+    refusal = _refused_second_run(env, instance)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run = instance.get_run_by_id(holder.run_id)
+    return Kill("checks", run.run_id, run.status, []), refusal
+
+
+@pytest.fixture(scope="module")
+def baseline(template, tmp_path_factory) -> Env:
+    return clone(template["full"], tmp_path_factory.mktemp("faults") / "baseline")
+
+
+def test_killed_runs_stay_started_until_the_sensor_reaps_them_and_asks_again(chain):
+    for point, kill in chain["kills"].items():
+        assert kill.status_before_reaping == DagsterRunStatus.STARTED, point
+        assert kill.reaped_status == DagsterRunStatus.FAILURE, point
+        assert (f"redo-{kill.run_id}", D.isoformat()) in kill.sensor_requests, point
+        assert kill.orphans_left == [], f"{point}: processes outlived their killed run"
+
+
+def test_nothing_is_published_by_a_killed_run_before_its_commit(chain):
+    before = chain["published_before"]
+    for point in ("ingest", "dbt", "checks", "scoring", "tiering"):
+        kill = chain["kills"][point]
+        assert kill.published == before and kill.served == set(before), point
+    # Killed between the commit and the swap: the snapshot is published (its folder is in
+    # place), the serving file lags until the next run starts and rebuilds it.
+    committed = chain["kills"]["publish_committed"]
+    (new,) = set(committed.published) - set(before)
+    assert committed.served == set(before)
+    assert new.endswith(chain["kills"]["checks"].run_id[:8])  # the re-executed run's snapshot
+
+
+def test_a_second_run_is_refused_naming_the_running_one(chain):
+    holder = chain["kills"]["checks"].run_id
+    assert (
+        f"another pipeline run is in progress on {chain['env'].data_dir}: run {holder}"
+        in (chain["refusal"])
+    )
+
+
+def test_the_rerun_publishes_what_an_uninterrupted_run_publishes(chain, baseline):
+    env = chain["env"]
+    assert chain["final"].status == DagsterRunStatus.SUCCESS
+    got_id, got = in_force(env, D)
+    want_id, want = in_force(baseline, D)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
+    got_changes, want_changes = change_tables(env, got_id), change_tables(baseline, want_id)
+    # Tied to the published snapshots: movers and notices against D0 survive every kill.
+    assert len(want_changes["tier_ledger"]) > 0 and len(want_changes["downgrade_notices"]) > 0
+    assert (
+        want_changes["migration_matrix"]["from_tier"] != want_changes["migration_matrix"]["to_tier"]
+    ).any()
+    for table in want_changes:
+        pd.testing.assert_frame_equal(
+            got_changes[table], want_changes[table], check_exact=False, rtol=1e-9
+        )
+
+
+def test_history_current_rows_agree_with_the_current_tiers(chain):
+    with chain["env"].serving() as con:
+        differ = con.execute(
+            """
+            select count(*) from (
+                (select golden_account_id, tier from customer_tier_history where is_current
+                 except select golden_account_id, tier from customer_tier_current)
+                union all
+                (select golden_account_id, tier from customer_tier_current
+                 except select golden_account_id, tier from customer_tier_history where is_current)
+            )
+            """
+        ).fetchone()[0]
+        snapshots = con.execute("select count(*) from tier_snapshots where in_force").fetchone()[0]
+    assert (differ, snapshots) == (0, 2)
+
+
+def test_every_row_was_loaded_once(chain, baseline):
+    def counts(env: Env) -> dict:
+        with env.warehouse() as con:
+            raw = {
+                e: con.execute(f'select count(*) from raw."{e}"').fetchone()[0] for e in ENTITIES
+            }
+            files = con.execute(
+                "select entity, path, sha256, rows_read, rows_loaded, rows_quarantined "
+                "from raw._file_manifest order by all"
+            ).fetchall()
+            quarantined = con.execute("select count(*) from raw._quarantine").fetchone()[0]
+        return {"raw": raw, "files": files, "quarantined": quarantined}
+
+    assert counts(chain["env"]) == counts(baseline)
+
+
+def test_no_stray_files_and_no_zombie_runs(chain):
+    assert chain["leftovers"] == []
+    serving = chain["env"].data_dir / "serving"
+    assert sorted(p.name for p in serving.iterdir()) == [
+        ".staging",
+        "snapshots",
+        "stratum_serving.duckdb",
+    ]
+    assert list((serving / ".staging").iterdir()) == []
+    alive = [
+        r.run_id
+        for r in chain["runs"]
+        if r.status in (DagsterRunStatus.STARTED, DagsterRunStatus.STARTING)
+    ]
+    assert alive == []
+    killed = {k.run_id for k in chain["kills"].values()}
+    for run in chain["runs"]:
+        if run.run_id in killed:
+            assert run.status == DagsterRunStatus.FAILURE and REAPED_TAG in run.tags
