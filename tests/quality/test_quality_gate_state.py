@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -49,7 +49,7 @@ class Env:
 
     def load(self, entity: str, run_id: str) -> None:
         with self.warehouse.connect() as con:
-            load_entity(con, entity, self.landing, run_id, date.today(), SourceConfig())
+            load_entity(con, entity, self.landing, run_id, datetime.now(), SourceConfig())
 
     def query(self, sql: str, params: list | None = None) -> list[tuple]:
         with duckdb.connect(self.warehouse.resolved_path(), read_only=True) as con:

@@ -12,7 +12,8 @@ import duckdb
 import pytest
 
 from pipelines.config import Loaded
-from pipelines.ingest.loader import MANIFEST_DDL, sha256_file
+from pipelines.ingest.loader import sha256_file
+from pipelines.ingest.manifest import ensure_raw_schema
 from pipelines.quality.acceptances import AcceptancesFile
 from pipelines.quality.config import ChangeBound, VolumeBounds
 from pipelines.quality.gate_state import withdraw_missing_files
@@ -80,15 +81,16 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     suspect.write_text("account_id\nA1\n")
     paths.warehouse.parent.mkdir(parents=True)
     with duckdb.connect(str(paths.warehouse)) as con:
-        con.execute("create schema marts; create schema raw; create schema tiers")
+        con.execute("create schema marts; create schema tiers")
+        ensure_raw_schema(con)
         con.execute(
             "create table marts.customer_360 as select 'G' || i as golden_account_id, "
             "4 as orders_365d, 9000.0 as net_revenue_365d from range(103) t(i)"
         )
-        con.execute(MANIFEST_DDL)
         con.execute(
-            "insert into raw._file_manifest values ('crm_accounts', ?, 10, ?, 1025, 1025, 0, "
-            "?, 'delivery-run')",
+            "insert into raw._file_manifest (entity, path, size_bytes, sha256, rows_read, "
+            "rows_loaded, rows_quarantined, loaded_at, run_id, status) "
+            "values ('crm_accounts', ?, 10, ?, 1025, 1025, 0, ?, 'delivery-run', 'loaded')",
             ["crm_accounts/accounts_2026-11-21.csv", sha256_file(suspect), datetime.utcnow()],
         )
     return paths, suspect

@@ -27,6 +27,7 @@ import pytest
 from dagster import DagsterInstance
 from threadpoolctl import threadpool_limits
 
+from pipelines.settings import ENV_OVERRIDES
 from tests.conftest import WORLD_AS_OF, PipelineWorld, run_pipeline
 from tests.deliveries import deliver, split_by_date
 
@@ -55,13 +56,23 @@ class Env:
         return PipelineWorld(self.data_dir, self.data_dir / "landing", self.root / "truth", D)
 
     def env(self) -> dict[str, str]:
+        """A child process's environment: this copy's data dir and instance, nothing else's."""
+        inherited = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES}
         return {
-            **os.environ,
+            **inherited,
             **self.world.env(),
             "DAGSTER_HOME": str(self.dagster_home),
             "OMP_NUM_THREADS": "1",  # see tests/integration/test_integration_deliveries.py
             "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
         }
+
+    def isolate(self, mp: pytest.MonkeyPatch) -> None:
+        """Point this process at the copy (and at no other test's quality dir)."""
+        for name in ENV_OVERRIDES:
+            mp.delenv(name, raising=False)
+        for key, value in self.world.env().items():
+            mp.setenv(key, value)
+        mp.setenv("DAGSTER_HOME", str(self.dagster_home))
 
     def instance(self) -> DagsterInstance:
         """The copy's instance, as ``DagsterInstance.get()`` opens it in a child process."""
@@ -100,7 +111,7 @@ def template(tmp_path_factory, dbt_manifest) -> dict[str, Path]:
     deliver(env.world.landing, by_d0, "delivery1")
     states = {}
     with pytest.MonkeyPatch.context() as mp, threadpool_limits(limits=1, user_api="openmp"):
-        mp.setenv("DAGSTER_HOME", str(env.dagster_home))
+        env.isolate(mp)
         env.dagster_home.mkdir(parents=True)
         with env.instance() as instance:
             result = run_pipeline(env.world, instance, D0)

@@ -172,9 +172,7 @@ def chain(template, tmp_path_factory):
     env = clone(template["mid"], tmp_path_factory.mktemp("faults") / "chain")
     kills: dict[str, Kill] = {}
     with pytest.MonkeyPatch.context() as mp, env.instance() as instance:
-        for key, value in env.env().items():
-            if key.startswith(("STRATUM_", "DAGSTER_HOME")):
-                mp.setenv(key, value)
+        env.isolate(mp)
         baseline_zero = [s.snapshot_id for s in list_snapshots(get_paths().snapshots_dir)]
         kills["ingest"] = _observe(env, instance, kill_at(env, instance, "ingest"))
         kills["dbt"] = _observe(env, instance, kill_at(env, instance, "dbt"))

@@ -53,15 +53,15 @@ class Step:
     current: str  # the snapshot BI sees as current
 
 
-def _run(env: Env, instance, reexecute: str | None = None) -> Step:
+def _run(env: Env, instance, reexecute: str | None = None, config_dir=None) -> Step:
     """Run the job for D (or re-execute a failed run from its failure, as the UI does)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DAGSTER_HOME", str(env.dagster_home))
+        env.isolate(mp)
+        if config_dir is not None:
+            mp.setenv("STRATUM_CONFIG_DIR", str(config_dir))
         if reexecute is None:
             result = run_pipeline(env.world, instance, D)
         else:
-            for key, value in env.world.env().items():
-                mp.setenv(key, value)
             result = execute_job(
                 reconstructable(stratum_job),
                 instance=instance,

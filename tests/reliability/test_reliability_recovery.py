@@ -16,13 +16,16 @@ from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.publish.snapshot import publish
 from pipelines.recovery import leftovers, recover
 from pipelines.run_context import RunContextResource
-from pipelines.settings import get_paths
+from pipelines.settings import ENV_OVERRIDES, get_paths
 from tests.config_files import run_context
 from tests.publish.test_publish_snapshot import stage_upstream
 
 
 @pytest.fixture
 def paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # Everything under one throwaway data dir (the quality tests point the GX dir elsewhere).
+    for name in ENV_OVERRIDES:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path / "data"))
     return get_paths()
 
