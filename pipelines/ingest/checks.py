@@ -25,7 +25,7 @@ from dagster import (
 from pipelines.ingest.manifest import ensure_raw_schema
 from pipelines.ingest.metadata import md_table, raw_asset_key
 from pipelines.partitions import AS_OF_PARTITIONS
-from pipelines.quality.checks import run_quarantine_gate, tag_blocked_run
+from pipelines.quality.checks import run_quarantine_gate, tag_blocked_run, with_blocked_reason
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.settings import LANDING_ENTITIES
@@ -132,7 +132,10 @@ def _files_readable(entity: str) -> AssetChecksDefinition:
         with warehouse.connect() as con:
             ensure_raw_schema(con)
             rows = _manifest_notes(con, entity, context.run.run_id, ("failed", "deferred"))
-        return _notes_result(rows, AssetCheckSeverity.ERROR, "Every file was readable.")
+        result = _notes_result(rows, AssetCheckSeverity.ERROR, "Every file was readable.")
+        result = with_blocked_reason(result, f"{entity}: {result.description}")
+        tag_blocked_run(context, result)
+        return result
 
     return _check
 
@@ -166,7 +169,12 @@ def _reconciliation(entity: str) -> AssetChecksDefinition:
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse):
         with warehouse.connect() as con:
             ensure_raw_schema(con)
-            return _reconciliation_result(con, entity, context.run.run_id)
+            result = _reconciliation_result(con, entity, context.run.run_id)
+        result = with_blocked_reason(
+            result, f"{entity} files do not reconcile (read <> loaded + quarantined)"
+        )
+        tag_blocked_run(context, result)
+        return result
 
     return _check
 

@@ -54,6 +54,19 @@ from pipelines.settings import ENTITIES, get_paths
 CUSTOMER_360_KEY = AssetKey(["customer_360"])
 
 
+def with_blocked_reason(result: AssetCheckResult, clause: str) -> AssetCheckResult:
+    """``result`` with the one-sentence ``blocked`` metadata when it fails with ERROR severity
+    (for checks that do not write it themselves; ``clause`` says what failed)."""
+    if result.passed or result.severity != AssetCheckSeverity.ERROR:
+        return result
+    if result.metadata and "blocked" in result.metadata:
+        return result
+    sentence = blocked_sentence([clause], get_paths().serving_dir)
+    return result._replace(
+        metadata={**(result.metadata or {}), "blocked": MetadataValue.text(sentence)}
+    )
+
+
 def tag_blocked_run(context: AssetCheckExecutionContext, result: AssetCheckResult) -> None:
     """Add a blocking failure's clause to the run's ``stratum/blocked`` tag."""
     sentence = result.metadata.get("blocked") if result.metadata else None
@@ -307,4 +320,5 @@ __all__ = [
     "run_quarantine_gate",
     "run_raw_gate",
     "tag_blocked_run",
+    "with_blocked_reason",
 ]

@@ -149,3 +149,21 @@ def test_blocking_check_gates_downstream(
     else:
         assert "blocked" not in metadata
         assert "stratum/blocked" not in instance.get_run_by_id(result.run_id).tags
+
+
+def test_any_blocking_failure_gets_its_one_sentence(tmp_path, monkeypatch) -> None:
+    from dagster import AssetCheckResult
+
+    from pipelines.quality.checks import with_blocked_reason
+
+    monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path))
+    unreadable = AssetCheckResult(
+        passed=False, severity=AssetCheckSeverity.ERROR, description="orders/x.csv: line 3: cut"
+    )
+    blocked = with_blocked_reason(unreadable, "orders: orders/x.csv: line 3: cut")
+    assert blocked.metadata["blocked"].value == (
+        "orders: orders/x.csv: line 3: cut — nothing was published (no snapshot exists yet)."
+    )
+    warned = AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN)
+    assert "blocked" not in (with_blocked_reason(warned, "x").metadata or {})
+    assert with_blocked_reason(AssetCheckResult(passed=True), "x").metadata in ({}, None)
