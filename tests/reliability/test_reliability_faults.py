@@ -3,7 +3,8 @@
 One world (the session template at ``mid``: D0 published, D's delivery waiting) goes through a
 chain of real runs of the job in child processes, each SIGKILLed at a chosen point:
 
-1. ingest — inside the transaction loading D's orders file (a new run);
+1. ingest — inside the transaction loading D's orders file, its rows inserted and its
+   manifest row not (a new run);
 2. dbt — after a few models were built (a new run: the sensor's way of redoing it);
 3. checks — inside the Great Expectations check of the profile (a new run); while it hangs
    there, a second run is started and must be refused, naming it;
