@@ -27,6 +27,7 @@ from pydantic import Field, PrivateAttr
 from pipelines import recovery, run_lock
 from pipelines.config import StratumConfig, load_stratum_config
 from pipelines.partitions import check_as_of
+from pipelines.quality.blocked import complete_blocked_tag
 from pipelines.runs import REFUSED_TAG, WORKER_TAG, worker_tag
 from pipelines.settings import REPO_ROOT, code_version_override, get_paths
 
@@ -198,6 +199,15 @@ class RunContextResource(ConfigurableResource):
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        run = context.dagster_run
+        if run is None or context.instance is None or self._context is None:
+            return
+        # Every blocked run says why in one sentence, even when the check that stopped it
+        # (a dbt test, the identity limits) gave no clause of its own.
+        try:
+            complete_blocked_tag(context.instance, run.run_id, get_paths().serving_dir)
+        except Exception as exc:  # noqa: BLE001 - a missing sentence must not fail the run
+            context.log.warning(f"could not complete the run's stratum/blocked tag: {exc!r}")
 
     @classmethod
     def of(cls, context: RunContext) -> RunContextResource:

@@ -42,6 +42,18 @@ def _markdown(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False) if len(frame) else "none"
 
 
+def violations_sentence(violations: pd.DataFrame, shown: int = 2) -> str:
+    """What the blocking check refused, in one line (ids and counts, no names): it becomes the
+    run's ``stratum/blocked`` clause."""
+    parts = [
+        f"golden account {r.golden_account_id} {r.reason}"
+        for r in violations.head(shown).itertuples()
+    ]
+    more = len(violations) - shown
+    text = ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+    return f"{text}: the previous golden ids are kept"
+
+
 def _metadata(outcome: MatchOutcome, versions: dict[str, str], metrics: dict | None) -> dict:
     meta: dict[str, Any] = {
         "records": MetadataValue.int(outcome.stats["records"]),
@@ -116,6 +128,7 @@ def account_matches(
                 check_name=LIMITS_CHECK,
                 passed=bool(written),
                 severity=AssetCheckSeverity.ERROR,
+                description=None if written else violations_sentence(violations),
                 metadata={
                     "violations": MetadataValue.md(_markdown(violations)),
                     "max_records_per_golden_account": config.model.max_records_per_golden_account,

@@ -114,10 +114,13 @@ def test_failed_and_blocked_runs_are_recorded_posted_and_tagged(data_dir, webhoo
         rows = _alerts(data_dir)
         assert set(rows) == {blocked, broken, dead.run_id}
         assert rows[blocked]["failure_kind"] == "blocked"
-        assert rows[blocked]["reason"].startswith(
-            "Blocked by raw/orders quarantine_rate (quarantine_rate 1, rows_quarantined 12, "
-            "rows_read 12, threshold 0.05): nothing downstream ran, so nothing has been published"
+        # The checks' own sentence (stratum/blocked): what failed, in which file, and what BI
+        # still sees.
+        assert rows[blocked]["reason"] == (
+            "orders quarantine 100.0% > 5.0% in orders/bad_delivery.csv: 12 negative amount "
+            "(amount_cny) — nothing was published (no snapshot exists yet)."
         )
+        assert instance.get_run_by_id(blocked).tags["stratum/blocked"] == rows[blocked]["reason"]
         assert rows[blocked]["failed_steps"] == "raw__orders_quarantine_rate"
         assert rows[broken]["failure_kind"] == "step_failure"
         assert rows[broken]["reason"].startswith("Step scores__rfm failed: Catalog Error: ")
@@ -137,7 +140,9 @@ def test_failed_and_blocked_runs_are_recorded_posted_and_tagged(data_dir, webhoo
         assert posted["body"]["as_of_date"] == "2026-11-20"
         assert posted["body"]["reason"] == rows[blocked]["reason"]
         assert posted["body"]["text"].startswith(f"Stratum run {blocked[:8]} (2026-11-20, ")
-        assert instance.get_run_by_id(blocked).tags["stratum/failure"] == rows[blocked]["reason"]
+        # A blocked run keeps its own sentence; only other failures get the alert's as a tag.
+        assert "stratum/failure" not in instance.get_run_by_id(blocked).tags
+        assert instance.get_run_by_id(broken).tags["stratum/failure"] == rows[broken]["reason"]
         last = instance.all_logs(blocked)[-1]
         assert last.dagster_event.message == f"stratum_run_alerts: {posted['body']['text']}"
 

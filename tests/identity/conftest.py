@@ -54,8 +54,9 @@ def small_world_template(tmp_path_factory, dbt_manifest) -> Path:
     return path
 
 
-def materialize_matching(data_dir: Path, config_dir: Path | None = None):
-    """The matching asset for the partition ``AS_OF``, against ``data_dir``'s warehouse."""
+def materialize_matching(data_dir: Path, config_dir: Path | None = None, instance=None):
+    """The matching asset for the partition ``AS_OF``, against ``data_dir``'s warehouse (in
+    ``instance`` when given, else an ephemeral one)."""
     from dagster import materialize
 
     from pipelines.identity.assets import account_matches
@@ -71,6 +72,7 @@ def materialize_matching(data_dir: Path, config_dir: Path | None = None):
             resources={"warehouse": Warehouse(), "run": RunContextResource()},
             partition_key=AS_OF.isoformat(),
             raise_on_error=False,
+            instance=instance,
         )
 
 

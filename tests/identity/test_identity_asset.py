@@ -7,6 +7,7 @@ import shutil
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
 from pipelines.settings import REPO_ROOT
 from tests.identity.conftest import materialize_matching
@@ -33,11 +34,23 @@ def test_blocking_check_fails_naming_the_cluster_and_keeps_the_ids(
         f"  - {{id: D-9, decision: must_link, account_ids: [{a}, {b}], decided_by: analyst.li, "
         "decided_at: 2026-11-19, reason: same group}\n"
     )
-    second = materialize_matching(data_dir, config_dir)
+    with DagsterInstance.ephemeral() as instance:
+        second = materialize_matching(data_dir, config_dir, instance)
+        tags = instance.get_run_by_id(second.run_id).tags
     (check,) = second.get_asset_check_evaluations()
     assert check.check_name == "golden_accounts_within_limits" and not check.passed
     table = check.metadata["violations"].value
     assert "holds 2 different valid credit codes" in table and a in table and b in table
+    with duckdb.connect(str(path), read_only=True) as con:
+        (golden,) = con.execute(
+            "select golden_account_id from identity.cluster_violations"
+        ).fetchone()
+    # The run says why it was blocked, in one sentence (what the alert sensor records).
+    assert tags["stratum/blocked"] == (
+        f"identity/account_matches golden_accounts_within_limits (golden account {golden} "
+        "holds 2 different valid credit codes: the previous golden ids are kept) — nothing was "
+        "published (no snapshot exists yet)."
+    )
     with duckdb.connect(str(path), read_only=True) as con:
         after = con.execute("select * from identity.account_identity order by 1").fetchall()
         events = con.execute("select count(*) from identity.identity_events").fetchone()[0]
