@@ -61,6 +61,8 @@ def webhook():
 def data_dir(tmp_path, monkeypatch, dbt_manifest) -> Path:
     data = tmp_path / "data"
     monkeypatch.setenv("STRATUM_DATA_DIR", str(data))
+    # The quality dir follows the data dir (tests/quality points it elsewhere for its session).
+    monkeypatch.delenv("STRATUM_QUALITY_DIR", raising=False)
     monkeypatch.setenv("STRATUM_CODE_VERSION", "test")
     (data / "landing" / "orders").mkdir(parents=True)
     (data / "landing" / "orders" / "bad_delivery.csv").write_text(BAD_ORDERS + "\n")
