@@ -207,17 +207,24 @@ def persist(
     con: duckdb.DuckDBPyConnection, outcome: MatchOutcome, as_of: date, run_id: str
 ) -> bool:
     """Write the run's tables; the registry and the current map only without violations.
-    Returns whether the registry was written."""
-    write_run_outputs(con, outcome.match_pairs, outcome.review, outcome.violations)
-    if len(outcome.violations):
-        return False
-    write_registry(
-        con,
-        outcome.current,
-        outcome.assignment.registry,
-        outcome.assignment.events,
-        outcome.new_decisions,
-        as_of,
-        run_id,
-    )
-    return True
+    Returns whether the registry was written. One transaction: a run killed while writing
+    leaves the previous run's tables whole, never a mix of both."""
+    written = not len(outcome.violations)
+    con.execute("begin transaction")
+    try:
+        write_run_outputs(con, outcome.match_pairs, outcome.review, outcome.violations)
+        if written:
+            write_registry(
+                con,
+                outcome.current,
+                outcome.assignment.registry,
+                outcome.assignment.events,
+                outcome.new_decisions,
+                as_of,
+                run_id,
+            )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return written

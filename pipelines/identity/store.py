@@ -1,6 +1,7 @@
 """The ``identity`` schema in the warehouse: registry, assignments, events, pairs, review queue.
 
-Tables (all written in one transaction per run, so a failed run leaves the previous state):
+Tables (all written in one transaction per run, so a failed or killed run leaves the previous
+state):
 
 - ``golden_ids``: every golden id ever issued: status (active / retired / inactive),
   ``merged_into`` for a retired id, anchor record, issue date;
@@ -147,8 +148,10 @@ def write_registry(
     as_of: date,
     run_id: str,
 ) -> None:
-    """Persist the id registry, assignments, the current map and the run's events atomically
-    (for a date before the registry's latest run, only the current map: see below).
+    """Persist the id registry, assignments, the current map and the run's events (for a
+    date before the registry's latest run, only the current map: see below). Call it inside
+    the caller's transaction (:func:`pipelines.identity.matching.persist`), so all of it
+    lands or none.
 
     ``current``: account_id, golden_account_id, match_rule, cluster_size, is_anchor;
     ``events``: EVENT_COLUMNS + decision_id, decided_by, decided_at; ``decisions``: the
@@ -161,35 +164,29 @@ def write_registry(
         # source is rewritten for this run), but the registry itself only moves forward.
         _replace(con, "account_identity", current)
         return
-    con.execute("begin transaction")
-    try:
-        con.execute("delete from identity.golden_ids")
-        _insert(con, "golden_ids", registry[REGISTRY_COLUMNS])
-        _upsert_assignments(con, current, as_of)
-        _replace(con, "account_identity", current)
-        stamped = events.assign(as_of_date=pd.Timestamp(as_of), run_id=run_id)
-        stamped.insert(0, "event_id", [f"{run_id[:8]}-{i:06d}" for i in range(len(stamped))])
-        _insert(
-            con,
-            "identity_events",
-            stamped[
-                [
-                    "event_id",
-                    *EVENT_COLUMNS,
-                    "decision_id",
-                    "decided_by",
-                    "decided_at",
-                    "as_of_date",
-                    "run_id",
-                ]
-            ],
-        )
-        _insert(
-            con,
-            "applied_decisions",
-            decisions.assign(first_applied_on=pd.Timestamp(as_of), run_id=run_id),
-        )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    con.execute("delete from identity.golden_ids")
+    _insert(con, "golden_ids", registry[REGISTRY_COLUMNS])
+    _upsert_assignments(con, current, as_of)
+    _replace(con, "account_identity", current)
+    stamped = events.assign(as_of_date=pd.Timestamp(as_of), run_id=run_id)
+    stamped.insert(0, "event_id", [f"{run_id[:8]}-{i:06d}" for i in range(len(stamped))])
+    _insert(
+        con,
+        "identity_events",
+        stamped[
+            [
+                "event_id",
+                *EVENT_COLUMNS,
+                "decision_id",
+                "decided_by",
+                "decided_at",
+                "as_of_date",
+                "run_id",
+            ]
+        ],
+    )
+    _insert(
+        con,
+        "applied_decisions",
+        decisions.assign(first_applied_on=pd.Timestamp(as_of), run_id=run_id),
+    )

@@ -260,3 +260,38 @@ def test_review_queue_is_readable_in_the_serving_database(first_run, tmp_path):
     assert len(review) > 0
     assert published["pair_id"].tolist() == review["pair_id"].tolist()
     assert published["evidence"].tolist() == review["evidence"].tolist()
+
+
+def test_a_run_that_dies_while_writing_leaves_the_previous_tables_whole(first_run, monkeypatch):
+    """The run's pairs, review queue and registry are written in one transaction: an error
+    (or a kill) half-way leaves every identity table as the previous run left it."""
+    from pipelines.identity import matching
+
+    path, first = first_run
+    loner = first.current[first.current["cluster_size"] == 1].iloc[0]
+    original = raw_account(path, loner["account_id"])
+    with duckdb.connect(str(path)) as con:
+        # A late, older duplicate: the next run has a new pair and a new record.
+        append_rows(con, "crm_accounts", [{**original, "account_id": "ACC-LATE-2",
+                                           "created_at": original["created_at"] - timedelta(days=400)}])  # fmt: skip
+    tables = ["match_pairs", "identity_review", "cluster_violations", "golden_ids",
+              "record_assignments", "account_identity", "identity_events"]  # fmt: skip
+    before = {t: query(path, f"select * from identity.{t} order by all") for t in tables}
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(matching, "write_registry", disk_full)
+        with pytest.raises(OSError, match="No space left"):
+            run(path, run_id="run-0002")
+    for table in tables:
+        after = query(path, f"select * from identity.{table} order by all")
+        pd.testing.assert_frame_equal(after, before[table], obj=table)
+    # Not vacuous: the same run, completed, does change the pairs and the assignments.
+    _, written = run(path, run_id="run-0002")
+    pairs = query(path, "select account_id_l, account_id_r from identity.match_pairs")
+    assert written and "ACC-LATE-2" in set(pairs.to_numpy().ravel())
+    assert "ACC-LATE-2" in set(
+        query(path, "select account_id from identity.account_identity")["account_id"]
+    )
