@@ -8,8 +8,11 @@ writing), with :func:`recover`:
   (``serving/.staging/*``, and the ``snapshots/.incoming-*`` of older releases), serving files
   being built (``serving/.*.building.duckdb`` and their ``.wal``), a stray ``.wal`` beside the
   serving file (it is never written in place), conversion models being saved
-  (``models/conversion/.tmp-*``), and Great Expectations store files cut short mid-write
-  (unparsable JSON/YAML: they are written again from ``expectations/*.json``);
+  (``models/conversion/.tmp-*``), the fresh copy of a warehouse rewrite after an erasure
+  (``warehouse/.stratum.duckdb.*.compacting``: the rewrite itself is owed, and done by the
+  next run, see ``privacy.rewrite_due``), Great Expectations results being scrubbed
+  (``.*.scrubbing``) and store files cut short mid-write (unparsable JSON/YAML: they are
+  written again from ``expectations/*.json``);
 * **repair** the serving file when it does not list exactly the published snapshots (a run
   died between committing its snapshot and swapping the serving file): it is rebuilt from the
   snapshot folders alone (:func:`pipelines.publish.serving.rebuild_serving`).
@@ -30,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.privacy.compaction import COMPACTING_SUFFIX
+from pipelines.privacy.gx_results import SCRUBBING_SUFFIX
 from pipelines.publish.serving import BUILDING_SUFFIX, rebuild_serving, serving_lags
 from pipelines.settings import Paths, get_paths
 
@@ -78,6 +83,7 @@ def _gx_leftovers(quality_dir: Path) -> list[Path]:
         found += [
             p for p in validations.rglob("*.json") if p.stat().st_mtime > recent and _broken(p)
         ]
+        found += sorted(validations.rglob(f".*{SCRUBBING_SUFFIX}"))
     return found
 
 
@@ -97,6 +103,10 @@ def leftovers(paths: Paths) -> list[Path]:
     models = paths.models_dir / "conversion"
     if models.is_dir():
         found += sorted(models.glob(".tmp-*"))
+    warehouse = paths.warehouse
+    if warehouse.parent.is_dir():
+        found += sorted(warehouse.parent.glob(f".{warehouse.name}.*{COMPACTING_SUFFIX}"))
+        found += sorted(warehouse.parent.glob(f".{warehouse.name}.*{COMPACTING_SUFFIX}.wal"))
     return found + _gx_leftovers(paths.quality_dir)
 
 

@@ -22,6 +22,10 @@ import duckdb
 from pipelines.resources import Warehouse
 from pipelines.settings import duckdb_memory_limit
 
+# The fresh copy being written; a run killed before the rename leaves it (pipelines/recovery.py
+# sweeps it, and privacy.rewrite_due makes the next run rewrite the file again).
+COMPACTING_SUFFIX = ".compacting"
+
 
 @dataclass(frozen=True)
 class Compaction:
@@ -51,7 +55,7 @@ def compact_database(path: Path) -> Compaction:
     wal = path.with_name(path.name + ".wal")
     if wal.exists():
         raise RuntimeError(f"{wal} still exists after a checkpoint: not compacting {path}")
-    fresh = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.compacting")
+    fresh = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{COMPACTING_SUFFIX}")
     con = duckdb.connect(
         ":memory:",
         config={

@@ -11,7 +11,9 @@ did not mask yet, and re-renders the pages of the results it changed.
 
 from __future__ import annotations
 
+import html
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from pipelines.quality.config import _columns_of
 # Result keys that carry values of the validated rows (GX's SUMMARY / COMPLETE formats).
 _VALUE_LISTS = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list")
 _STORE_DIR = Path("gx") / "uncommitted" / "validations"
+SCRUBBING_SUFFIX = ".scrubbing"
 
 
 def mask_result(column: str | None, result: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -96,11 +99,38 @@ def scrub_stored_results(
         hits = [0]
         doc = _scrub(json.loads(text), values, exact, hits)
         if hits[0]:
-            path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")
+            _replace_text(path, json.dumps(doc, indent=2, ensure_ascii=False))
             changed[path.relative_to(quality_dir).as_posix()] = hits[0]
-    if changed:
-        _rebuild_docs(quality_dir, [quality_dir / p for p in changed], site_name)
+    # Pages rendered from results scrubbed by a run killed before it rendered them again.
+    stale = {quality_dir / p for p in changed} | _pages_showing(quality_dir, [*values, *exact])
+    if stale:
+        _rebuild_docs(quality_dir, sorted(stale), site_name)
     return changed
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all (a kill mid-write must not leave half a result);
+    the temporary name is one ``pipelines.recovery`` sweeps."""
+    tmp = path.with_name(f".{path.name}{SCRUBBING_SUFFIX}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _pages_showing(quality_dir: Path, values: list[str]) -> set[Path]:
+    """The stored results whose Data Docs page still shows one of ``values``."""
+    from pipelines.quality.gx_runner import data_docs_dir  # it imports this module
+
+    pages = data_docs_dir(quality_dir) / "validations"
+    if not values or not pages.is_dir():
+        return set()
+    forms = {f for v in values for f in (v, html.escape(v))}
+    found = set()
+    for page in pages.rglob("*.html"):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        result = quality_dir / _STORE_DIR / page.relative_to(pages).with_suffix(".json")
+        if result.is_file() and any(f in text for f in forms):
+            found.add(result)
+    return found
 
 
 def _in_json_text(value: str, text: str) -> bool:

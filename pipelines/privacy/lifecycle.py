@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,27 +76,62 @@ def _now() -> datetime:
 
 def enforce(con: duckdb.DuckDBPyConnection, ctx: RunContext, paths: Paths) -> PrivacyReport:
     """Register new requests, erase every erased person still present, apply retention and
-    record it all (``privacy.erasure_log``, ``privacy.retention_log``)."""
+    record it all (``privacy.erasure_log``, ``privacy.retention_log``).
+
+    A run may be killed anywhere (``docs/operations.md``). The registration, the erasure in
+    the warehouse and in the stored Great Expectations results, its audit rows and the note
+    that the warehouse file owes a rewrite (``privacy.rewrite_due``) commit together
+    (:func:`_erase`); landing files are removed only after that, so a request's file is never
+    gone while its registration is not, and the audit rows are then rewritten with them."""
     now = _now()
     ensure_privacy_schema(con)
-    registration = register_requests(con, ctx.run_id, now)
-    report = PrivacyReport(registration, resolve_contacts(con, ctx.run_id, now), sweep_erased(con))
+    report = _erase(con, ctx.run_id, paths.quality_dir, now)
     config = ctx.config.privacy.model
-    for request_id, person in report.sweep.values.items():
-        changed = scrub_stored_results(
-            paths.quality_dir, person.substrings(), person.exact(), DOCS_SITE
-        )
-        report.sweep.add(request_id, GX_LOCATION, len(changed))
     _landing(con, report, paths.landing_dir, config.erasure.remove_landing_files, now)
+    if report.landing_removed:
+        with _transaction(con):
+            _write_audit(con, report, ctx.run_id, now)
     report.retention = apply_retention(con, config.retention, ctx.as_of)
     days = config.retention.landing_files_days
     if days is not None:
         cutoff = cutoff_for(ctx.as_of, days)
         gone = remove_files(con, paths.landing_dir, expired_files(con, cutoff), "retention", now)
         report.retention.append(RetentionResult("landing_files", days, cutoff, len(gone)))
-    report.audit = _audit_rows(con, report, ctx.run_id, now)
-    _record(con, report, ctx, now)
+    _record_retention(con, report, ctx, now)
     report.rewrite = _rewrite_reason(con, report, config.retention.rewrite_every_days, now)
+    return report
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def _erase(
+    con: duckdb.DuckDBPyConnection, run_id: str, quality_dir: Path, now: datetime
+) -> PrivacyReport:
+    """Register, resolve and sweep in one transaction that commits last: once the warehouse is
+    blanked, the values needed to find the person in the result files are gone, so a run
+    killed before the commit leaves the warehouse as it was and the next run does it all."""
+    with _transaction(con):
+        registration = register_requests(con, run_id, now)
+        contacts = resolve_contacts(con, run_id, now)
+        report = PrivacyReport(registration, contacts, sweep_erased(con))
+        for request_id, person in report.sweep.values.items():
+            changed = scrub_stored_results(
+                quality_dir, person.substrings(), person.exact(), DOCS_SITE
+            )
+            report.sweep.add(request_id, GX_LOCATION, len(changed))
+        _write_audit(con, report, run_id, now)
+        if report.erased_in_warehouse:
+            # Until the file is rewritten the blanked values' old bytes are still in it.
+            con.execute("insert into privacy.rewrite_due values (?, ?)", [run_id, now])
     return report
 
 
@@ -105,6 +142,11 @@ def _rewrite_reason(
     purges once the last rewrite is ``every_days`` old (a rewrite costs a copy of the file)."""
     if report.erased_in_warehouse:
         return "erasure"
+    due = con.execute(
+        "select run_id from privacy.rewrite_due order by due_since limit 1"
+    ).fetchone()
+    if due:
+        return f"erasure (owed since run {due[0][:8]}, which did not finish rewriting the file)"
     last, pending = con.execute(
         """
         with last as (select max(rewritten_at) as rewritten_at from privacy.rewrites)
@@ -182,9 +224,12 @@ def _audit_rows(
     return rows
 
 
-def _record(
-    con: duckdb.DuckDBPyConnection, report: PrivacyReport, ctx: RunContext, now: datetime
+def _write_audit(
+    con: duckdb.DuckDBPyConnection, report: PrivacyReport, run_id: str, now: datetime
 ) -> None:
+    """This run's rows of ``privacy.erasure_log`` (replaced when written again)."""
+    report.audit = _audit_rows(con, report, run_id, now)
+    con.execute("delete from privacy.erasure_log where run_id = ?", [run_id])
     if report.audit:
         columns = list(report.audit[0])
         con.executemany(
@@ -192,6 +237,11 @@ def _record(
             f"values ({', '.join('?' for _ in columns)})",
             [[row[c] for c in columns] for row in report.audit],
         )
+
+
+def _record_retention(
+    con: duckdb.DuckDBPyConnection, report: PrivacyReport, ctx: RunContext, now: datetime
+) -> None:
     if not report.retention:
         return
     con.executemany(
@@ -209,11 +259,12 @@ def finish(report: PrivacyReport, paths: Paths, run_id: str) -> PrivacyReport:
     erased values."""
     if report.rewrite:
         report.compaction = c = compact_database(paths.warehouse)
-        with Warehouse(path=str(paths.warehouse)).connect() as con:
+        with Warehouse(path=str(paths.warehouse)).connect() as con, _transaction(con):
             con.execute(
                 "insert into privacy.rewrites values (?, ?, ?, ?, ?)",
                 [run_id, _now(), report.rewrite, c.bytes_before, c.bytes_after],
             )
+            con.execute("delete from privacy.rewrite_due")
     values = {v for p in report.sweep.values.values() for v in p.substrings()}
     if values:
         with Warehouse(path=str(paths.warehouse)).connect(read_only=True) as con:

@@ -11,7 +11,10 @@ identifiers, the logs keep counts.
 - ``erasure_log`` (the audit table): one row per request and run that purged something (or
   registered the request), with counts per location;
 - ``retention_log``: one row per retention rule and run, with the rows it purged;
-- ``rewrites``: every rewrite of the warehouse file that made purged bytes unreadable.
+- ``rewrites``: every rewrite of the warehouse file that made purged bytes unreadable;
+- ``rewrite_due``: runs that blanked personal values and whose rewrite has not happened yet
+  (committed with the blanking, deleted with the rewrite's record): a run killed in between
+  leaves its row, and the next run rewrites the file.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ DDL = (
         reason varchar not null,
         bytes_before bigint not null,
         bytes_after bigint not null
+    )""",
+    """create table if not exists privacy.rewrite_due (
+        run_id varchar not null,
+        due_since timestamp not null
     )""",
 )
 

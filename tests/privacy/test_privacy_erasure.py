@@ -226,3 +226,69 @@ C5,A2,周伯通,zhou.botong@corp.cn,137 5555 6666,董事长,0,2023-01-01,2024-06
     # Nothing was left to blank in the warehouse: only the re-delivered file was removed.
     assert log == [("R1", 0, 1), ("R4", 0, 1)]
     assert report.compaction is None and not report.sweep.values
+
+
+def _interrupted(paths: Paths, monkeypatch, where: str) -> None:
+    """Run 1 of the small world, stopped dead at ``where`` (a kill there, as far as the
+    warehouse and the files can tell: nothing after it runs)."""
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt(f"killed at {where}")
+
+    _write(paths.landing_dir, FILES)
+    with monkeypatch.context() as mp:
+        mp.setattr(lifecycle, where, killed)
+        with pytest.raises(KeyboardInterrupt):
+            _run(paths, "run-1")
+
+
+def test_a_run_killed_before_its_erasure_commits_leaves_everything_for_the_next(
+    tmp_path, monkeypatch
+):
+    """Killed while scrubbing the stored quality results, after blanking the warehouse in the
+    same transaction: the warehouse is as it was, so the next run still knows the values to
+    look for in the results, and nothing is lost (the requests' file is still there)."""
+    paths = _paths(tmp_path)
+    _interrupted(paths, monkeypatch, "scrub_stored_results")
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from privacy.erasure_requests").fetchone() == (0,)
+        assert con.execute("select count(*) from privacy.erasure_log").fetchone() == (0,)
+        assert "Zhao.Yunfei@corp.cn" in _text_cells(con)
+    assert (paths.landing_dir / "privacy_erasure_requests" / "requests.csv").exists()
+
+    report = _run(paths, "run-2")
+
+    assert report.registration.registered == ["R1", "R2", "R3", "R4"]
+    assert "Zhao.Yunfei@corp.cn" in report.sweep.values["R1"].emails  # for the results' scrub
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        text = _text_cells(con)
+        log = con.execute(
+            "select request_id, run_id, rows_purged from privacy.erasure_log order by 1"
+        ).fetchall()
+    assert not [v for v in ERASED if v in text]
+    assert log == [("R1", "run-2", 3), ("R2", "run-2", 2), ("R3", "run-2", 3), ("R4", "run-2", 0)]
+
+
+def test_a_run_killed_before_rewriting_the_file_has_the_next_run_rewrite_it(tmp_path, monkeypatch):
+    """The erasure committed, the rewrite of the warehouse file (which makes the blanked
+    values' old bytes unreadable) never happened: the next run finds nothing left to blank,
+    and rewrites the file anyway, once."""
+    paths = _paths(tmp_path)
+    _interrupted(paths, monkeypatch, "compact_database")
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        assert con.execute("select run_id from privacy.rewrite_due").fetchall() == [("run-1",)]
+        assert con.execute("select count(*) from privacy.erasure_log").fetchone() == (4,)
+
+    second = _run(paths, "run-2")
+    third = _run(paths, "run-3")
+
+    assert not second.erased_in_warehouse
+    assert (
+        second.rewrite == "erasure (owed since run run-1, which did not finish rewriting the file)"
+    )
+    assert second.compaction is not None
+    assert third.rewrite is None and third.compaction is None
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        rewrites = con.execute("select run_id, reason from privacy.rewrites").fetchall()
+        due = con.execute("select count(*) from privacy.rewrite_due").fetchone()[0]
+    assert [r[0] for r in rewrites] == ["run-2"] and due == 0

@@ -100,3 +100,32 @@ def test_erasure_scrubs_results_stored_before_masking(tmp_path, monkeypatch) -> 
     assert after.count("xxxx.xxxx@@xxxx.xx") >= 3  # JSON twice, the page at least once
     assert "1380013800" in after  # nobody asked to erase that one: left alone
     assert gx_results.scrub_stored_results(quality, {"nobody@x.cn": "x"}, {}, "stratum") == {}
+
+
+def test_a_page_left_unrendered_by_a_killed_run_is_rendered_on_the_next_scrub(
+    tmp_path, monkeypatch
+) -> None:
+    """Killed after a result was scrubbed, before its Data Docs page was rendered again: the
+    next scrub finds nothing to change in the results but renders the page that still shows
+    the value."""
+    with monkeypatch.context() as m:
+        m.setattr(gx_results, "mask_result", lambda column, result: dict(result or {}))
+        _validate_bad_contacts("legacy")
+    quality = tmp_path / "quality"
+    values = {"wang.fang@@corp.cn": "xxxx.xxxx@@xxxx.xx"}
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed before rendering")
+
+    with monkeypatch.context() as m:
+        m.setattr(gx_results, "_rebuild_docs", killed)
+        with pytest.raises(KeyboardInterrupt):
+            gx_results.scrub_stored_results(quality, values, {}, "stratum")
+    files = _gx_files(quality)
+    assert not any("wang.fang@@corp.cn" in t for p, t in files.items() if p.endswith(".json"))
+    assert any("wang.fang@@corp.cn" in t for p, t in files.items() if p.endswith(".html"))
+
+    assert gx_results.scrub_stored_results(quality, values, {}, "stratum") == {}
+
+    assert "wang.fang@@corp.cn" not in "\n".join(_gx_files(quality).values())
+    assert not list(quality.rglob(".*.scrubbing"))  # written whole, then renamed

@@ -68,9 +68,18 @@ def _leave_leftovers(paths) -> dict[str, Path]:
     (gx / "checkpoints" / "stratum_risk.json").write_text('{"name": "stratum_risk"}')
     warehouse_wal = Path(f"{paths.warehouse}.wal")
     warehouse_wal.write_bytes(b"committed transactions DuckDB replays")
+    # A warehouse rewrite (after an erasure) killed before its rename, and a result being
+    # scrubbed of an erased person's values.
+    compacting = paths.warehouse.with_name(".stratum.duckdb.5e6f7a8b.compacting")
+    compacting.write_bytes(b"half a copy")
+    Path(f"{compacting}.wal").write_bytes(b"wal")
+    result = paths.quality_dir / "gx" / "uncommitted" / "validations" / "crm_contacts" / "r1"
+    result.mkdir(parents=True)
+    (result / "batch.json").write_text('{"results": []}')
+    (result / ".batch.json.scrubbing").write_text('{"resu')
     return {"staged": staged, "legacy": legacy, "building": building, "stray_wal": stray_wal,
             "model_tmp": model_tmp, "gx_ok": gx / "checkpoints" / "stratum_risk.json",
-            "warehouse_wal": warehouse_wal}  # fmt: skip
+            "warehouse_wal": warehouse_wal, "result": result / "batch.json"}  # fmt: skip
 
 
 def test_recover_sweeps_leftovers_and_rebuilds_a_lagging_serving_file(paths):
@@ -95,11 +104,15 @@ def test_recover_sweeps_leftovers_and_rebuilds_a_lagging_serving_file(paths):
             "serving/stratum_serving.duckdb.wal",
             "models/conversion/.tmp-conv-20260102-abcd-1234",
             "quality/gx/checkpoints/stratum_orders.json",
+            "warehouse/.stratum.duckdb.5e6f7a8b.compacting",
+            "warehouse/.stratum.duckdb.5e6f7a8b.compacting.wal",
+            "quality/gx/uncommitted/validations/crm_contacts/r1/.batch.json.scrubbing",
         ]
     )
     assert leftovers(paths) == []
-    # Not ours to remove: a parsable GX store file, the warehouse's WAL, the snapshots.
+    # Not ours to remove: parsable GX files, the warehouse and its WAL, the snapshots.
     assert left["gx_ok"].exists() and left["warehouse_wal"].exists()
+    assert paths.warehouse.exists() and left["result"].exists()
     assert [s.snapshot_id for s in list_snapshots(paths.snapshots_dir)] == [
         "20260101-s1",
         "20260102-s2",
