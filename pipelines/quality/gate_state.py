@@ -233,13 +233,18 @@ def withdraw_missing_files(
     con: duckdb.DuckDBPyConnection, entity: str, landing_dir: Path, run_id: str
 ) -> list[LoadedFile]:
     """Withdraw every held file of ``entity`` that is no longer in the landing folder with the
-    same content (removed, or replaced by a corrected version). Returns the files withdrawn."""
+    same content (removed, or replaced by a corrected version). Returns the files withdrawn.
+    A file the pipeline removed itself (erasure or retention, ``removed_at`` in the manifest)
+    was not withdrawn by anyone: it stays held."""
     ensure_tables(con)
     withdrawn = []
     seen = {
         sha
         for (sha,) in con.execute(
-            f"select sha256 from {WITHDRAWN_TABLE} where entity = ?", [entity]
+            f"select sha256 from {WITHDRAWN_TABLE} where entity = ? "
+            "union select sha256 from raw._file_manifest "
+            "where entity = ? and removed_at is not null",
+            [entity, entity],
         ).fetchall()
     }
     for batch, reason, f in _held_files(con, entity):

@@ -184,6 +184,29 @@ def test_quarantine_gate_opens_when_the_bad_file_is_removed_not_when_a_clean_one
     assert reasons == [("quarantine_rate failed; the file was removed from the landing folder",)]
 
 
+def test_a_file_the_pipeline_removed_is_not_withdrawn(env):
+    """Erasure and retention remove loaded files from the landing folder (privacy): that is
+    no operator's fix, so the failed batch keeps blocking (until accepted) and its rows are
+    not taken out of staging."""
+    from pipelines.privacy.landing import LandingFile, remove_files
+
+    env.copy("crm_accounts", "accounts_utf8_bom.csv")
+    env.load("crm_accounts", "run-0")
+    bad = env.copy("orders", "orders_amounts.csv")
+    env.load("orders", "run-1")
+    assert not quarantine(env, "run-1").passed
+    landing = LandingFile("orders", "orders/orders_amounts.csv", sha256_file(bad), ("old",))
+    with env.warehouse.connect() as con:
+        assert remove_files(con, env.landing, [landing], "retention", datetime.now()) == [landing]
+    assert not bad.exists()
+
+    still = quarantine(env, "run-2")
+
+    assert (still.passed, still.severity.value) == (False, "ERROR")
+    assert "withdrawn_files" not in _meta(still)
+    assert env.query("select count(*) from quality.withdrawn_files") == [(0,)]
+
+
 def test_an_acceptance_covers_exactly_the_files_it_names(env):
     bad = env.deliver("crm_accounts", "accounts_a.csv", accounts_csv(0, 10, bad_uscc=4))
     env.load("crm_accounts", "run-1")
