@@ -2,7 +2,9 @@
 
 The template is a generated history split in two deliveries: what was known by ``D0`` (four
 weeks before the world's end ``D``) is delivered and run for ``D0``; then the rest is
-delivered. Two states are kept:
+delivered. The first delivery also carries four hand-made contacts (``tests/privacy/people``),
+and the second the erasure requests of three of them, so the run for D erases them and
+rewrites the warehouse file. Two states are kept:
 
 * ``mid``: D0 published, the second delivery in the landing folder, not yet loaded;
 * ``full``: ``mid`` plus an uninterrupted run for ``D`` — the baseline a killed-and-rerun
@@ -30,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from pipelines.settings import ENV_OVERRIDES
 from tests.conftest import WORLD_AS_OF, PipelineWorld, run_pipeline
 from tests.deliveries import deliver, split_by_date
+from tests.privacy import people
 
 ACCOUNTS = 200
 SEED = 41
@@ -109,6 +112,10 @@ def template(tmp_path_factory, dbt_manifest) -> dict[str, Path]:
     by_d0["crm_accounts"] = world.landing_frames()["crm_accounts"]
     del after["crm_accounts"]
     deliver(env.world.landing, by_d0, "delivery1")
+    accounts = by_d0["crm_accounts"]
+    alive = accounts.loc[~accounts["is_deleted"].astype(bool), "account_id"]
+    people.write_people(env.world.landing, alive.head(4).tolist(), D0)
+    people.assert_unique(env.world.landing, (*people.ERASED, people.DONGFANG))
     states = {}
     with pytest.MonkeyPatch.context() as mp, threadpool_limits(limits=1, user_api="openmp"):
         env.isolate(mp)
@@ -117,6 +124,7 @@ def template(tmp_path_factory, dbt_manifest) -> dict[str, Path]:
             result = run_pipeline(env.world, instance, D0)
             assert result.success, _failures(result)
         deliver(env.world.landing, after, "delivery2")
+        people.write_requests(env.world.landing, D)
         states["mid"] = base / "mid"
         shutil.copytree(env.root, states["mid"])
         with env.instance() as instance:

@@ -26,6 +26,15 @@ PAUSES = {
         lambda a, k: a[0].name == "orders",
         False,
     ),
+    # The erasure's rewrite of the warehouse: its fresh copy written and synced, not in place.
+    "privacy": (
+        "pipelines.privacy.compaction",
+        "_fsync",
+        lambda a, k: a[0].name.endswith(".compacting"),
+        True,
+    ),
+    # The matching step's registry committed, the step not finished.
+    "identity": ("pipelines.identity.assets", "persist", lambda a, k: True, True),
     # Inside the Great Expectations check of the profile (after dbt built it).
     "checks": (
         "pipelines.quality.checks",

@@ -1,22 +1,28 @@
 """kill -9 at every stage, rerun, and publish exactly what an uninterrupted run publishes.
 
-One world (the session template at ``mid``: D0 published, D's delivery waiting) goes through a
-chain of real runs of the job in child processes, each SIGKILLed at a chosen point:
+One world (the session template at ``mid``: D0 published, D's delivery waiting, with three
+erasure requests) goes through a chain of real runs of the job in child processes, each
+SIGKILLed at a chosen point:
 
-1. ingest — inside the transaction loading D's orders file, its rows inserted and its
-   manifest row not (a new run);
-2. dbt — after a few models were built (a new run: the sensor's way of redoing it);
-3. checks — inside the Great Expectations check of the profile (a new run); while it hangs
-   there, a second run is started and must be refused, naming it;
-4. scoring — between two score tables (re-execution from failure, the UI's way);
-5. tiering — after the tier step wrote its tiers and change tables, before the KPIs;
-6. publish — after the snapshot folder was committed, before the serving file was swapped;
+1. ingest — two runs started at the same moment: one is refused, naming the other; the other
+   is killed inside the transaction loading D's orders file, its rows inserted and its
+   manifest row not;
+2. privacy — a new run: the erasure committed, the warehouse rewrite's fresh copy written but
+   not renamed into place (the blanked values' old bytes are still in the file);
+3. identity — a new run: the matching step's registry committed, the step not finished;
+4. dbt — a new run: after a few models were built (the sensor's way of redoing it);
+5. checks — re-execution from failure (the UI's way): inside the Great Expectations check of
+   the profile; while it hangs there, a second run is started and must be refused, naming it;
+6. scoring — between two score tables (re-execution);
+7. tiering — after the tier step wrote its tiers and change tables, before the KPIs;
+8. publish — after the snapshot folder was committed, before the serving file was swapped;
 
 then a last re-execution runs to the end. After every kill the dead run is still STARTED in
 the instance (a zombie) until the landing sensor reaps it and asks for its partition again.
 The result is compared with the template's uninterrupted run for D: same snapshot (minus its
-id), same ledger, notices, migration matrix and KPIs, same raw rows, no stray files, no
-zombie runs.
+id), same ledger, notices, migration matrix, KPIs and review queue, same raw rows, same golden
+ids, the same erasure audit and nothing of the erased people left in any file; no stray files,
+no zombie runs.
 """
 
 from __future__ import annotations
@@ -175,9 +181,13 @@ def chain(template, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp, env.instance() as instance:
         env.isolate(mp)
         baseline_zero = [s.snapshot_id for s in list_snapshots(get_paths().snapshots_dir)]
-        kills["ingest"] = _observe(env, instance, kill_at(env, instance, "ingest"))
-        kills["dbt"] = _observe(env, instance, kill_at(env, instance, "dbt"))
-        kill, refusal = _kill_checks_with_a_second_run(env, instance)
+        kill, at_once = _two_at_once(env, instance)
+        kills["ingest"] = _observe(env, instance, kill)
+        compacting = _observe(env, instance, kill_at(env, instance, "privacy"))
+        kills["privacy"], left_by_privacy = compacting, leftovers(get_paths())
+        for point in ("identity", "dbt"):
+            kills[point] = _observe(env, instance, kill_at(env, instance, point))
+        kill, refusal = _kill_checks_with_a_second_run(env, instance, kills["dbt"].run_id)
         kills["checks"] = _observe(env, instance, kill)
         last = kills["checks"].run_id
         for point in ("scoring", "tiering", "publish_committed"):
@@ -189,6 +199,8 @@ def chain(template, tmp_path_factory):
         yield {
             "env": env,
             "kills": kills,
+            "at_once": at_once,
+            "left_by_privacy": left_by_privacy,
             "refusal": refusal,
             "final": final,
             "published_before": baseline_zero,
@@ -197,10 +209,37 @@ def chain(template, tmp_path_factory):
         }
 
 
-def _kill_checks_with_a_second_run(env: Env, instance) -> tuple[Kill, str]:
+def _two_at_once(env: Env, instance) -> tuple[Kill, dict]:
+    """Two runs of D started at the same moment: one takes the data dir and is killed while
+    loading D's orders; the other must be refused before it does anything, naming it."""
+    before = {r.run_id for r in instance.get_runs()}
+    procs = [_launch(env, "ingest", None), _launch(env, "ingest", None)]
+    marker = env.root / "ingest.marker"
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not (marker.exists() and sum(p.poll() is not None for p in procs) == 1):
+        ended = [p for p in procs if p.poll() is not None]
+        assert len(ended) < 2, [p.log_path.read_text()[-3000:] for p in ended]  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "neither run reached the orders load"
+        time.sleep(0.5)
+    holder = next(p for p in procs if p.poll() is None)
+    loser = next(p for p in procs if p is not holder)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    started = [r for r in instance.get_runs() if r.run_id not in before]
+    (refused,) = [r for r in started if REFUSED_TAG in r.tags]
+    (killed,) = [r for r in started if r.run_id != refused.run_id]
+    at_once = {
+        "refused": instance.get_run_by_id(refused.run_id),
+        "loser_exit": loser.returncode,
+        "holder": killed.run_id,
+    }
+    return Kill("ingest", killed.run_id, killed.status, []), at_once
+
+
+def _kill_checks_with_a_second_run(env: Env, instance, reexecute: str) -> tuple[Kill, str]:
     """Kill at the profile's GX check; while the run hangs there, a second run is refused."""
     before = {r.run_id for r in instance.get_runs()}
-    proc = _launch(env, "checks", None)
+    proc = _launch(env, "checks", reexecute)
     _wait(proc, env, "checks", (env.root / "checks.marker").exists)
     holder = next(r for r in instance.get_runs() if r.run_id not in before)
     refusal = _refused_second_run(env, instance)
@@ -223,9 +262,22 @@ def test_killed_runs_stay_started_until_the_sensor_reaps_them_and_asks_again(cha
         assert kill.orphans_left == [], f"{point}: processes outlived their killed run"
 
 
+def test_two_runs_started_at_once_one_is_refused_naming_the_other(chain):
+    at_once = chain["at_once"]
+    assert at_once["loser_exit"] == 1
+    refused = at_once["refused"]
+    assert refused.status == DagsterRunStatus.FAILURE
+    assert (
+        f"another pipeline run is in progress on {chain['env'].data_dir}: run {at_once['holder']}"
+        in refused.tags[REFUSED_TAG]
+    )
+    # Refused before any step: nothing of it in the event log but its start and failure.
+    assert chain["kills"]["ingest"].run_id == at_once["holder"]
+
+
 def test_nothing_is_published_by_a_killed_run_before_its_commit(chain):
     before = chain["published_before"]
-    for point in ("ingest", "dbt", "checks", "scoring", "tiering"):
+    for point in ("ingest", "privacy", "identity", "dbt", "checks", "scoring", "tiering"):
         kill = chain["kills"][point]
         assert kill.published == before and kill.served == set(before), point
     # Killed between the commit and the swap: the snapshot is published (its folder is in
@@ -233,7 +285,8 @@ def test_nothing_is_published_by_a_killed_run_before_its_commit(chain):
     committed = chain["kills"]["publish_committed"]
     (new,) = set(committed.published) - set(before)
     assert committed.served == set(before)
-    assert new.endswith(chain["kills"]["checks"].run_id[:8])  # the re-executed run's snapshot
+    # The snapshot of the re-executed runs, named after their root (the run killed in dbt).
+    assert new.endswith(chain["kills"]["dbt"].run_id[:8])
 
 
 def test_a_second_run_is_refused_naming_the_running_one(chain):
@@ -314,3 +367,56 @@ def test_no_stray_files_and_no_zombie_runs(chain):
     for run in chain["runs"]:
         if run.run_id in killed:
             assert run.status == DagsterRunStatus.FAILURE and REAPED_TAG in run.tags
+
+
+def test_the_killed_rewrite_was_swept_and_done_again_nothing_of_the_erased_is_left(
+    chain, baseline, template
+):
+    from tests.privacy.test_privacy_erasure_pipeline import (
+        ERASED_VALUES,
+        scan_bytes,
+        scan_duckdb_files,
+    )
+
+    # The kill left the rewrite's fresh copy; the next run swept it and rewrote the file.
+    left = chain["left_by_privacy"]
+    assert any(p.name.endswith(".compacting") for p in left), left
+    assert {p.parent.name for p in left} == {"warehouse"}, left
+    before = template["mid"] / "data"
+    assert scan_bytes(before, ERASED_VALUES) and scan_duckdb_files(before, ERASED_VALUES)
+    for env in (chain["env"], baseline):
+        assert scan_bytes(env.data_dir, ERASED_VALUES) == {}
+        assert scan_duckdb_files(env.data_dir, ERASED_VALUES) == {}
+
+    def privacy(env: Env) -> tuple:
+        with env.warehouse() as con:
+            audit = con.execute(
+                "select request_id, identified_by, contacts, rows_purged, landing_files_removed, "
+                "purged, note from privacy.erasure_log order by all"
+            ).fetchall()
+            rewrites = con.execute("select count(*) from privacy.rewrites").fetchone()[0]
+            due = con.execute("select count(*) from privacy.rewrite_due").fetchone()[0]
+        return audit, rewrites, due
+
+    got, want = privacy(chain["env"]), privacy(baseline)
+    assert [r[0] for r in want[0]] == ["DSAR-001", "DSAR-002", "DSAR-003"]
+    assert got == want and want[1:] == (1, 0)
+
+
+def test_golden_ids_and_the_review_queue_are_those_of_an_uninterrupted_run(chain, baseline):
+    def identity(env: Env) -> dict:
+        out = {}
+        with env.warehouse() as con:
+            for table in ("golden_ids", "record_assignments", "account_identity"):
+                out[table] = con.execute(f"select * from identity.{table} order by all").fetchall()
+            out["events"] = con.execute(
+                "select * exclude (event_id, run_id) from identity.identity_events order by all"
+            ).fetchall()
+        with env.serving() as con:
+            out["review"] = con.execute("select * from identity_review order by all").fetchall()
+        return out
+
+    got, want = identity(chain["env"]), identity(baseline)
+    assert len(want["golden_ids"]) > 0 and len(want["events"]) > 0
+    for key in want:
+        assert got[key] == want[key], key
