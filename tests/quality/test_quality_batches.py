@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from pipelines.ingest.manifest import ensure_raw_schema
 from pipelines.quality.batches import (
     key_outcomes_sql,
     load_raw_batch,
@@ -50,7 +51,12 @@ def _manifest(con: duckdb.DuckDBPyConnection, entity: str, run_id: str, loaded_a
             "run_id": [run_id],
         }
     )
-    _write(con, "raw._file_manifest", frame)
+    # The manifest as ingest creates it (every column, status and removal included).
+    ensure_raw_schema(con)
+    names = ", ".join(frame.columns)
+    con.register("_m", frame)
+    con.execute(f"insert into raw._file_manifest ({names}) select {names} from _m")
+    con.unregister("_m")
 
 
 @pytest.fixture
