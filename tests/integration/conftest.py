@@ -105,11 +105,18 @@ def add_hand_cases(world: PipelineWorld) -> None:
 
 
 def failures(result) -> list[tuple[str, str]]:
-    return [
+    """Failed steps with their error, and failed checks with the sentence that says why."""
+    steps = [
         (e.step_key, e.event_specific_data.error.message[:2000])
         for e in result.all_events
         if e.event_type_value == "STEP_FAILURE"
     ]
+    checks = [
+        (e.step_key, str({k: v.value for k, v in e.event_specific_data.metadata.items()})[:2000])
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
+    return steps + checks
 
 
 def golden_ids(world: PipelineWorld) -> dict[str, str]:

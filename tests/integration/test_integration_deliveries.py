@@ -317,7 +317,14 @@ def cast(dworld, initial) -> Cast:
         and c360.loc[initial.identity[a], "net_revenue_lifetime"] > 0
     )
     updated, deleted = [a for a in singles if a != late][:2]
-    others = sorted(set(initial.identity) - {late, updated, deleted})
+    # The day's orders come from customers who have bought before (a day on which a third of
+    # the prospects all buy would rightly stop at the tier-size gate); the new account's first
+    # order is the one first purchase.
+    others = sorted(
+        a
+        for a in set(initial.identity) - {late, updated, deleted}
+        if c360.loc[initial.identity[a], "net_revenue_lifetime"] > 0
+    )
     order_accounts = [others[i % len(others)] for i in range(NEW_ORDERS)]
     rows = latest_rows.set_index("account_id").loc[[updated, deleted]].reset_index()
     return Cast(
