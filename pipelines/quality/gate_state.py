@@ -237,6 +237,7 @@ def withdraw_missing_files(
     A file the pipeline removed itself (erasure or retention, ``removed_at`` in the manifest)
     was not withdrawn by anyone: it stays held."""
     ensure_tables(con)
+    ensure_raw_schema(con)  # an older manifest gains its removed_at column
     withdrawn = []
     seen = {
         sha
