@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipelines.alerts.record import RunAlert
 from pipelines.resources import Warehouse
+from pipelines.warehouse import WarehouseLockedError
 
 ALERTS_TABLE = "quality.run_alerts"
 
@@ -120,9 +121,7 @@ def flush(warehouse: Warehouse, quality_dir: Path, lock_timeout_s: float) -> tup
     try:
         with warehouse.connect(lock_timeout_s=lock_timeout_s) as con:
             written = write_alerts(con, [alert for _, alert in waiting])
-    except duckdb.IOException as exc:
-        if "lock" not in str(exc).lower():
-            raise
+    except WarehouseLockedError:
         return 0, len(waiting)
     for path, _ in waiting:
         path.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dagster import AssetKey, MetadataValue
 
 from pipelines.ingest.manifest import LoadReport
+from pipelines.metadata import markdown_table
 
 # Rule prefix (as validation.py words it) -> family key. The first matching prefix wins
 # ("date out of range" before "out of range").
@@ -44,14 +45,8 @@ def raw_asset_key(entity: str) -> AssetKey:
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """A markdown table for Dagster metadata (pipes and newlines in cells escaped)."""
-
-    def cell(v: object) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A markdown table for Dagster metadata: the project's one renderer, headers first."""
+    return markdown_table(rows, headers)
 
 
 def _file_rows(report: LoadReport) -> list[tuple[object, ...]]:

@@ -33,6 +33,7 @@ from dagster import (
 )
 
 from pipelines import run_lock
+from pipelines import warehouse as wh
 from pipelines.config import load_stratum_config
 from pipelines.ingest.files import list_landing_files
 from pipelines.ingest.loader import sha256_file
@@ -77,18 +78,13 @@ def loaded_files(warehouse_path: Path) -> set[tuple[str, str]] | None:
     if not warehouse_path.exists():
         return set()
     try:
-        con = duckdb.connect(str(warehouse_path), read_only=True)
-    except duckdb.Error:
+        # Never wait: a sensor tick must stay short; the next tick looks again.
+        con = wh.connect(warehouse_path, read_only=True, lock_timeout_s=0)
+    except (wh.WarehouseLockedError, duckdb.Error):
         # A running pipeline holds the write lock (or this process has it open read-write).
         return None
     try:
-        columns = {
-            row[0]
-            for row in con.execute(
-                "SELECT column_name FROM duckdb_columns() "
-                "WHERE schema_name = 'raw' AND table_name = '_file_manifest'"
-            ).fetchall()
-        }
+        columns = set(wh.table_columns(con, "raw._file_manifest"))
         if not columns:
             return set()
         # Failed, ignored and skipped files are recorded too; only loaded content counts. A

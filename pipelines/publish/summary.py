@@ -11,6 +11,7 @@ import sys
 import duckdb
 import pandas as pd
 
+from pipelines import warehouse as wh
 from pipelines.settings import get_paths
 
 SUMMARY_SQL = """
@@ -44,16 +45,13 @@ def main() -> int:
     if not paths.serving_db.exists():
         print(f"No serving database at {paths.serving_db}: the pipeline has not published yet.")
         return 1
-    con = duckdb.connect(str(paths.serving_db), read_only=True)
-    try:
+    with wh.connection(paths.serving_db, read_only=True) as con:
         latest = con.execute(
             "select snapshot_id, as_of_date, row_count, policy_version, code_version "
             "from tier_snapshots where in_force order by as_of_date desc limit 1"
         ).fetchone()
         n_snapshots = con.execute("select count(*) from tier_snapshots").fetchone()[0]
         summary = tier_summary(con)
-    finally:
-        con.close()
     print()
     print("Tier tables published")
     print(f"  serving database (read-only DuckDB): {paths.serving_db}")

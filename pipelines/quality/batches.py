@@ -16,6 +16,7 @@ import pandas as pd
 from pipelines.quality.config import Severity
 from pipelines.quality.gx_runner import ExpectationOutcome
 from pipelines.settings import ENTITIES
+from pipelines.warehouse import table_exists
 
 CUSTOMER_360_TABLE = "marts.customer_360"
 
@@ -28,15 +29,6 @@ class Batch:
     total_rows: int
     sampled: bool
     missing_columns: list[str]
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified_name: str) -> bool:
-    schema, name = qualified_name.split(".", 1)
-    row = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _raw_table(entity: str) -> str:

@@ -8,6 +8,7 @@ import json
 import duckdb
 import pandas as pd
 
+from pipelines.metadata import markdown_table
 from pipelines.quality.gx_runner import ValidationOutcome, jsonable
 
 RESULTS_TABLE = "quality.validation_results"
@@ -83,11 +84,6 @@ def write_validation_results(
     return len(frame)
 
 
-def _cell(value: object) -> str:
-    # Markdown table cells: keep them on one line and escape the column separator.
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
 def outcome_markdown(outcome: ValidationOutcome, max_rows: int = 30) -> str:
     """Failed expectations as a markdown table (ERROR first), then a one-line summary."""
     failures = sorted(outcome.failures, key=lambda r: r.severity != "ERROR")
@@ -99,12 +95,7 @@ def outcome_markdown(outcome: ValidationOutcome, max_rows: int = 30) -> str:
     )
     if not failures:
         return summary
-    lines = [
-        summary,
-        "",
-        "| severity | expectation | column | unexpected | unexpected % | examples / observed |",
-        "|---|---|---|---:|---:|---|",
-    ]
+    rows = []
     for r in failures[:max_rows]:
         if r.error:
             detail = f"error: {r.error}"
@@ -119,10 +110,13 @@ def outcome_markdown(outcome: ValidationOutcome, max_rows: int = 30) -> str:
             detail = f"observed: {r.observed_value}" + (f" (expected {bounds})" if bounds else "")
         count = "" if r.unexpected_count is None else str(r.unexpected_count)
         pct = "" if r.unexpected_percent is None else f"{r.unexpected_percent:.2f}"
-        lines.append(
-            f"| {r.severity} | {_cell(r.expectation_type)} | {_cell(r.column or '')} | "
-            f"{count} | {pct} | {_cell(detail)[:300]} |"
-        )
-    if len(failures) > max_rows:
-        lines.append(f"\n… and {len(failures) - max_rows} more failures.")
-    return "\n".join(lines)
+        rows.append((r.severity, r.expectation_type, r.column or "", count, pct, detail[:300]))
+    table = markdown_table(
+        rows,
+        ["severity", "expectation", "column", "unexpected", "unexpected %", "examples / observed"],
+        right_align={"unexpected", "unexpected %"},
+    )
+    more = (
+        f"\n\n… and {len(failures) - max_rows} more failures." if len(failures) > max_rows else ""
+    )
+    return f"{summary}\n\n{table}{more}"

@@ -10,6 +10,8 @@ from typing import Any
 
 import duckdb
 
+from pipelines.metadata import mapping_table
+
 
 def relations_for(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> dict[str, str]:
     """Map dbt unique_ids of built tables (models, seeds, snapshots; not views) to relations."""
@@ -90,11 +92,4 @@ def customer_360_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def summary_markdown(summary: Mapping[str, Any]) -> str:
     """Render ``customer_360_summary`` as a small Markdown report for the Dagster UI."""
-    lines = ["| measure | value |", "|---|---|"]
-    for key, value in summary.items():
-        if isinstance(value, Mapping):
-            rendered = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
-        else:
-            rendered = str(value)
-        lines.append(f"| {key} | {rendered} |")
-    return "\n".join(lines)
+    return mapping_table(summary)

@@ -1,28 +1,66 @@
-"""Metadata helpers shared by the score assets: markdown tables and small inline PNG charts."""
+"""Dagster metadata, rendered one way: Markdown tables and small inline PNG charts.
+
+Every asset that shows a table in the Dagster UI renders it with :func:`markdown_table`, so
+numbers, nulls and escaping look the same everywhere (no dependency on ``tabulate``).
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 
-def markdown_table(df: pd.DataFrame, float_fmt: str = "{:,.3f}") -> str:
-    """Render a small frame as a GitHub markdown table (no tabulate dependency)."""
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, float | np.floating):
-                cells.append("" if np.isnan(v) else float_fmt.format(v))
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
+def _cell(value: object, float_format: str) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float | np.floating):
+        return "" if math.isnan(value) else float_format.format(value)
+    # A cell stays on one line and never opens a new column.
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(
+    data: pd.DataFrame | Sequence[Sequence[object]],
+    headers: Sequence[str] | None = None,
+    *,
+    index: bool = False,
+    float_format: str = "{:,.3f}",
+    right_align: Collection[str] = (),
+) -> str:
+    """A GitHub Markdown table of a DataFrame (``index=True`` keeps its index as the first
+    column) or of ``rows`` with ``headers``. Floats use ``float_format``; nulls are empty;
+    columns named in ``right_align`` are right-aligned."""
+    if isinstance(data, pd.DataFrame):
+        frame = data.reset_index() if index else data
+        headers = [str(c) for c in frame.columns]
+        rows: Sequence[Sequence[object]] = list(frame.itertuples(index=False, name=None))
+    else:
+        if headers is None:
+            raise ValueError("rows need headers")
+        rows = data
+    lines = [
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---:" if h in right_align else "---" for h in headers) + "|",
+    ]
+    lines += ["| " + " | ".join(_cell(v, float_format) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def mapping_table(
+    values: Mapping[str, object], headers: Sequence[str] = ("measure", "value")
+) -> str:
+    """A two-column table of a mapping; nested mappings are shown as ``k: v, ...``."""
+    rows = []
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        rows.append((key, value))
+    return markdown_table(rows, headers)
 
 
 def _png_markdown(fig) -> str:

@@ -1,0 +1,230 @@
+"""DuckDB from Python, one way: the connection factory, table existence, frames in and out.
+
+Every process that opens a DuckDB file of the project (the Dagster warehouse resource, the
+landing sensor, what-if, the run summary, publish, the benchmarks) goes through :func:`connect`,
+so all of them get the same memory cap and the same behaviour on a lock held by another
+process. Stage code never writes SQL to move a DataFrame: it calls :func:`read_table`,
+:func:`replace_table` or :func:`replace_rows` with the relation's column contract.
+
+DuckDB facts that shape this module: one writer per file, and a read-only holder blocks writers
+too; relations have no ``fetchone()`` (``con.execute(sql).fetchone()`` does).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from pipelines.settings import duckdb_memory_limit
+
+DEFAULT_LOCK_TIMEOUT_S = 60.0
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process held the DuckDB file's lock for longer than the caller would wait."""
+
+
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file with the project's memory cap, waiting out a brief lock.
+
+    A lock conflict (another writer, or a read-only holder when writing) is retried with
+    backoff for up to ``lock_timeout_s`` (0: not at all), then :class:`WarehouseLockedError`
+    is raised. The caller closes the connection (or uses :func:`connection`).
+    """
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.2
+    config = {"memory_limit": duckdb_memory_limit()}
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() + delay > deadline:
+                raise WarehouseLockedError(f"{path} is locked by another process: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+@contextmanager
+def connection(
+    path: str | Path, *, read_only: bool = False, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """:func:`connect` as a context manager that closes the connection."""
+    con = connect(path, read_only=read_only, lock_timeout_s=lock_timeout_s)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def quoted(name: str) -> str:
+    """A SQL identifier in double quotes (``a.b`` is quoted part by part)."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def _split(relation: str) -> tuple[str | None, str, str]:
+    parts = relation.split(".")
+    if len(parts) == 2:
+        return None, parts[0], parts[1]
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    raise ValueError(f"relation must be schema.table or catalog.schema.table, got {relation!r}")
+
+
+def _schema_of(relation: str) -> str:
+    catalog, schema, _ = _split(relation)
+    return quoted(schema) if catalog is None else f"{quoted(catalog)}.{quoted(schema)}"
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether ``schema.table`` (or ``catalog.schema.table``) exists as a table or view."""
+    catalog, schema, table = _split(relation)
+    sql = "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    params = [schema, table]
+    if catalog is not None:
+        sql += " and table_catalog = ?"
+        params.append(catalog)
+    return bool(con.execute(sql, params).fetchone()[0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    """Column names of a relation in order (empty when it does not exist)."""
+    catalog, schema, table = _split(relation)
+    sql = (
+        "select column_name from information_schema.columns "
+        "where table_schema = ? and table_name = ?"
+    )
+    params = [schema, table]
+    if catalog is not None:
+        sql += " and table_catalog = ?"
+        params.append(catalog)
+    return [r[0] for r in con.execute(sql + " order by ordinal_position", params).fetchall()]
+
+
+def row_count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    """Rows of a relation."""
+    return int(con.execute(f"select count(*) from {quoted(relation)}").fetchone()[0])
+
+
+def read_table(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Sequence[str] | None = None,
+    order_by: Sequence[str] = ("golden_account_id",),
+) -> pd.DataFrame:
+    """``columns`` of a relation (all when None) as a DataFrame in a fixed row order.
+
+    The order matters: model fits and samples see rows in this order, so the same data gives
+    the same scores byte for byte.
+    """
+    select = ", ".join(quoted(c) for c in columns) if columns else "*"
+    order = f" order by {', '.join(quoted(c) for c in order_by)}" if order_by else ""
+    return con.execute(f"select {select} from {quoted(relation)}{order}").df()
+
+
+def _select_cast(
+    frame_name: str,
+    frame: pd.DataFrame,
+    types: Mapping[str, str] | None,
+    keep_others: bool = False,
+) -> str:
+    if not types:
+        return f"select * from {frame_name}"
+    missing = [c for c in types if c not in frame.columns]
+    if missing:
+        raise KeyError(f"frame lacks contract columns: {', '.join(missing)}")
+    exprs = [f"cast({quoted(c)} as {t}) as {quoted(c)}" for c, t in types.items()]
+    if keep_others:
+        exprs += [quoted(c) for c in frame.columns if c not in types]
+    return f"select {', '.join(exprs)} from {frame_name}"
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
+    name = f"_frame_{id(frame):x}"
+    con.register(name, frame)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed when the block ends, rolled back when it raises."""
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    frame: pd.DataFrame,
+    types: Mapping[str, str] | None = None,
+    keep_others: bool = False,
+) -> None:
+    """Replace ``relation`` with ``frame``; with ``types`` (column -> SQL type, in order) those
+    columns first, cast to their contract types, and the frame's other columns after them
+    only when ``keep_others``."""
+    con.execute(f"create schema if not exists {_schema_of(relation)}")
+    with _registered(con, frame) as name:
+        select = _select_cast(name, frame, types, keep_others)
+        con.execute(f"create or replace table {quoted(relation)} as {select}")
+
+
+def create_table(con: duckdb.DuckDBPyConnection, relation: str, types: Mapping[str, str]) -> None:
+    """Create ``relation`` with the contract's columns and types unless it exists."""
+    con.execute(f"create schema if not exists {_schema_of(relation)}")
+    cols = ", ".join(f"{quoted(c)} {t}" for c, t in types.items())
+    con.execute(f"create table if not exists {quoted(relation)} ({cols})")
+
+
+def replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    frame: pd.DataFrame,
+    key: str,
+    values: Sequence[object],
+    types: Mapping[str, str],
+) -> None:
+    """Replace the rows of ``relation`` whose ``key`` is one of ``values`` with ``frame``
+    (created with ``types`` when missing); other rows stay. Call inside :func:`transaction`
+    when several tables must change together."""
+    create_table(con, relation, types)
+    if values:
+        placeholders = ", ".join("?" for _ in values)
+        con.execute(
+            f"delete from {quoted(relation)} where {quoted(key)} in ({placeholders})",
+            list(values),
+        )
+    if len(frame):
+        names = ", ".join(quoted(c) for c in types)
+        with _registered(con, frame) as name:
+            con.execute(
+                f"insert into {quoted(relation)} ({names}) {_select_cast(name, frame, types)}"
+            )
+
+
+def distinct_values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> tuple[list, int]:
+    """The sorted distinct values of one column and the relation's row count."""
+    values, rows = con.execute(
+        f"select list(distinct {quoted(column)} order by {quoted(column)}), count(*) "
+        f"from {quoted(relation)}"
+    ).fetchone()
+    return list(values or []), int(rows)
