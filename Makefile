@@ -111,7 +111,7 @@ dev: manifest dagster-home
 # dbt docs and the Great Expectations Data Docs, at the addresses the Dagster assets link to
 # (catalog.dbt_docs_url / data_docs_url in config/pipeline.yaml); Ctrl-C stops both.
 docs: manifest
-	$(DBT) docs generate $(DBT_ARGS)
+	$(DBT) docs generate $(DBT_ARGS) --vars "$$($(BIN)/python -m pipelines.run_context)"
 	$(BIN)/python -m pipelines.docs_server
 
 clean:

@@ -82,7 +82,16 @@ class RunContext:
             "snapshot_id": self.snapshot_id,
             "rules_version": self.rules_version,
             "policy_version": self.policy_version,
+            "code_version": self.code_version,
+            "feature_settings": self.config.feature_settings(),
         }
+
+
+def dbt_vars_for(as_of: date, run_id: str = "manual") -> dict[str, object]:
+    """The ``--vars`` a run for ``as_of`` would give dbt, outside a run (``make docs``, a
+    ``dbt build`` by hand): ``python -m pipelines.run_context --as-of YYYY-MM-DD``."""
+    ctx = RunContext(as_of, run_id, "manual", load_stratum_config(), code_version())
+    return ctx.dbt_vars()
 
 
 def snapshot_id_for(as_of: date, run_id: str) -> str:
@@ -222,3 +231,23 @@ class RunContextResource(ConfigurableResource):
         if self._context is None:
             raise RunContextError("the run context is only available inside a run")
         return self._context
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the dbt ``--vars`` of a run for an as-of date (default: the last complete day)."""
+    import argparse
+    import json
+
+    from pipelines.partitions import latest_complete_as_of
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.run_context", description=main.__doc__
+    )
+    parser.add_argument("--as-of", type=date.fromisoformat, default=None)
+    args = parser.parse_args(argv)
+    print(json.dumps(dbt_vars_for(args.as_of or latest_complete_as_of()), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -33,6 +33,7 @@ from pipelines.scoring.behaviour import BehaviourConfig
 from pipelines.scoring.clustering import ClusteringConfig
 from pipelines.scoring.clv import ClvConfig
 from pipelines.scoring.conversion import ConversionConfig
+from pipelines.scoring.features import ACTIVITY_TYPES, feature_settings
 from pipelines.scoring.fit import FitConfig
 from pipelines.scoring.rfm import RfmConfig
 from pipelines.scoring.risk import RiskConfig
@@ -89,6 +90,10 @@ class StratumConfig:
     def policy_version(self) -> str:
         return self.policy.version
 
+    def feature_settings(self) -> dict:
+        """Windows and decay of the feature layer, for dbt (``feature_settings`` var)."""
+        return feature_settings(self.rules("rfm"), self.rules("behaviour"))
+
 
 def industry_codes(seed: Path = INDUSTRY_SEED) -> set[str]:
     """The industry codes the dbt project maps raw values to (``industry_map`` seed)."""
@@ -112,6 +117,21 @@ def _check_fit_industries(fit: Loaded[FitConfig]) -> None:
             )
     if problems:
         raise ConfigError(fit.path, problems)
+
+
+def _check_activity_types(behaviour: Loaded[BehaviourConfig]) -> None:
+    unknown = sorted(set(behaviour.model.types) - set(ACTIVITY_TYPES))
+    if unknown:
+        raise ConfigError(
+            behaviour.path,
+            [
+                (
+                    f"types.{name}",
+                    f"not an activity type of the landing contract ({', '.join(ACTIVITY_TYPES)})",
+                )
+                for name in unknown
+            ],
+        )
 
 
 def load_policy_file(path: Path) -> Loaded[TierPolicy]:
@@ -142,6 +162,7 @@ def load_stratum_config(
         for name, model in SCORING_MODELS.items()
     }
     _check_fit_industries(scoring["fit"])
+    _check_activity_types(scoring["behaviour"])
     tier_policy = load_policy_file(policy or root / "tiers" / "default.yaml")
     identity, decisions = load_identity_config(root), load_decisions(root)
     acceptances = load_acceptances(root / "acceptances.yaml")

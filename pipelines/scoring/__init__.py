@@ -1,1 +1,1 @@
-"""Scores computed from the marts: one pure module per score, thin Dagster assets in ``assets``."""
+"""Scores: one pure module per score over the feature layer, thin Dagster assets in ``assets``."""

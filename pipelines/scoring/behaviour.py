@@ -1,22 +1,25 @@
-"""Behaviour score: decayed, capped engagement points per activity type, computed in DuckDB.
+"""Behaviour score: decayed, capped engagement points per activity type.
 
 Each event is worth ``points x 0.5 ** (age_days / half_life_days)``. Within one type and one
 calendar period an account's events are capped at ``cap_per_period``: when there are more, the
 period's decayed sum is scaled by ``cap / count`` so spam-like bursts cannot dominate. Negative
 types (unsubscribe) subtract.
+
+The decayed, capped event sums are features (``features.account_features``,
+``engagement_<type>``, computed in dbt with this file's look-back, half-life, cap period and
+caps); the score is ``points x`` that sum per type.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
-import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator
 
 from pipelines.config.loader import StrictModel
+from pipelines.scoring.features import engagement_column
 from pipelines.scoring.reasons import top_k_labels
 
 
@@ -43,74 +46,26 @@ class BehaviourConfig(StrictModel):
         return v
 
 
-BEHAVIOUR_SQL = """
-with rules(activity_type, points, cap) as (
-    select * from (values {values})
-),
-per_period as (
-    select
-        a.golden_account_id,
-        a.activity_type,
-        date_trunc('{period}', a.occurred_at) as period,
-        count(*) as n_events,
-        sum(pow(0.5, date_diff('second', a.occurred_at, $as_of_ts) / 86400.0 / $half_life)) as decayed,
-        any_value(r.points) as points,
-        any_value(r.cap) as cap
-    from marts.activities as a
-    join rules as r on r.activity_type = a.activity_type
-    where a.occurred_at <= $as_of_ts
-        and a.occurred_at > $as_of_ts - to_days($lookback::integer)
-    group by all
-)
-select
-    golden_account_id,
-    activity_type,
-    sum(n_events)::bigint as n_events,
-    sum(points * decayed * least(1.0, cap / n_events))::double as points
-from per_period
-group by all
-"""
+def feature_columns(cfg: BehaviourConfig) -> list[str]:
+    """The feature columns the score reads."""
+    return ["golden_account_id", *(engagement_column(name) for name in cfg.types)]
 
 
-def behaviour_points_by_type(
-    con: duckdb.DuckDBPyConnection, as_of: date, cfg: BehaviourConfig
-) -> pd.DataFrame:
-    """Long frame (golden_account_id, activity_type, n_events, points), one SQL statement.
-
-    ``as_of`` is taken as the end of that day, so activities logged on the run date count.
-    """
-    values = ", ".join(
-        f"('{name}', {float(rule.points)!r}, {int(rule.cap_per_period)})"
-        for name, rule in cfg.types.items()
-    )
-    sql = BEHAVIOUR_SQL.format(values=values, period=cfg.cap_period)
-    as_of_ts = pd.Timestamp(as_of) + pd.Timedelta(days=1)
-    return con.execute(
-        sql,
+def points_by_type(features: pd.DataFrame, cfg: BehaviourConfig) -> pd.DataFrame:
+    """Points per account (rows, indexed by golden_account_id) and activity type (columns)."""
+    return pd.DataFrame(
         {
-            "as_of_ts": as_of_ts.to_pydatetime(),
-            "half_life": float(cfg.half_life_days),
-            "lookback": cfg.lookback_days,
+            name: pd.to_numeric(features[engagement_column(name)]).fillna(0.0).to_numpy(float)
+            * rule.points
+            for name, rule in cfg.types.items()
         },
-    ).df()
-
-
-def score_behaviour(
-    accounts: pd.Series, by_type: pd.DataFrame, cfg: BehaviourConfig
-) -> pd.DataFrame:
-    """Wide per-account frame: ``behaviour_<type>_points``, ``behaviour_points`` and reasons.
-
-    ``accounts`` lists every golden_account_id so that accounts without activity get 0.
-    """
-    wide = (
-        by_type.pivot_table(
-            index="golden_account_id", columns="activity_type", values="points", aggfunc="sum"
-        )
-        if len(by_type)
-        else pd.DataFrame(index=pd.Index([], name="golden_account_id"))
+        index=pd.Index(features["golden_account_id"].to_numpy(), name="golden_account_id"),
     )
-    wide = wide.reindex(index=pd.Index(accounts, name="golden_account_id"), columns=list(cfg.types))
-    wide = wide.fillna(0.0).astype(float)
+
+
+def score_behaviour(features: pd.DataFrame, cfg: BehaviourConfig) -> pd.DataFrame:
+    """Wide per-account frame: ``behaviour_<type>_points``, ``behaviour_points`` and reasons."""
+    wide = points_by_type(features, cfg)
     out = pd.DataFrame(index=wide.index)
     for name in cfg.types:
         out[f"behaviour_{name}_points"] = wide[name].round(3)

@@ -1,6 +1,6 @@
 """K-means customer segments with ids that keep their meaning from run to run.
 
-Features come from customer_360 (log1p on skewed counts and amounts), are standardised, and
+Features are columns of features.account_features (log1p on skewed counts and amounts), are standardised, and
 k is chosen by silhouette on a fixed-seed sample. KMeans is fitted on a sample and predicts
 every account. Each run's centroids are stored (in feature units, before scaling) in
 ``scores.cluster_centroids``; the next run matches its centroids to the previous run's with the
@@ -10,6 +10,7 @@ Hungarian algorithm so that, e.g., cluster 2 stays "high value, growing".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 import numpy as np
@@ -24,7 +25,13 @@ from pipelines.scoring.reasons import join_parts
 
 
 class FeatureSpec(StrictModel):
-    sql: str
+    """One clustering input: a column of features.account_features, nulls filled, clipped to
+    [lower, upper], optionally log1p-transformed."""
+
+    column: str
+    fill: float = 0.0
+    lower: float | None = None
+    upper: float | None = None
     transform: Literal["log1p", "none"] = "none"
     high: str
     low: str
@@ -60,17 +67,17 @@ class ClusterFit:
     std: pd.Series
 
 
-def feature_sql(cfg: ClusteringConfig) -> str:
-    """SELECT over marts.customer_360 returning golden_account_id and the raw features."""
-    cols = ",\n    ".join(f"({spec.sql})::double as {name}" for name, spec in cfg.features.items())
-    return f"select golden_account_id,\n    {cols}\nfrom marts.customer_360"
+def feature_columns(cfg: ClusteringConfig) -> list[str]:
+    """The feature columns clustering reads (features.account_features)."""
+    return ["golden_account_id", *sorted({spec.column for spec in cfg.features.values()})]
 
 
-def transform_features(raw: pd.DataFrame, cfg: ClusteringConfig) -> pd.DataFrame:
-    """Apply log1p where configured; nulls become 0 (no activity / no revenue)."""
-    out = pd.DataFrame(index=raw.index)
+def transform_features(features: pd.DataFrame, cfg: ClusteringConfig) -> pd.DataFrame:
+    """One column per configured feature: filled, clipped, log1p where configured."""
+    out = pd.DataFrame(index=features.index)
     for name, spec in cfg.features.items():
-        v = pd.to_numeric(raw[name], errors="coerce").astype(float).fillna(0.0)
+        v = pd.to_numeric(features[spec.column], errors="coerce").astype(float).fillna(spec.fill)
+        v = v.clip(lower=spec.lower, upper=spec.upper)
         out[name] = np.log1p(v.clip(lower=0)) if spec.transform == "log1p" else v
     return out
 
@@ -181,3 +188,59 @@ def centroids_wide(long: pd.DataFrame) -> pd.DataFrame:
     if long.empty:
         return pd.DataFrame()
     return long.pivot_table(index="cluster_id", columns="feature", values="centroid_value")
+
+
+# scores.cluster_centroids: every run's centroids, in feature units (see centroids_long).
+CENTROIDS = "scores.cluster_centroids"
+CENTROID_TYPES = {
+    "as_of_date": "date",
+    "cluster_id": "integer",
+    "feature": "varchar",
+    "centroid_value": "double",
+    "cluster_label": "varchar",
+    "n_accounts": "bigint",
+    "rules_version": "varchar",
+}
+
+
+def previous_centroids(history: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The centroids of the latest stored run up to ``as_of`` (a rerun of a date matches its
+    own earlier ids), wide; empty when there is none."""
+    if history.empty:
+        return pd.DataFrame()
+    dates = pd.to_datetime(history["as_of_date"]).dt.date
+    eligible = dates[dates <= as_of]
+    if eligible.empty:
+        return pd.DataFrame()
+    return centroids_wide(history[dates == eligible.max()])
+
+
+@dataclass
+class ClusterScores:
+    """One run's cluster per account, its centroids (long, for storage) and the fit."""
+
+    scores: pd.DataFrame
+    centroids: pd.DataFrame
+    fit: ClusterFit
+    labels: pd.DataFrame
+    model_version: str
+
+
+def cluster_scores(
+    features: pd.DataFrame,
+    cfg: ClusteringConfig,
+    history: pd.DataFrame,
+    as_of: date,
+    rules_version: str,
+) -> ClusterScores:
+    """Cluster every account with ids matched to the previous run's centroids."""
+    fit = fit_clusters(transform_features(features, cfg), cfg, previous_centroids(history, as_of))
+    labels = describe_centroids(fit, cfg)
+    df = pd.DataFrame({"golden_account_id": features["golden_account_id"].to_numpy()})
+    df["cluster_id"] = fit.labels
+    df["cluster_label"] = df["cluster_id"].map(labels["cluster_label"])
+    df["cluster_label_zh"] = df["cluster_id"].map(labels["cluster_label_zh"])
+    long = centroids_long(fit, labels)
+    long.insert(0, "as_of_date", as_of)
+    long["rules_version"] = rules_version
+    return ClusterScores(df, long, fit, labels, f"kmeans-k{fit.k}-{as_of:%Y%m%d}")

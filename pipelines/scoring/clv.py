@@ -6,24 +6,24 @@ Predicted 12-month CLV = expected purchases x expected spend (undiscounted). Chu
 1 - P(alive). Accounts that never bought have no purchase history to fit: they get
 ``expected_purchases_12m = 0``, ``clv_12m = 0`` and null ``p_alive`` / ``churn_risk``.
 
-Summaries (frequency = repeat purchase days, recency = time of last purchase since the first,
-T = age since the first purchase, all in ``time_unit_days`` units) are computed in one DuckDB
-statement over ``marts.orders`` counting only days with positive net revenue.
+The purchase history (days with positive net revenue, first and last of them, mean spend of
+the repeat days) is a feature of ``features.account_features``; :func:`purchase_summary` puts
+it in the models' time unit. The fit sums over customers in the features' row order (by
+account id), so the same data gives the same parameters to the bit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
-import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import Field
 from scipy.optimize import minimize
 from scipy.special import gammaln, hyp2f1
 
-from pipelines.config.loader import StrictModel
+from pipelines.config.loader import StrictModel, combine_versions
 
 
 class ClvConfig(StrictModel):
@@ -50,35 +50,34 @@ class GammaGammaParams:
     v: float
 
 
-SUMMARY_SQL = """
-with daily as (
-    select golden_account_id, order_date, sum(net_amount_cny) as net
-    from marts.orders
-    where order_date <= $as_of and coalesce(status, '') <> 'cancelled'
-    group by all
-    having sum(net_amount_cny) > 0
-)
-select
-    golden_account_id,
-    count(*) - 1 as frequency,
-    date_diff('day', min(order_date), max(order_date)) / $unit as recency,
-    date_diff('day', min(order_date), $as_of) / $unit as T,
-    -- Gamma-Gamma uses repeat purchases only: drop the first purchase day's spend
-    case when count(*) > 1
-        then (sum(net) - arg_min(net, order_date)) / (count(*) - 1)
-        else 0 end as monetary_value
-from daily
-group by golden_account_id
--- The fit sums over customers in this order: a fixed order makes it reproducible to the bit.
-order by golden_account_id
-"""
+# The feature columns of the purchase-history summary (features.account_features).
+FEATURE_COLUMNS = [
+    "golden_account_id",
+    "purchase_days",
+    "days_first_to_last_purchase",
+    "days_since_first_purchase",
+    "repeat_purchase_mean_spend",
+]
 
 
-def customer_summary(
-    con: duckdb.DuckDBPyConnection, as_of: date, time_unit_days: float
-) -> pd.DataFrame:
-    """Per-account (frequency, recency, T, monetary_value) from ``marts.orders`` in one statement."""
-    return con.execute(SUMMARY_SQL, {"as_of": as_of, "unit": float(time_unit_days)}).df()
+def purchase_summary(features: pd.DataFrame, time_unit_days: float) -> pd.DataFrame:
+    """BG/NBD's (frequency, recency, T) in ``time_unit_days`` units and Gamma-Gamma's
+    monetary value, for the accounts with at least one purchase day, in the frame's order.
+
+    frequency = repeat purchase days, recency = first to last purchase, T = first purchase to
+    the as-of date; monetary_value = mean net revenue of the repeat purchase days.
+    """
+    buyers = features.loc[pd.to_numeric(features["purchase_days"]).fillna(0) > 0]
+    unit = float(time_unit_days)
+    return pd.DataFrame(
+        {
+            "golden_account_id": buyers["golden_account_id"].to_numpy(),
+            "frequency": buyers["purchase_days"].to_numpy(dtype=float) - 1,
+            "recency": buyers["days_first_to_last_purchase"].to_numpy(dtype=float) / unit,
+            "T": buyers["days_since_first_purchase"].to_numpy(dtype=float) / unit,
+            "monetary_value": buyers["repeat_purchase_mean_spend"].to_numpy(dtype=float),
+        }
+    )
 
 
 # --- BG/NBD -------------------------------------------------------------------------------------
@@ -286,3 +285,37 @@ def clv_reasons(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         + "元"
     )
     return en, zh
+
+
+@dataclass(frozen=True)
+class ClvScores:
+    """One run's CLV scores for every account, the fitted parameters and the model version."""
+
+    scores: pd.DataFrame
+    bgnbd: BgNbdParams
+    gamma_gamma: GammaGammaParams
+    customers_fitted: int
+    model_version: str
+
+    @property
+    def parameters(self) -> dict[str, float]:
+        return {**asdict(self.bgnbd), **asdict(self.gamma_gamma)}
+
+
+def clv_scores(features: pd.DataFrame, cfg: ClvConfig, as_of: date) -> ClvScores:
+    """Fit on the accounts with a purchase history and score every row of ``features``.
+
+    Accounts that never bought get ``expected_purchases_12m = clv_12m = 0`` and null
+    ``p_alive`` / ``churn_risk``; ``clv_percentile`` ranks everyone. The model version names
+    the date and a hash of the fitted parameters.
+    """
+    summary = purchase_summary(features, cfg.time_unit_days)
+    pred, bg, gg = score_clv(summary, cfg)
+    df = features[["golden_account_id"]].merge(pred, on="golden_account_id", how="left")
+    df["expected_purchases_12m"] = df["expected_purchases_12m"].fillna(0.0)
+    df["clv_12m"] = df["clv_12m"].fillna(0.0)
+    df["clv_percentile"] = df["clv_12m"].rank(method="average", pct=True)
+    df["clv_reason"], df["clv_reason_zh"] = clv_reasons(df)
+    params = {**asdict(bg), **asdict(gg)}
+    digest = combine_versions({k: f"{v:.6g}" for k, v in params.items()})[:8]
+    return ClvScores(df, bg, gg, len(summary), f"bgnbd-gg-{as_of:%Y%m%d}-{digest}")

@@ -64,6 +64,11 @@ def rule_match(values: pd.Series, rule: FitRule) -> pd.Series:
     return pd.Series(np.where(num.isna(), rule.missing, out), index=values.index)
 
 
+def feature_columns(cfg: FitConfig) -> list[str]:
+    """The feature columns the rules read (features.account_features)."""
+    return ["golden_account_id", *sorted({r.column for r in cfg.rules.values()})]
+
+
 def score_fit(accounts: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
     """Per-account ``fit_<rule>_points``, ``fit_score`` (their sum, 0-100) and reasons."""
     total_weight = sum(r.weight for r in cfg.rules.values())
@@ -73,7 +78,10 @@ def score_fit(accounts: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
     points = {}
     for name, rule in cfg.rules.items():
         if rule.column not in accounts:
-            raise KeyError(f"fit rule '{name}': column '{rule.column}' not in customer_360")
+            raise KeyError(
+                f"fit rule '{name}': column '{rule.column}' is not a column of "
+                "features.account_features"
+            )
         max_points = 100.0 * rule.weight / total_weight
         points[name] = rule_match(accounts[rule.column], rule) * max_points
         out[f"fit_{name}_points"] = points[name]

@@ -38,7 +38,7 @@ def share_metadata(
     return {f"{name}_{c}": MetadataValue.float(float(counts.get(c, 0)) / total) for c in categories}
 
 
-def model_metadata(metrics: Mapping[str, float]) -> dict[str, MetadataValue]:
+def metric_metadata(metrics: Mapping[str, float]) -> dict[str, MetadataValue]:
     """``model_<metric>`` for each numeric evaluation metric of a model card."""
     return {
         f"model_{k}": MetadataValue.float(float(v))

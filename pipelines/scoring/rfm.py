@@ -1,16 +1,15 @@
 """RFM: recency, frequency and monetary value per account, binned to 1-5 and mapped to segments.
 
-Refunds and cancellations are netted: an order counts toward frequency only when its net amount
-is positive, and monetary value is the sum of net amounts. Accounts without such an order in the
-look-back window get null R/F/M and the ``no_purchase_segment``.
+The values are features (``features.account_features``: ``rfm_recency_days``,
+``rfm_frequency``, ``rfm_monetary``, computed in dbt over the ``lookback_days`` of this config,
+refunds and cancellations netted). This module scores them: accounts without a paid order in
+the look-back get null R/F/M and the ``no_purchase_segment``.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
-import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
@@ -68,30 +67,8 @@ class RfmConfig(StrictModel):
         return self
 
 
-RFM_SQL = """
-select
-    c.golden_account_id,
-    date_diff('day', max(o.order_date), $as_of::date) as rfm_recency_days,
-    count(o.order_id) as rfm_frequency,
-    sum(o.net_amount_cny)::double as rfm_monetary
-from marts.customer_360 as c
-left join marts.orders as o
-    on o.golden_account_id = c.golden_account_id
-    and o.order_date <= $as_of::date
-    and o.order_date > $as_of::date - $lookback::integer
-    and o.net_amount_cny > 0
-    and coalesce(o.status, '') <> 'cancelled'
-group by c.golden_account_id
-"""
-
-
-def rfm_values(con: duckdb.DuckDBPyConnection, as_of: date, lookback_days: int) -> pd.DataFrame:
-    """Per-account recency days, paid order count and net revenue in one SQL statement."""
-    df = con.execute(RFM_SQL, {"as_of": as_of, "lookback": lookback_days}).df()
-    none = df["rfm_frequency"] == 0
-    df.loc[none, ["rfm_recency_days", "rfm_monetary"]] = np.nan
-    df["rfm_frequency"] = df["rfm_frequency"].astype("float").where(~none)
-    return df
+# The feature columns RFM reads (features.account_features, where the values are computed).
+FEATURE_COLUMNS = ["golden_account_id", "rfm_recency_days", "rfm_frequency", "rfm_monetary"]
 
 
 def bin_dimension(values: pd.Series, rule: DimensionRule, higher_is_better: bool) -> pd.Series:
@@ -141,9 +118,19 @@ def assign_segments(r5: pd.Series, f5: pd.Series, cfg: RfmConfig) -> tuple[pd.Se
     return en, zh
 
 
-def score_rfm(values: pd.DataFrame, cfg: RfmConfig) -> pd.DataFrame:
-    """Add rfm_r/f/m (1..n), rfm_score (weighted, 1-5), rfm_segment and reasons to ``values``."""
-    df = values.copy()
+def rfm_values(features: pd.DataFrame) -> pd.DataFrame:
+    """Recency, frequency and monetary value per account; all null without a paid order."""
+    df = features[FEATURE_COLUMNS].copy()
+    none = pd.to_numeric(df["rfm_frequency"], errors="coerce").fillna(0) == 0
+    for column in ("rfm_recency_days", "rfm_frequency", "rfm_monetary"):
+        df[column] = pd.to_numeric(df[column], errors="coerce").astype(float).where(~none)
+    return df
+
+
+def score_rfm(features: pd.DataFrame, cfg: RfmConfig) -> pd.DataFrame:
+    """Per account: the RFM values, rfm_r/f/m (1..n), rfm_score (weighted, 1-5), rfm_segment
+    and reasons."""
+    df = rfm_values(features)
     df["rfm_r"] = bin_dimension(df["rfm_recency_days"], cfg.recency, higher_is_better=False)
     df["rfm_f"] = bin_dimension(df["rfm_frequency"], cfg.frequency, higher_is_better=True)
     df["rfm_m"] = bin_dimension(df["rfm_monetary"], cfg.monetary, higher_is_better=True)

@@ -10,8 +10,6 @@ bad payer stays high even without fresh bureau data.
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
@@ -61,16 +59,28 @@ def band_points(values: pd.Series, bands: list[PointsBand]) -> np.ndarray:
     return np.where((pos >= 0) & ~np.isnan(num), pts[np.clip(pos, 0, None)], 0.0)
 
 
-def score_risk(accounts: pd.DataFrame, as_of: date, cfg: RiskConfig) -> pd.DataFrame:
+# The feature columns the score reads (features.account_features).
+FEATURE_COLUMNS = [
+    "golden_account_id",
+    "credit_rating",
+    "overdue_amount_cny",
+    "lawsuit_count",
+    "abnormal_operation",
+    "risk_as_of_date",
+    "risk_age_days",
+    "refund_rate",
+]
+
+
+def score_risk(accounts: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
     """Per-account component points, ``risk_score`` (0-100), ``risk_level``, ``risk_stale``, reasons.
 
-    ``accounts`` needs golden_account_id, credit_rating, overdue_amount_cny, lawsuit_count,
-    abnormal_operation, risk_as_of_date and refund_rate (as in customer_360).
+    ``accounts`` holds :data:`FEATURE_COLUMNS`; ``risk_age_days`` is the age of the latest
+    assessment on the as-of date (null without one).
     """
     idx = accounts.index
-    risk_date = pd.to_datetime(accounts["risk_as_of_date"], errors="coerce")
-    age_days = (pd.Timestamp(as_of) - risk_date).dt.days
-    stale = (risk_date.isna() | (age_days > cfg.max_age_days)).to_numpy()
+    age_days = pd.to_numeric(accounts["risk_age_days"], errors="coerce").astype(float)
+    stale = (age_days.isna() | (age_days > cfg.max_age_days)).to_numpy()
 
     rating = accounts["credit_rating"].astype("string").str.strip().str.upper()
     rating_pts = rating.map({k.upper(): v for k, v in cfg.credit_rating_points.items()}).astype(

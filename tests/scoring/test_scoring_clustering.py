@@ -22,8 +22,8 @@ CFG = ClusteringConfig.model_validate(
         "fit_sample_size": 2000,
         "silhouette_sample_size": 1000,
         "features": {
-            "value": {"sql": "x", "high": "high value", "low": "low value"},
-            "engagement": {"sql": "y", "high": "highly engaged", "low": "disengaged"},
+            "value": {"column": "x", "high": "high value", "low": "low value"},
+            "engagement": {"column": "y", "high": "highly engaged", "low": "disengaged"},
         },
     }
 )

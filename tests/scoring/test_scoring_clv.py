@@ -1,11 +1,10 @@
-"""CLV: the published CDNOW estimates, the SQL summary and the prediction formulas."""
+"""CLV: the published CDNOW estimates, the purchase summary and the prediction formulas."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,10 +14,11 @@ from pipelines.scoring.clv import (
     ClvConfig,
     bgnbd_expected_purchases,
     bgnbd_p_alive,
-    customer_summary,
+    clv_scores,
     fit_bgnbd,
     fit_gamma_gamma,
     gamma_gamma_expected_spend,
+    purchase_summary,
     score_clv,
 )
 
@@ -67,26 +67,59 @@ def test_gamma_gamma_spend_shrinks_to_population_mean():
     assert pop_mean < spend[1] < spend[2] < 100.0
 
 
-def test_summary_sql_counts_one_purchase_per_net_positive_day():
-    con = duckdb.connect()
-    con.execute("create schema marts")
-    con.execute(
-        """create table marts.orders as select * from (values
-        ('1', 'a', date '2024-01-01', 'completed', 100.0),
-        ('2', 'a', date '2024-01-01', 'completed', 50.0),   -- same day: one purchase
-        ('3', 'a', date '2024-01-15', 'completed', 30.0),
-        ('4', 'a', date '2024-01-29', 'refunded', 0.0),      -- net 0: not a purchase
-        ('5', 'b', date '2024-01-29', 'cancelled', 0.0),
-        ('6', 'c', date '2024-01-08', 'completed', 70.0)
-        ) t(order_id, golden_account_id, order_date, status, net_amount_cny)"""
+def test_purchase_summary_puts_the_feature_history_in_model_time_units():
+    # One purchase per net-positive day is the feature layer's rule (dbt unit test
+    # test_purchase_history_counts_one_purchase_per_net_positive_day); here: units, buyers only.
+    features = pd.DataFrame(
+        {
+            "golden_account_id": ["a", "b", "c"],
+            "purchase_days": [3, 0, 1],
+            "days_first_to_last_purchase": [14, None, 0],
+            "days_since_first_purchase": [42, None, 35],
+            "repeat_purchase_mean_spend": [30.0, None, 0.0],
+        }
     )
-    s = customer_summary(con, date(2024, 2, 12), 7).set_index("golden_account_id")
-    assert set(s.index) == {"a", "c"}
-    assert s.loc["a", "frequency"] == 1
-    assert s.loc["a", "recency"] == pytest.approx(2.0)
-    assert s.loc["a", "T"] == pytest.approx(6.0)
-    assert s.loc["a", "monetary_value"] == pytest.approx(30.0)  # repeat purchases only
-    assert s.loc["c", "frequency"] == 0 and s.loc["c", "monetary_value"] == 0
+    s = purchase_summary(features, 7).set_index("golden_account_id")
+    assert list(s.index) == ["a", "c"]
+    assert s.loc["a"].tolist() == [2.0, 2.0, 6.0, 30.0]
+    assert s.loc["c"].tolist() == [0.0, 0.0, 5.0, 0.0]
+
+
+def _features_from_cdnow() -> pd.DataFrame:
+    d = pd.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv")
+    return pd.DataFrame(
+        {
+            "golden_account_id": d["ID"].astype(str),
+            "purchase_days": d["x"] + 1,
+            "days_first_to_last_purchase": d["t_x"] * 7,
+            "days_since_first_purchase": d["T"] * 7,
+            "repeat_purchase_mean_spend": d["zbar"],
+        }
+    )
+
+
+def test_clv_scores_cover_every_account_and_are_reproducible():
+    features = pd.concat(
+        [
+            _features_from_cdnow(),
+            pd.DataFrame({"golden_account_id": ["never"], "purchase_days": [0]}),
+        ],
+        ignore_index=True,
+    )
+    cfg = ClvConfig(version="t", time_unit_days=7, horizon_days=273)
+    first = clv_scores(features, cfg, date(2024, 6, 30))
+    again = clv_scores(features, cfg, date(2024, 6, 30))
+    scores = first.scores.set_index("golden_account_id")
+    assert len(scores) == len(features) and first.customers_fitted == len(features) - 1
+    assert scores.loc["never", ["expected_purchases_12m", "clv_12m"]].tolist() == [0.0, 0.0]
+    assert pd.isna(scores.loc["never", "p_alive"])
+    assert scores.loc["never", "clv_reason"].startswith("no purchases yet")
+    assert scores["clv_percentile"].between(0, 1).all()
+    # Same data, same parameters and the same version, to the bit.
+    assert first.model_version == again.model_version
+    assert first.model_version.startswith("bgnbd-gg-20240630-")
+    pd.testing.assert_frame_equal(first.scores, again.scores, check_exact=True)
+    assert sig3(first.bgnbd.r) == 0.243
 
 
 def test_score_clv_churn_is_complement_of_alive_and_sample_fit_runs():

@@ -1,20 +1,25 @@
-"""Conversion: features as of a lead (one SQL for accounts too), PSI, the time split,
-retraining decisions and the too-few-positives fallback."""
+"""Conversion: model inputs from the feature layer, PSI, the time split, retraining and reuse
+decisions, the run's recorded choice and the too-few-positives fallback."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipelines.scoring.conversion import (
     ConversionConfig,
+    ModelChoice,
+    account_rows,
+    choose_model,
     fallback_scores,
-    lead_features,
+    lead_rows,
+    model_matrix,
     psi,
+    read_choice,
+    record_choice,
     retrain_reason,
     time_split,
     train_conversion_model,
@@ -83,81 +88,78 @@ def test_config_rejects_bad_calibration(tmp_path):
     from pipelines.config import ConfigError
 
     p = tmp_path / "c.yaml"
-    p.write_text("version: '1'\nactivity_types: [meeting]\ncalibration: platt\n")
+    p.write_text("version: '1'\ncalibration: platt\n")
     with pytest.raises(ConfigError, match="calibration"):
         load_config(ConversionConfig, p)
 
 
 AS_OF = date(2024, 6, 30)
-T = datetime(2024, 6, 30, 23, 59, 59)  # the run time accounts are scored at for AS_OF
 
 
-def _warehouse() -> duckdb.DuckDBPyConnection:
-    """Two accounts; A's lead is created exactly at the run time, so its row and A's
-    as-of-today row must agree (one SQL for training and serving)."""
-    con = duckdb.connect()
-    con.execute("create schema marts")
-    con.execute(
-        "create table marts.customer_360 as select * from (values "
-        "('A', 'saas', 'small', '华东', 50, 1e6), ('B', 'retail', 'large', '华北', 900, 1e8)) "
-        "as t(golden_account_id, industry, size_band, region, employee_count, annual_revenue_cny)"
+def test_accounts_are_scored_as_a_lead_created_today_with_the_same_inputs():
+    """Training rows and scoring rows get the same model inputs from the same feature names;
+    an account's categorical lead source is its latest lead's (the as-of-lead engagement
+    itself is a dbt unit test: test_lead_features_are_as_of_the_lead_creation)."""
+    shared = {
+        "golden_account_id": ["A"],
+        "industry": ["saas"],
+        "size_band": [None],
+        "region": ["华东"],
+        "employee_count": [-5],
+        "annual_revenue_cny": [None],
+        "engagement_decayed": [1.25],
+        "engagement_events": [3],
+        "days_since_last_touch": [10.0],
+        "prior_paid_orders": [1],
+        "prior_net_revenue": [99.0],
+    }
+    lead = lead_rows(pd.DataFrame({**shared, "lead_id": ["L1"], "lead_source": ["web"]}))
+    account = account_rows(pd.DataFrame({**shared, "latest_lead_source": ["web"]}))
+    X_lead, X_account = model_matrix(lead, CFG.features), model_matrix(account, CFG.features)
+    pd.testing.assert_frame_equal(X_lead, X_account)
+    row = X_account.iloc[0]
+    assert row["lead_source"] == "web" and row["size_band"] == "(missing)"
+    assert row["log_employee_count"] == 0.0  # negative head count clipped, then log1p
+    assert row["log_annual_revenue"] == 0.0
+    assert row["log_prior_net_revenue"] == pytest.approx(np.log(100.0))
+    assert list(X_account.columns) == CFG.features
+
+
+def test_run_choice_is_recorded_for_the_scoring_step(tmp_path):
+    with pytest.raises(FileNotFoundError, match="run the scores/conversion_model step"):
+        read_choice(tmp_path, "20240630-abc")
+    record_choice(tmp_path, "20240630-abc", ModelChoice(None, "retrain (no stored model): Only 3"))
+    assert read_choice(tmp_path, "20240630-abc") == ModelChoice(
+        None, "retrain (no stored model): Only 3"
     )
-    con.execute(
-        "create table marts.leads as select * from (values "
-        "('L1', 'A', 'web', 'open', $t::timestamp), "
-        "('L2', 'B', 'event', 'lost', $t::timestamp - interval 30 day)) "
-        "as t(lead_id, golden_account_id, lead_source, status, created_at)",
-        {"t": T},
+
+
+def _learnable_leads(n: int, seed: int = 3) -> pd.DataFrame:
+    """Decided leads whose conversion follows engagement (with noise), outcomes interleaved."""
+    df = _leads(n, 0)
+    rng = np.random.default_rng(seed)
+    flip = rng.random(n) < 0.1  # label noise
+    converted = (df["engagement_decayed"] > 0.6) ^ flip
+    df["status"] = np.where(converted, "converted", "lost")
+    return df
+
+
+def test_a_fresh_stored_model_is_reused_and_a_later_one_never_used(tmp_path):
+    leads = _learnable_leads(600)
+    cfg = CFG.model_copy(
+        update={"calibration_cv": 2, "hgb": CFG.hgb.model_copy(update={"max_iter": 30})}
     )
-    acts = [
-        ("A", "web_visit", T - timedelta(days=10)),
-        ("A", "meeting", T - timedelta(days=100)),
-        ("A", "unsubscribe", T - timedelta(days=5)),  # an event, not a touch
-        ("A", "email_open", T - timedelta(days=400)),  # outside the 365-day look-back
-        ("A", "not_a_configured_type", T - timedelta(days=1)),
-        ("B", "meeting", T - timedelta(days=3)),  # after B's lead: not "before" it
-    ]
-    con.execute(
-        "create table marts.activities (golden_account_id varchar, activity_type varchar, "
-        "occurred_at timestamp)"
+    first = choose_model(leads, tmp_path, AS_OF, "v1", cfg)
+    assert first.choice.status.startswith("retrain (no stored model): Trained conv-20240630-")
+    # Engagement decides conversion here (10% noise): the holdout AUC is far from a coin flip.
+    assert first.trained is not None and first.card["metrics"]["roc_auc"] > 0.8
+    again = choose_model(leads, tmp_path, date(2024, 7, 2), "v1", cfg)
+    assert again.choice == ModelChoice(
+        first.choice.model_version, f"reused stored model {first.choice.model_version}"
     )
-    con.executemany("insert into marts.activities values (?, ?, ?)", acts)
-    con.execute(
-        "create table marts.orders (golden_account_id varchar, order_date date, "
-        "net_amount_cny double)"
-    )
-    con.execute("insert into marts.orders values ('A', '2024-01-01', 100.0)")
-    return con
-
-
-def test_engagement_features_as_of_the_lead_with_decay_and_last_touch():
-    con = _warehouse()
-    leads = lead_features(con, AS_OF, CFG).set_index("lead_id")
-    a, b = leads.loc["L1"], leads.loc["L2"]
-    hl = CFG.half_life_days
-    assert a["engagement_decayed"] == pytest.approx(0.5 ** (10 / hl) + 0.5 ** (100 / hl))
-    assert a["events_lookback"] == 3
-    assert a["days_since_last_touch"] == pytest.approx(10)
-    assert a["prior_paid_orders"] == 1
-    # Nothing before B's lead: no decayed engagement, last touch "the whole look-back ago".
-    assert b["engagement_decayed"] == 0 and b["events_lookback"] == 0
-    assert b["days_since_last_touch"] == CFG.lookback_days
-
-
-def test_accounts_scored_as_of_today_use_the_same_definitions():
-    con = _warehouse()
-    leads = lead_features(con, AS_OF, CFG).set_index("golden_account_id")
-    accounts = lead_features(con, AS_OF, CFG, for_accounts=True).set_index("golden_account_id")
-    assert set(CFG.numeric_features) <= set(accounts.columns)
-    # A's lead was created at the run time: identical features.
-    for f in CFG.numeric_features:
-        assert accounts.loc["A", f] == pytest.approx(leads.loc["A", f]), f
-    # B as of today sees the meeting 3 days ago that its older lead did not.
-    assert accounts.loc["B", "days_since_last_touch"] == pytest.approx(3)
-    assert accounts.loc["B", "engagement_decayed"] == pytest.approx(0.5 ** (3 / CFG.half_life_days))
-    assert accounts.loc["B", "lead_source"] == "event"
-
-
-def test_config_rejects_activity_type_names_unsafe_for_sql():
-    with pytest.raises(ValueError, match="bad activity type"):
-        ConversionConfig(version="1", activity_types=["meeting' or 1=1 --"])
+    # A backfill before the model's date cannot see it: it trains its own.
+    earlier = choose_model(leads, tmp_path, date(2024, 6, 1), "v1", cfg)
+    assert earlier.choice.model_version != first.choice.model_version
+    # Rules changed: retrain.
+    changed = choose_model(leads, tmp_path, AS_OF, "v2", cfg)
+    assert "rules changed (v1 -> v2)" in changed.choice.status

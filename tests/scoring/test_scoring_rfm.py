@@ -1,15 +1,16 @@
-"""RFM: binning with ties, fixed thresholds, the segment grid and netting in SQL."""
+"""RFM scores: binning with ties, fixed thresholds, the segment grid, no purchase.
+
+The RFM values (recency, frequency, monetary with refunds and cancellations netted) are
+features, tested where they are computed: dbt_project/models/features/_features__models.yml.
+"""
 
 from __future__ import annotations
 
-from datetime import date
-
-import duckdb
 import pandas as pd
 import pytest
 
 from pipelines.config import ConfigError
-from pipelines.scoring.rfm import DimensionRule, RfmConfig, bin_dimension, rfm_values, score_rfm
+from pipelines.scoring.rfm import DimensionRule, RfmConfig, bin_dimension, score_rfm
 from tests.config_files import load_config
 
 
@@ -57,28 +58,23 @@ def test_segment_grid_and_no_purchase(cfg):
     assert "500 days" in out.loc["lost", "rfm_reason"]
 
 
-def test_rfm_sql_nets_refunds_and_cancellations():
-    con = duckdb.connect()
-    con.execute("create schema marts")
-    con.execute(
-        "create table marts.customer_360 as select * from (values ('a'), ('b'), ('c')) t(golden_account_id)"
+def test_accounts_without_a_paid_order_in_the_window_are_no_purchase(cfg):
+    # The feature layer gives frequency 0 (and null recency / monetary) for them; the values
+    # themselves are computed and unit-tested in dbt (models/features, account_features).
+    features = pd.DataFrame(
+        {
+            "golden_account_id": ["a", "b"],
+            "rfm_recency_days": [20, None],
+            "rfm_frequency": [2, 0],
+            "rfm_monetary": [140.0, None],
+        }
     )
-    con.execute(
-        """create table marts.orders as select * from (values
-        ('1', 'a', date '2024-06-01', 'completed', 100.0),
-        ('2', 'a', date '2024-06-20', 'refunded', 0.0),
-        ('3', 'a', date '2024-06-10', 'partially_refunded', 40.0),
-        ('4', 'b', date '2024-06-25', 'cancelled', 0.0),
-        ('5', 'c', date '2020-01-01', 'completed', 10.0)
-        ) t(order_id, golden_account_id, order_date, status, net_amount_cny)"""
-    )
-    v = rfm_values(con, date(2024, 6, 30), 730).set_index("golden_account_id")
-    assert v.loc["a", "rfm_frequency"] == 2
-    assert v.loc["a", "rfm_monetary"] == pytest.approx(140.0)
-    assert v.loc["a", "rfm_recency_days"] == 20
-    assert (
-        v.loc[["b", "c"], ["rfm_frequency", "rfm_monetary", "rfm_recency_days"]].isna().all().all()
-    )
+    out = score_rfm(features, cfg).set_index("golden_account_id")
+    assert out.loc["b", ["rfm_recency_days", "rfm_frequency", "rfm_monetary"]].isna().all()
+    assert out.loc["b", "rfm_segment"] == "No purchase"
+    assert out.loc["b", "rfm_reason"] == f"no paid order in the last {cfg.lookback_days} days"
+    assert out.loc["a", "rfm_frequency"] == 2 and out.loc["a", "rfm_r"] == 5
+    assert "20 days ago, 2 paid orders, CNY 140" in out.loc["a", "rfm_reason"]
 
 
 def test_config_errors_name_the_key(tmp_path):

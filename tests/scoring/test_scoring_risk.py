@@ -31,10 +31,13 @@ def test_levels_and_stale_flag():
             "refund_rate": [0.0, 0.0, 0.0, 0.0, 0.9],
         }
     )
+    # The feature layer's risk_age_days: days from the assessment to the as-of date.
+    acc["risk_age_days"] = (pd.Timestamp(AS_OF) - pd.to_datetime(acc["risk_as_of_date"])).dt.days
     cfg = cfg.model_copy(update={"levels": cfg.levels.model_copy(update={"high": 20})})
-    out = score_risk(acc, AS_OF, cfg).set_index("golden_account_id")
+    out = score_risk(acc, cfg).set_index("golden_account_id")
     assert out.loc["good", "risk_level"] == "low" and not out.loc["good", "risk_stale"]
     assert out.loc["bad", "risk_level"] == "high" and out.loc["bad", "risk_score"] == 100
+    assert out.loc["bad", "risk_age_days"] == 29 and out.loc["bad_stale", "risk_age_days"] == 911
     # Stale external data is not trusted: same bad bureau data, but unknown and 0 points.
     assert out.loc["bad_stale", "risk_stale"] and out.loc["bad_stale", "risk_level"] == "unknown"
     assert out.loc["bad_stale", "risk_score"] == 0

@@ -7,6 +7,7 @@ activity_tag) and data tests run inside that build; these tests check the built 
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from dagster import AssetKey
@@ -216,6 +217,7 @@ def test_profile_summary_metadata(scenario_warehouse):
 
 
 def test_docs_generate(scenario_warehouse, tmp_path):
+    from pipelines.run_context import dbt_vars_for
     from tests.conftest import dbt_cli
 
     target = tmp_path / "docs_target"
@@ -227,9 +229,9 @@ def test_docs_generate(scenario_warehouse, tmp_path):
         "--log-path",
         str(tmp_path / "logs"),
         "--vars",
-        '{"as_of_date": "2024-06-30"}',
+        json.dumps(dbt_vars_for(date(2024, 6, 30))),
         env={"STRATUM_WAREHOUSE": str(scenario_warehouse.path)},
     )
     catalog = json.loads((target / "catalog.json").read_text())
     nodes = {node["metadata"]["name"] for node in catalog["nodes"].values()}
-    assert {"customer_360", "group_360", "int_account_identity_map"} <= nodes
+    assert {"customer_360", "group_360", "int_account_identity_map", "account_features"} <= nodes
