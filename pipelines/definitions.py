@@ -21,15 +21,16 @@ from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.scoring.assets import scoring_assets
 from pipelines.tiering.assets import tiering_assets
-from pipelines.transform.assets import dbt_models, dbt_resource, dbt_staging_models
+from pipelines.transform.assets import dbt_resource, transform_assets
 
 defs = Definitions(
+    # transform_assets: dbt staging, then (after identity matching) the marts and features,
+    # account_scores over the score tables, the published tier rows over the tier table.
     assets=with_catalog(
         [
             *raw_assets,
-            dbt_staging_models,
+            *transform_assets,
             *identity_assets,
-            dbt_models,
             *scoring_assets,
             *tiering_assets,
             *publish_assets,

@@ -2,6 +2,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from pipelines.metadata import markdown_table
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.publish.snapshot import publish
 from pipelines.publish.summary import tier_summary
@@ -13,6 +14,7 @@ from pipelines.settings import get_paths
 @asset(
     key=AssetKey(["publish", "tier_snapshot"]),
     deps=[
+        AssetKey(["tiers", "published_customer_tier"]),
         AssetKey(["tiers", "customer_tier"]),
         AssetKey(["tiers", "tier_kpis"]),
         AssetKey(["identity", "account_matches"]),
@@ -49,7 +51,7 @@ def tier_snapshot(
             "parquet_sha256": info.parquet_sha256,
             "serving_db": MetadataValue.path(str(paths.serving_db)),
             "serving_tables": MetadataValue.json(counts),
-            "tier_summary": MetadataValue.md(summary.to_markdown(index=False)),
+            "tier_summary": MetadataValue.md(markdown_table(summary)),
         }
     )
 

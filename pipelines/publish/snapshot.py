@@ -38,8 +38,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import warehouse as wh
 from pipelines.history import MANIFEST_FILE, SNAPSHOT_FILE, SnapshotInfo
-from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS, SERVING_TIER_TABLES
+from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS, PUBLISHED_MODEL, SERVING_TIER_TABLES
 from pipelines.publish.serving import (
     build_serving_db,
     change_table_select,
@@ -51,17 +52,9 @@ from pipelines.publish.serving import (
 from pipelines.publish.text_safety import safe_text_sql
 from pipelines.quality.volume import VOLUMES_FILE, run_volumes
 from pipelines.run_context import RunContext
-from pipelines.tiering.store import check_tier_table
+from pipelines.tiering.store import TierTableError, check_tier_table
 
 STAGING_DIR = ".staging"  # under the serving dir, beside (not inside) snapshots/
-
-# Where each published column comes from, in order of preference. The tier table is the
-# authority for everything it carries; scores and the profile fill in the rest.
-SOURCE_TABLES: list[tuple[str, str]] = [
-    ("t", "tiers.customer_tier"),
-    ("s", "scores.account_scores"),
-    ("c", "marts.customer_360"),
-]
 
 
 class SnapshotExistsError(RuntimeError):
@@ -69,58 +62,43 @@ class SnapshotExistsError(RuntimeError):
 
 
 class PublishContractError(RuntimeError):
-    """An upstream table lacks a column the published contract promises."""
-
-
-def _table_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> set[str]:
-    schema, table = qualified.split(".")
-    rows = con.execute(
-        "select column_name from information_schema.columns "
-        "where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    return {r[0] for r in rows}
+    """The rows to publish do not have the published contract's columns."""
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def snapshot_select_sql(con: duckdb.DuckDBPyConnection, code_version_value: str) -> str:
-    """The SELECT that produces one snapshot, every column cast to its contract type."""
-    available = {alias: _table_columns(con, table) for alias, table in SOURCE_TABLES}
-    if not available["t"]:
-        raise PublishContractError("tiers.customer_tier does not exist: run the tier step first")
-    exprs = []
-    missing = []
-    for name, dtype, _ in CUSTOMER_TIER_COLUMNS:
-        if name == "code_version":
-            exprs.append(f"cast({_sql_str(code_version_value)} as {dtype}) as {name}")
-            continue
-        alias = next((a for a, _ in SOURCE_TABLES if name in available[a]), None)
-        if alias is None:
-            missing.append(name)
-            continue
-        typed = f"cast({alias}.{name} as {dtype})"
-        # Text BI exports to spreadsheets: no control characters, no leading formula sign.
-        exprs.append(f"{safe_text_sql(typed) if dtype == 'VARCHAR' else typed} as {name}")
-    if missing:
+def snapshot_select_sql(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> str:
+    """The SELECT that produces one snapshot: the dbt model ``tiers.published_customer_tier``
+    (built for this run after the tier step), its columns checked against the contract, text
+    made safe for spreadsheets."""
+    if not wh.table_exists(con, PUBLISHED_MODEL):
         raise PublishContractError(
-            "published columns missing upstream (not in tiers.customer_tier, "
-            f"scores.account_scores or marts.customer_360): {', '.join(missing)}"
+            f"{PUBLISHED_MODEL} does not exist: run the dbt_publish_models step first"
         )
-    joins = []
-    if available["s"]:
-        joins.append("left join scores.account_scores as s using (golden_account_id)")
-    if available["c"]:
-        joins.append("left join marts.customer_360 as c using (golden_account_id)")
-    return (
-        "select\n    "
-        + ",\n    ".join(exprs)
-        + "\nfrom tiers.customer_tier as t\n"
-        + "\n".join(joins)
-        + "\norder by golden_account_id"
+    present = wh.table_columns(con, PUBLISHED_MODEL)
+    expected = [name for name, _, _ in CUSTOMER_TIER_COLUMNS]
+    if present != expected:
+        missing = [c for c in expected if c not in present]
+        extra = [c for c in present if c not in expected]
+        raise PublishContractError(
+            f"{PUBLISHED_MODEL} does not match the published contract (missing: "
+            f"{', '.join(missing) or '-'}; unexpected: {', '.join(extra) or '-'}; or another "
+            "order): rebuild it with dbt_publish_models"
+        )
+    ids, _ = wh.distinct_values(con, PUBLISHED_MODEL, "snapshot_id")
+    if ids != [snapshot_id]:
+        raise TierTableError(
+            f"{PUBLISHED_MODEL} holds snapshot(s) {', '.join(map(str, ids))}, not this run's "
+            f"{snapshot_id}: build it in this run (dbt_publish_models) before publishing"
+        )
+    # Text BI exports to spreadsheets: no control characters, no leading formula sign.
+    exprs = ", ".join(
+        f"{safe_text_sql(name) if dtype == 'VARCHAR' else name} as {name}"
+        for name, dtype, _ in CUSTOMER_TIER_COLUMNS
     )
+    return f"select {exprs} from {PUBLISHED_MODEL} order by golden_account_id"
 
 
 def _sha256(path: Path) -> str:
@@ -136,7 +114,7 @@ def _write_change_tables(con: duckdb.DuckDBPyConnection, folder: Path, snapshot_
     empty file with that schema when the tier step has not produced the table). A "latest"
     table (no snapshot id: the identity review queue) is copied whole, as this run left it."""
     for name, (source, _, scope) in SERVING_TIER_TABLES.items():
-        present = _table_columns(con, source)
+        present = set(wh.table_columns(con, source))
         target = _sql_str((folder / f"{name}.parquet").as_posix())
         if present and scope == "latest":
             sql, params = f"{change_table_select(name, present)} from {source}", []
@@ -160,7 +138,7 @@ def stage_snapshot(
     staging_dir.mkdir()
     try:
         target = staging_dir / SNAPSHOT_FILE
-        sql = snapshot_select_sql(con, ctx.code_version)
+        sql = snapshot_select_sql(con, ctx.snapshot_id)
         con.execute(
             f"copy ({sql}) to {_sql_str(target.as_posix())} (format parquet, compression zstd)"
         )

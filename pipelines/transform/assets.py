@@ -1,9 +1,21 @@
-"""dbt models as Dagster assets: ``dbt build`` in two parts around the identity matching asset.
+"""dbt models as Dagster assets: a few ``dbt build`` selections per run, one way to run them.
 
-Asset keys are the dbt names (``["customer_360"]``, ``["group_360"]``, ``["orders"]``...);
-sources map to the ingestion assets ``["raw", <entity>]`` through ``meta.dagster.asset_key`` in
-``_raw__sources.yml``. Downstream assets depend on models with
-``get_asset_key_for_model([dbt_models], "customer_360")``.
+The project is built in steps around the Python stages that sit between its models:
+
+- ``dbt_staging_models``: the seeds and staging views (cleaning) the identity matching asset
+  (pipelines/identity) reads, with their tests;
+- ``dbt_models``: from the identity models on (they read the matcher's output as the source
+  ``identity.account_identity``): golden accounts, tree, marts, the feature layer, the SCD2
+  snapshot and their tests;
+- ``dbt_score_models`` (tag ``after_scores``): ``scores.account_scores`` over the Python score
+  tables (source ``scores``);
+- ``dbt_publish_models`` (tag ``after_tiers``): ``tiers.published_customer_tier``, the rows a
+  snapshot publishes, over the tier step's table (source ``tiers``).
+
+Every selection runs through :func:`run_dbt_build` with the run's context as ``--vars``.
+Asset keys are the dbt names (``["customer_360"]``, ``["account_features"]``...) unless a node
+sets ``meta.dagster.asset_key`` (sources ``["raw", <entity>]``, ``["scores", <name>]``...,
+models such as ``["scores", "account_scores"]``).
 
 No ``from __future__ import annotations`` here: Dagster inspects the real ``context`` type.
 """
@@ -20,12 +32,14 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
+    AssetsDefinition,
     AssetSpec,
     MetadataValue,
     Output,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines import warehouse as wh
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContext, RunContextResource
@@ -50,10 +64,16 @@ class StratumDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         if unique_id.startswith("source."):
             return spec
+        props = self.get_resource_props(manifest, unique_id)
+        dagster_meta = (props.get("config", {}).get("meta") or props.get("meta") or {}).get(
+            "dagster", {}
+        )
+        group = dagster_meta.get("group", GROUP_NAME)
+        if dagster_meta.get("asset_key"):
+            return spec.replace_attributes(group_name=group)
         # dagster-dbt prefixes the configured schema (["marts", "customer_360"]); the project
         # agreed on bare model names, which are unique across the dbt project anyway.
-        name = self.get_resource_props(manifest, unique_id)["name"]
-        return spec.replace_attributes(key=AssetKey(name), group_name=GROUP_NAME)
+        return spec.replace_attributes(key=AssetKey(props["name"]), group_name=group)
 
     def get_asset_check_spec(
         self,
@@ -105,26 +125,20 @@ def dbt_build_args(ctx: RunContext, latest_snapshot_as_of: str | None) -> list[s
 
 
 def _latest_snapshot_as_of(warehouse: Warehouse) -> str | None:
+    relation = f"snapshots.{SNAPSHOT_NODE}"
     with warehouse.connect(read_only=True) as con:
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'snapshots' and table_name = ?",
-            [SNAPSHOT_NODE],
-        ).fetchone()[0]
-        if not exists:
+        if not wh.table_exists(con, relation):
             return None
-        latest = con.execute(
-            f"select max(dbt_valid_from) from snapshots.{SNAPSHOT_NODE}"
-        ).fetchone()
+        latest = con.execute(f"select max(dbt_valid_from) from {relation}").fetchone()
     return latest[0].date().isoformat() if latest and latest[0] else None
 
 
-def _dbt_build(
+def run_dbt_build(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, ctx: RunContext
 ) -> Iterator[Any]:
-    """The one dbt invocation of both dbt asset definitions: ``dbt build`` of the selected
-    part for the run's as-of date (``--vars``, never read from the environment), then row
-    counts (and the profile summary when customer_360 was built)."""
+    """``dbt build`` of the asset's selection for the run's as-of date (its context passed as
+    ``--vars``, never read from the environment); then row counts and, when customer_360 was
+    built, a profile summary as observations."""
     args = dbt_build_args(ctx, _latest_snapshot_as_of(warehouse))
     built: dict[str, AssetKey] = {}
     # dbt reads the warehouse path from the environment (profiles.yml), set for the
@@ -138,9 +152,16 @@ def _dbt_build(
                     event.output_name
                 )
             yield event
+    # After dbt has exited (and released the DuckDB file).
+    yield from _observations(context, warehouse, relations_for(invocation.manifest, built), built)
 
-    # After dbt has exited (and released the DuckDB file): row counts and a profile summary.
-    relations = relations_for(invocation.manifest, built)
+
+def _observations(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    relations: dict[str, str],
+    built: dict[str, AssetKey],
+) -> Iterator[AssetObservation]:
     with warehouse.connect(read_only=True) as con:
         counts = count_relation_rows(con, relations)
         summary = customer_360_summary(con) if AssetKey("customer_360") in built.values() else None
@@ -155,37 +176,41 @@ def _dbt_build(
         )
 
 
-@dbt_assets(
-    manifest=stratum_dbt_project.manifest_path,
-    project=stratum_dbt_project,
-    dagster_dbt_translator=StratumDbtTranslator(),
-    partitions_def=AS_OF_PARTITIONS,
-    select=STAGING_SELECT,
-    name="dbt_staging_models",
-)
-def dbt_staging_models(
-    context: AssetExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: Warehouse,
-    run: RunContextResource,
-) -> Iterator[Any]:
-    """``dbt build`` of the seeds and staging views (cleaning) with their tests."""
-    yield from _dbt_build(context, dbt, warehouse, run.ctx)
+def build_dbt_assets(name: str, select: str, exclude: str | None = None) -> AssetsDefinition:
+    """One ``@dbt_assets`` selection of the project, built by :func:`run_dbt_build`."""
+
+    @dbt_assets(
+        manifest=stratum_dbt_project.manifest_path,
+        project=stratum_dbt_project,
+        dagster_dbt_translator=StratumDbtTranslator(),
+        partitions_def=AS_OF_PARTITIONS,
+        select=select,
+        exclude=exclude,
+        name=name,
+    )
+    def _dbt_assets(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: Warehouse,
+        run: RunContextResource,
+    ) -> Iterator[Any]:
+        yield from run_dbt_build(context, dbt, warehouse, run.ctx)
+
+    return _dbt_assets
 
 
-@dbt_assets(
-    manifest=stratum_dbt_project.manifest_path,
-    project=stratum_dbt_project,
-    dagster_dbt_translator=StratumDbtTranslator(),
-    partitions_def=AS_OF_PARTITIONS,
-    exclude=STAGING_SELECT,
+AFTER_SCORES = "tag:after_scores"
+AFTER_TIERS = "tag:after_tiers"
+
+# Seeds and staging, before the identity matching asset.
+dbt_staging_models = build_dbt_assets("dbt_staging_models", STAGING_SELECT)
+# From the identity models to the marts and the feature layer.
+dbt_models = build_dbt_assets(
+    "dbt_models", "fqn:*", exclude=f"{STAGING_SELECT} {AFTER_SCORES} {AFTER_TIERS}"
 )
-def dbt_models(
-    context: AssetExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: Warehouse,
-    run: RunContextResource,
-) -> Iterator[Any]:
-    """``dbt build`` from identity on: golden accounts, tree, marts, the SCD2 snapshot and
-    all tests, for the run's as-of date."""
-    yield from _dbt_build(context, dbt, warehouse, run.ctx)
+# scores.account_scores, over the Python score tables.
+dbt_score_models = build_dbt_assets("dbt_score_models", AFTER_SCORES)
+# tiers.published_customer_tier, over the tier step's table.
+dbt_publish_models = build_dbt_assets("dbt_publish_models", AFTER_TIERS)
+
+transform_assets = [dbt_staging_models, dbt_models, dbt_score_models, dbt_publish_models]

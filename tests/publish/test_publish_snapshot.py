@@ -16,6 +16,7 @@ import pytest
 from pipelines.history import list_snapshots
 from pipelines.publish.contract import (
     CUSTOMER_TIER_COLUMNS,
+    PUBLISHED_MODEL,
     SERVING_TIER_TABLES,
     TIER_HISTORY_COLUMNS,
     TIER_SNAPSHOTS_COLUMNS,
@@ -34,10 +35,6 @@ TIER_ONLY = {
     "snapshot_id", "as_of_date", "tier", "tier_name_en", "tier_name_zh", "service_strategy_en",
     "service_strategy_zh", "owner_team", "rule_fired", "reason_en", "reason_zh", "risk_flag",
     "in_control_group", "tier_since", "pending_downgrade_to", "pending_since", "policy_version",
-}  # fmt: skip
-PROFILE_ONLY = {
-    "account_name", "industry", "size_band", "province", "city", "region",
-    "root_golden_account_id", "contacts_reachable", "contacts_opted_out", "last_opt_out_date",
 }  # fmt: skip
 
 
@@ -69,18 +66,14 @@ def _value(name: str, dtype: str, account: str, tier: str, snapshot_id: str, as_
 def stage_upstream(
     con: duckdb.DuckDBPyConnection, tiers: dict[str, str], snapshot_id: str, as_of: date
 ) -> None:
-    """Create tiers.customer_tier, scores.account_scores and marts.customer_360 by hand."""
+    """What a run's tier step and dbt_publish_models leave in the warehouse, by hand:
+    tiers.customer_tier and the dbt model tiers.published_customer_tier."""
     groups = {
         "tiers.customer_tier": [c for c in CUSTOMER_TIER_COLUMNS if c[0] in TIER_ONLY],
-        "marts.customer_360": [c for c in CUSTOMER_TIER_COLUMNS if c[0] in PROFILE_ONLY],
-        "scores.account_scores": [
-            c
-            for c in CUSTOMER_TIER_COLUMNS
-            if c[0] not in TIER_ONLY | PROFILE_ONLY | {"golden_account_id", "code_version"}
-        ],
+        PUBLISHED_MODEL: [c for c in CUSTOMER_TIER_COLUMNS if c[0] != "golden_account_id"],
     }
+    con.execute("create schema if not exists tiers")
     for table, cols in groups.items():
-        con.execute(f"create schema if not exists {table.split('.')[0]}")
         cols = [("golden_account_id", "VARCHAR", "")] + cols
         con.execute(
             f"create or replace table {table} ({', '.join(f'{n} {t}' for n, t, _ in cols)})"
@@ -98,6 +91,11 @@ def stage_upstream(
             con.execute(f"insert into {table} select * from _upstream_rows")
         finally:
             con.unregister("_upstream_rows")
+    # The model's own column order is the contract's.
+    names = ", ".join(n for n, _, _ in CUSTOMER_TIER_COLUMNS)
+    con.execute(
+        f"create or replace table {PUBLISHED_MODEL} as select {names} from {PUBLISHED_MODEL}"
+    )
 
 
 @pytest.fixture
@@ -215,7 +213,7 @@ def test_history_closes_accounts_gone_from_the_current_snapshot(warehouse, tmp_p
 def test_missing_contract_column_fails_loudly(warehouse, tmp_path):
     ctx = run_context(date(2026, 1, 1), "s1")
     stage_upstream(warehouse, {"g1": "A"}, ctx.snapshot_id, date(2026, 1, 1))
-    warehouse.execute("alter table scores.account_scores drop column clv_12m")
+    warehouse.execute(f"alter table {PUBLISHED_MODEL} drop column clv_12m")
     with pytest.raises(PublishContractError, match="clv_12m"):
         publish(warehouse, tmp_path, tmp_path / "serving.duckdb", ctx)
     assert not (tmp_path / "snapshots").exists()

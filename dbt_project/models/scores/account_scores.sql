@@ -1,0 +1,153 @@
+-- All scores side by side, one row per golden account: the tier stage's input. The score
+-- tables are written by the Python score assets (source 'scores'); the model versions are what
+-- those steps stamped on their tables in this run.
+
+with
+
+features as (
+
+    select * from {{ ref('account_features') }}
+
+),
+
+rfm as (
+
+    select * from {{ source('scores', 'rfm') }}
+
+),
+
+abc as (
+
+    select * from {{ source('scores', 'abc') }}
+
+),
+
+clusters as (
+
+    select * from {{ source('scores', 'clusters') }}
+
+),
+
+behaviour as (
+
+    select * from {{ source('scores', 'behaviour') }}
+
+),
+
+fit as (
+
+    select * from {{ source('scores', 'fit') }}
+
+),
+
+conversion as (
+
+    select * from {{ source('scores', 'conversion') }}
+
+),
+
+clv as (
+
+    select * from {{ source('scores', 'clv') }}
+
+),
+
+risk as (
+
+    select * from {{ source('scores', 'risk') }}
+
+),
+
+model_versions as (
+
+    select
+        {{ dbt.concat([
+            "'clusters='", "coalesce(clusters_version.version, '')",
+            "';conversion='", "coalesce(conversion_version.version, '')",
+            "';clv='", "coalesce(clv_version.version, '')",
+        ]) }} as model_version
+    from (select max(model_version) as version from clusters) as clusters_version
+    cross join (select max(model_version) as version from conversion) as conversion_version
+    cross join (select max(model_version) as version from clv) as clv_version
+
+)
+
+select
+    cast(features.golden_account_id as varchar) as golden_account_id,
+    cast({{ as_of_date() }} as date) as as_of_date,
+    cast(features.has_paid_order as boolean) as has_paid_order,
+    cast(features.net_revenue_365d as double) as net_revenue_365d,
+    cast(features.net_revenue_lifetime as double) as net_revenue_lifetime,
+    cast(rfm.rfm_recency_days as double) as rfm_recency_days,
+    cast(rfm.rfm_frequency as double) as rfm_frequency,
+    cast(rfm.rfm_monetary as double) as rfm_monetary,
+    cast(rfm.rfm_r as double) as rfm_r,
+    cast(rfm.rfm_f as double) as rfm_f,
+    cast(rfm.rfm_m as double) as rfm_m,
+    cast(rfm.rfm_score as double) as rfm_score,
+    cast(rfm.rfm_segment as varchar) as rfm_segment,
+    cast(abc.abc_class as varchar) as abc_class,
+    cast(abc.revenue_share_cum as double) as revenue_share_cum,
+    cast(clusters.cluster_id as integer) as cluster_id,
+    cast(clusters.cluster_label as varchar) as cluster_label,
+    cast(behaviour.behaviour_points as double) as behaviour_points,
+    cast(fit.fit_score as double) as fit_score,
+    cast(conversion.conversion_probability as double) as conversion_probability,
+    cast(conversion.conversion_source as varchar) as conversion_source,
+    cast(clv.expected_purchases_12m as double) as expected_purchases_12m,
+    cast(clv.p_alive as double) as p_alive,
+    cast(clv.churn_risk as double) as churn_risk,
+    cast(clv.clv_12m as double) as clv_12m,
+    cast(clv.clv_percentile as double) as clv_percentile,
+    cast(risk.risk_score as double) as risk_score,
+    cast(risk.risk_level as varchar) as risk_level,
+    cast(risk.risk_stale as boolean) as risk_stale,
+    cast(
+        concat_ws(
+            ' | ',
+            rfm.rfm_segment,
+            {{ dbt.concat(["'ABC '", "abc.abc_class"]) }},
+            clusters.cluster_label,
+            clv.clv_reason,
+            risk.risk_reason,
+            behaviour.behaviour_reason
+        ) as varchar
+    ) as score_reasons,
+    cast('{{ var("rules_version", "") }}' as varchar) as rules_version,
+    cast(model_versions.model_version as varchar) as model_version,
+    cast(
+        concat_ws(
+            ' | ',
+            rfm.rfm_segment_zh,
+            {{ dbt.concat(["abc.abc_class", "'类'"]) }},
+            clusters.cluster_label_zh,
+            clv.clv_reason_zh,
+            risk.risk_reason_zh,
+            behaviour.behaviour_reason_zh
+        ) as varchar
+    ) as score_reasons_zh,
+    cast(rfm.rfm_reason as varchar) as rfm_reason,
+    cast(abc.abc_reason as varchar) as abc_reason,
+    cast(behaviour.behaviour_reason as varchar) as behaviour_reason,
+    cast(fit.fit_reason as varchar) as fit_reason,
+    cast(conversion.conversion_reason as varchar) as conversion_reason,
+    cast(clv.clv_reason as varchar) as clv_reason,
+    cast(risk.risk_reason as varchar) as risk_reason
+from features
+cross join model_versions
+left join rfm
+    on features.golden_account_id = rfm.golden_account_id
+left join abc
+    on features.golden_account_id = abc.golden_account_id
+left join clusters
+    on features.golden_account_id = clusters.golden_account_id
+left join behaviour
+    on features.golden_account_id = behaviour.golden_account_id
+left join fit
+    on features.golden_account_id = fit.golden_account_id
+left join conversion
+    on features.golden_account_id = conversion.golden_account_id
+left join clv
+    on features.golden_account_id = clv.golden_account_id
+left join risk
+    on features.golden_account_id = risk.golden_account_id
