@@ -7,7 +7,9 @@ process. Stage code never writes SQL to move a DataFrame: it calls :func:`read_t
 :func:`replace_table` or :func:`replace_rows` with the relation's column contract.
 
 DuckDB facts that shape this module: one writer per file, and a read-only holder blocks writers
-too; relations have no ``fetchone()`` (``con.execute(sql).fetchone()`` does).
+too; relations have no ``fetchone()``; and since DuckDB 2.0 a result read with ``fetchone()``
+stays open and blocks ``register`` on the connection, so the helpers here read every result
+to the end (``fetchall()``).
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     if catalog is not None:
         sql += " and table_catalog = ?"
         params.append(catalog)
-    return bool(con.execute(sql, params).fetchone()[0])
+    return bool(con.execute(sql, params).fetchall()[0][0])
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -114,7 +116,7 @@ def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
 
 def row_count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
     """Rows of a relation."""
-    return int(con.execute(f"select count(*) from {quoted(relation)}").fetchone()[0])
+    return int(con.execute(f"select count(*) from {quoted(relation)}").fetchall()[0][0])
 
 
 def read_table(
@@ -221,10 +223,22 @@ def replace_rows(
             )
 
 
+def rekey(con: duckdb.DuckDBPyConnection, relation: str, column: str, mapping: pd.Series) -> int:
+    """Set ``column`` to ``mapping[value]`` on the rows whose value is in ``mapping``'s index
+    (old -> new key); other rows stay. Returns the rows changed (0 on a second call)."""
+    frame = pd.DataFrame({"old": mapping.index.to_numpy(), "new": mapping.to_numpy()})
+    with _registered(con, frame) as name:
+        ((changed,),) = con.execute(
+            f"update {quoted(relation)} as t set {quoted(column)} = m.new "
+            f"from {name} as m where t.{quoted(column)} = m.old"
+        ).fetchall()
+    return int(changed)
+
+
 def distinct_values(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> tuple[list, int]:
     """The sorted distinct values of one column and the relation's row count."""
     values, rows = con.execute(
         f"select list(distinct {quoted(column)} order by {quoted(column)}), count(*) "
         f"from {quoted(relation)}"
-    ).fetchone()
+    ).fetchall()[0]
     return list(values or []), int(rows)

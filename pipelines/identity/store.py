@@ -23,7 +23,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from pipelines.identity.registry import EVENT_COLUMNS, REGISTRY_COLUMNS
+from pipelines import warehouse as wh
+from pipelines.identity.registry import EVENT_COLUMNS, REGISTRY_COLUMNS, resolve_redirects
 
 SCHEMA = "identity"
 
@@ -83,6 +84,18 @@ def read_registry(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.Data
         f"select {', '.join(REGISTRY_COLUMNS)} from identity.golden_ids order by 1"
     ).df()
     return previous, registry
+
+
+def merge_redirects(con: duckdb.DuckDBPyConnection) -> pd.Series:
+    """Golden id retired by a merge -> the id that survived (chains followed); empty before
+    the registry exists. What later stages follow to carry an account's history over."""
+    if not wh.table_exists(con, "identity.golden_ids"):
+        return pd.Series(dtype=object)
+    retired = con.execute(
+        "select golden_account_id, status, merged_into from identity.golden_ids "
+        "where status = 'retired'"
+    ).df()
+    return resolve_redirects(retired)
 
 
 def applied_decision_ids(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -3,6 +3,7 @@
 No ``from __future__ import annotations`` here: Dagster inspects the context annotation.
 """
 
+import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -14,12 +15,15 @@ from dagster import (
     asset,
 )
 
+from pipelines import warehouse as wh
 from pipelines.catalog import table_metadata
+from pipelines.metadata import markdown_table
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.settings import get_paths
 from pipelines.tiering.kpis import (
+    KPI_TABLE,
     compute_tier_kpis,
     read_current,
     read_previous_cohort,
@@ -27,8 +31,9 @@ from pipelines.tiering.kpis import (
 )
 from pipelines.tiering.ledger import migration_pivot
 from pipelines.tiering.metadata import movers_metadata, tier_share_metadata
-from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary, to_markdown
+from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary
 from pipelines.tiering.store import (
+    CUSTOMER_TIER,
     check_tier_table,
     follow_identity_merges,
     follow_merges,
@@ -84,12 +89,8 @@ def customer_tier(
             previous_state=follow_merges(read_state(con, serving_dir, previous), redirects),
         )
         write_outputs(con, out, ctx.as_of)
-        rows, distinct, bad = con.execute(
-            "select count(*), count(distinct golden_account_id), "
-            "count(*) filter (where tier is null or not list_contains(?, tier)) "
-            "from tiers.customer_tier",
-            [policy.codes],
-        ).fetchone()
+        written = wh.read_table(con, CUSTOMER_TIER, ["golden_account_id", "tier"])
+    check = tier_check(written, policy.codes, len(scores))
 
     counts = change_counts(out)
     expired = out.overrides[out.overrides["status"] != "active"]
@@ -98,7 +99,6 @@ def customer_tier(
             "Override for %s (%s) not applied: %s", row.golden_account_id, row.tier, row.status
         )
     summary = tier_summary(out, policy)
-    passed = rows == len(scores) and distinct == rows and bad == 0
     return MaterializeResult(
         metadata={
             "snapshot_id": ctx.snapshot_id,
@@ -106,11 +106,11 @@ def customer_tier(
             "previous_snapshot_id": previous.snapshot_id if previous else "none",
             "policy_version": ctx.policy_version,
             "accounts": MetadataValue.int(len(out.customer_tier)),
-            "tier_summary": MetadataValue.md(to_markdown(summary)),
+            "tier_summary": MetadataValue.md(markdown_table(summary)),
             **tier_share_metadata(summary),
             **movers_metadata(out, policy),
             "migration_matrix": MetadataValue.md(
-                to_markdown(migration_pivot(out.migration, policy.codes), index=True)
+                markdown_table(migration_pivot(out.migration, policy.codes), index=True)
             ),
             **{k: MetadataValue.int(v) for k, v in counts.items()},
             "risk_capped": MetadataValue.int(
@@ -123,23 +123,29 @@ def customer_tier(
                 int(out.customer_tier["override_applied"].sum())
             ),
             "overrides_not_applied": MetadataValue.md(
-                to_markdown(expired) if len(expired) else "none"
+                markdown_table(expired) if len(expired) else "none"
             ),
             **table_metadata(warehouse, "tiers.customer_tier"),
         },
-        check_results=[
-            AssetCheckResult(
-                check_name=CHECK_NAME,
-                passed=bool(passed),
-                severity=AssetCheckSeverity.ERROR,
-                metadata={
-                    "rows": rows,
-                    "distinct_accounts": distinct,
-                    "invalid_tier": bad,
-                    "scored": len(scores),
-                },
-            )
-        ],
+        check_results=[check],
+    )
+
+
+def tier_check(written: pd.DataFrame, codes: list[str], scored: int) -> AssetCheckResult:
+    """Every scored account has exactly one tier, and it is one of the policy's."""
+    rows = len(written)
+    distinct = int(written["golden_account_id"].nunique())
+    bad = int((~written["tier"].isin(codes)).sum())
+    return AssetCheckResult(
+        check_name=CHECK_NAME,
+        passed=rows == scored and distinct == rows and bad == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={
+            "rows": rows,
+            "distinct_accounts": distinct,
+            "invalid_tier": bad,
+            "scored": scored,
+        },
     )
 
 
@@ -178,7 +184,7 @@ def tier_kpis(
             policy_version=ctx.policy_version,
         )
         write_tier_kpis(con, kpis)
-        history = con.execute("select count(distinct snapshot_id) from tiers.tier_kpis").fetchone()
+        snapshots, _ = wh.distinct_values(con, KPI_TABLE, "snapshot_id")
     if previous_id is None:
         context.log.info("No previous cohort: retention and conversion are null for this run")
     shown = kpis[
@@ -203,8 +209,8 @@ def tier_kpis(
             "snapshot_id": ctx.snapshot_id,
             "previous_snapshot_id": previous_id or "none",
             "rows": MetadataValue.int(len(kpis)),
-            "snapshots_in_history": MetadataValue.int(int(history[0])),
-            "tier_kpis": MetadataValue.md(to_markdown(shown.where(shown.notna(), None))),
+            "snapshots_in_history": MetadataValue.int(len(snapshots)),
+            "tier_kpis": MetadataValue.md(markdown_table(shown)),
             **table_metadata(warehouse, "tiers.tier_kpis"),
         }
     )

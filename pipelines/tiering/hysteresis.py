@@ -25,7 +25,15 @@ import pandas as pd
 
 from pipelines.tiering.policy import Hysteresis
 
-STATE_COLUMNS = ["golden_account_id", "tier", "tier_since", "pending_downgrade_to", "pending_since"]
+# The state the next run needs, with its types as published in every snapshot (read back from
+# the previous in-force snapshot, pipelines.history, so an unpublished run leaves no state).
+STATE_COLUMNS = {
+    "golden_account_id": "varchar",
+    "tier": "varchar",
+    "tier_since": "date",
+    "pending_downgrade_to": "varchar",
+    "pending_since": "date",
+}
 
 # hysteresis_action values
 NEW = "new"

@@ -11,7 +11,7 @@ Two kinds of measure, with different populations:
 - **outcome measures** follow the *previous run's* cohort: the accounts that were in tier T and
   group g at the previous run (and still exist now), and what became of them by this run.
   ``retention_rate`` is the share of that cohort with at least one order in the 90 days up to
-  this run's as-of date (``customer_360.orders_90d > 0``) — an observed behaviour rather than a
+  this run's as-of date (``account_features.orders_90d > 0``) — an observed behaviour rather than a
   model estimate such as ``p_alive``. ``prospect_conversion_rate`` (prospect tier only) is the
   share of the previous run's prospects that now have a paid order (``has_paid_order``).
   Retention is not defined for the prospect tier, conversion only for it. Accounts of the
@@ -36,6 +36,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines import warehouse as wh
+from pipelines.contracts import source_columns
 from pipelines.history import SnapshotInfo, read_snapshot
 
 TREATED = "treated"
@@ -44,7 +46,7 @@ GROUPS = (TREATED, CONTROL)
 
 KPI_TABLE = "tiers.tier_kpis"
 
-# Per-account columns compute_tier_kpis reads from this run (tier table + customer_360).
+# Per-account columns compute_tier_kpis reads from this run (tier table + feature layer).
 CURRENT_COLUMNS = [
     "golden_account_id",
     "tier",
@@ -63,30 +65,9 @@ PREVIOUS_COLUMNS = {
     "in_control_group": "boolean",
 }
 
-# tiers.tier_kpis, in order, with DuckDB types.
+# tiers.tier_kpis, in order, with its types: the tiers source's contract.
 KPI_COLUMNS: list[tuple[str, str]] = [
-    ("snapshot_id", "varchar"),
-    ("as_of_date", "date"),
-    ("previous_snapshot_id", "varchar"),
-    ("policy_version", "varchar"),
-    ("tier", "varchar"),
-    ("treatment_group", "varchar"),
-    ("accounts", "bigint"),
-    ("net_revenue_365d_sum", "double"),
-    ("net_revenue_365d_mean", "double"),
-    ("clv_12m_mean", "double"),
-    ("p_alive_mean", "double"),
-    ("nps_mean", "double"),
-    ("nps_responders", "bigint"),
-    ("nps_coverage", "double"),
-    ("previous_accounts", "bigint"),
-    ("retained_accounts", "bigint"),
-    ("retention_rate", "double"),
-    ("converted_accounts", "bigint"),
-    ("prospect_conversion_rate", "double"),
-    ("retention_diff_vs_control", "double"),
-    ("nps_diff_vs_control", "double"),
-    ("conversion_diff_vs_control", "double"),
+    (c.name, c.data_type) for c in source_columns("tiers", "tier_kpis")
 ]
 
 
@@ -205,27 +186,17 @@ def compute_tier_kpis(
     return out[[c for c, _ in KPI_COLUMNS]]
 
 
-# --- warehouse I/O (no Dagster) -------------------------------------------------------------
+# --- warehouse I/O (no Dagster, no SQL: pipelines.warehouse) ------------------------------
 
 
 def read_current(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """This run's per-account inputs: ``tiers.customer_tier`` joined to ``marts.customer_360``."""
-    return con.execute(
-        """
-        select
-            t.golden_account_id,
-            t.tier,
-            cast(t.in_control_group as boolean) as in_control_group,
-            cast(t.net_revenue_365d as double) as net_revenue_365d,
-            cast(t.clv_12m as double) as clv_12m,
-            cast(t.p_alive as double) as p_alive,
-            cast(t.has_paid_order as boolean) as has_paid_order,
-            cast(c.orders_90d as bigint) as orders_90d,
-            cast(c.nps_avg_365d as double) as nps_avg_365d
-        from tiers.customer_tier as t
-        left join marts.customer_360 as c using (golden_account_id)
-        """
-    ).df()
+    """This run's per-account inputs: ``tiers.customer_tier`` with the accounts' orders in the
+    last 90 days and NPS from the feature layer."""
+    tiers = wh.read_table(con, "tiers.customer_tier", CURRENT_COLUMNS[:7])
+    features = wh.read_table(
+        con, "features.account_features", ["golden_account_id", "orders_90d", "nps_avg_365d"]
+    )
+    return tiers.merge(features, on="golden_account_id", how="left")
 
 
 def read_previous_cohort(
@@ -241,18 +212,5 @@ def read_previous_cohort(
 def write_tier_kpis(con: duckdb.DuckDBPyConnection, kpis: pd.DataFrame) -> None:
     """Replace this snapshot's rows of ``tiers.tier_kpis`` (history of other snapshots kept)."""
     snapshot_id = str(kpis["snapshot_id"].iloc[0])
-    con.execute("create schema if not exists tiers")
-    cols = ",\n".join(f"    {c} {t}" for c, t in KPI_COLUMNS)
-    con.execute(f"create table if not exists {KPI_TABLE} (\n{cols}\n)")
-    names = ", ".join(c for c, _ in KPI_COLUMNS)
-    select = ", ".join(f"cast({c} as {t}) as {c}" for c, t in KPI_COLUMNS)
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {KPI_TABLE} where snapshot_id = ?", [snapshot_id])
-        con.register("_tier_kpis", kpis)
-        con.execute(f"insert into {KPI_TABLE} ({names}) select {select} from _tier_kpis")
-        con.unregister("_tier_kpis")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+    with wh.transaction(con):
+        wh.replace_rows(con, KPI_TABLE, kpis, "snapshot_id", [snapshot_id], dict(KPI_COLUMNS))

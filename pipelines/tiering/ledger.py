@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipelines.contracts import source_columns
 from pipelines.tiering.conditions import (
     AllOf,
     AnyOf,
@@ -23,39 +24,12 @@ from pipelines.tiering.conditions import (
     satisfied_leaves,
     shortfall_text,
 )
-from pipelines.tiering.engine import make_evaluator
 from pipelines.tiering.policy import TierPolicy
+from pipelines.tiering.rules import make_evaluator
 
-LEDGER_COLUMNS = [
-    "golden_account_id",
-    "from_tier",
-    "to_tier",
-    "change_type",
-    "effective_date",
-    "snapshot_id",
-    "policy_version",
-    "rule_fired",
-    "reason_en",
-    "reason_zh",
-    "scores_crossed",
-]
-NOTICE_COLUMNS = [
-    "golden_account_id",
-    "effective_date",
-    "snapshot_id",
-    "from_tier",
-    "to_tier",
-    "from_tier_name_en",
-    "from_tier_name_zh",
-    "to_tier_name_en",
-    "to_tier_name_zh",
-    "owner_team",
-    "reason_en",
-    "reason_zh",
-    "regain_en",
-    "regain_zh",
-    "policy_version",
-]
+# Columns of tiers.tier_ledger and tiers.downgrade_notices: the tiers source's contract.
+LEDGER_COLUMNS = [c.name for c in source_columns("tiers", "tier_ledger")]
+NOTICE_COLUMNS = [c.name for c in source_columns("tiers", "downgrade_notices")]
 NEW_ACCOUNT = "new"  # from_tier label of first-seen accounts in the migration matrix
 
 

@@ -9,18 +9,9 @@ import numpy as np
 import pandas as pd
 
 from pipelines.tiering.engine import TIER_COLUMNS, assign_tiers, make_evaluator, override_report
+from pipelines.tiering.hysteresis import STATE_COLUMNS
 from pipelines.tiering.ledger import downgrade_notices, ledger_events, migration_matrix
 from pipelines.tiering.policy import TierPolicy
-
-# The hysteresis state the next run needs; published in every snapshot, read back from the
-# previous in-force snapshot (pipelines.history), so an unpublished run leaves no state behind.
-STATE_COLUMNS = {
-    "golden_account_id": "varchar",
-    "tier": "varchar",
-    "tier_since": "date",
-    "pending_downgrade_to": "varchar",
-    "pending_since": "date",
-}
 
 
 @dataclass(frozen=True)
@@ -104,16 +95,4 @@ def change_counts(outputs: TieringOutputs) -> dict[str, int]:
     return counts
 
 
-def to_markdown(frame: pd.DataFrame, index: bool = False) -> str:
-    """A small Markdown table (no dependency on ``tabulate``); floats with 3 decimals."""
-    data = frame.reset_index() if index else frame
-    header = [str(c) for c in data.columns]
-
-    def cell(v: object) -> str:
-        return f"{v:.3f}" if isinstance(v, float) else str(v)
-
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in data.itertuples(index=False)
-    ]
-    return "\n".join(lines)
+__all__ = ["STATE_COLUMNS", "TieringOutputs", "change_counts", "run_tiering", "tier_summary"]

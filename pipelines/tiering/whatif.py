@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines import warehouse as wh
 from pipelines.settings import get_paths
 from pipelines.tiering.engine import assign_tiers
 from pipelines.tiering.ledger import migration_pivot
@@ -132,15 +133,10 @@ def simulate(
     )
 
 
-def _read_current(warehouse: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    import duckdb
-
-    con = duckdb.connect(warehouse, read_only=True)
-    try:
-        scores = con.execute("select * from scores.account_scores").df()
-        tiers = con.execute("select golden_account_id, tier from tiers.customer_tier").df()
-    finally:
-        con.close()
+def _read_current(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with wh.connection(path, read_only=True) as con:
+        scores = wh.read_table(con, "scores.account_scores")
+        tiers = wh.read_table(con, "tiers.customer_tier", ["golden_account_id", "tier"])
     return scores, tiers
 
 

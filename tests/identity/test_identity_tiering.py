@@ -1,4 +1,5 @@
-"""The tier state and ledger follow an identity merge (pipelines.tiering.store)."""
+"""The tier state and ledger follow an identity merge (pipelines.tiering.store over the
+registry's redirects, pipelines.identity.store.merge_redirects)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.tiering.store import DDL, follow_merges, merge_redirects, rekey_ledger
+from pipelines import warehouse as wh
+from pipelines.identity.store import merge_redirects
+from pipelines.tiering.store import LEDGER, contract, follow_merges, rekey_ledger
 
 AS_OF = date(2026, 11, 20)
 
@@ -16,9 +19,7 @@ AS_OF = date(2026, 11, 20)
 @pytest.fixture
 def con():
     con = duckdb.connect(":memory:")
-    con.execute("create schema tiers")
-    for ddl in DDL.values():
-        con.execute(ddl)
+    wh.create_table(con, LEDGER, contract("tier_ledger"))
     con.execute("create schema identity")
     con.execute(
         "create table identity.golden_ids (golden_account_id varchar, status varchar, "
@@ -86,8 +87,17 @@ def test_no_merge_leaves_the_state_as_it_is():
 
 
 def test_ledger_follows_and_rekeying_is_idempotent(con):
+    columns = list(contract("tier_ledger"))
+    assert columns[:5] == [
+        "golden_account_id",
+        "from_tier",
+        "to_tier",
+        "change_type",
+        "effective_date",
+    ]
     con.executemany(
-        "insert into tiers.tier_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into tiers.tier_ledger ({', '.join(columns[:11])}) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             ("G-A", None, "B", "new", "2022-01-01", "s0", "p1", "r", "", "", ""),
             ("G-A", "B", "A", "promotion", "2023-01-01", "s1", "p1", "r", "", "", ""),

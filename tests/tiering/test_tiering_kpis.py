@@ -179,7 +179,7 @@ N_PAYING, N_PROSPECTS = 24, 16
 
 
 def _world(day: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Scores and a tiny customer_360; on day 2 every third prospect has converted."""
+    """Scores and a tiny feature table; on day 2 every third prospect has converted."""
     n = N_PAYING + N_PROSPECTS
     paid = np.arange(n) < N_PAYING
     if day == 2:
@@ -223,7 +223,7 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
     }
 
     scores1, profile1 = _world(1)
-    write_tables(db, {"scores.account_scores": scores1, "marts.customer_360": profile1})
+    write_tables(db, {"scores.account_scores": scores1, "features.account_features": profile1})
     first = materialize([customer_tier, tier_kpis], resources=resources, partition_key="2025-06-01")
     assert first.success
     tiers1 = query(db, "select golden_account_id, tier, in_control_group from tiers.customer_tier")
@@ -240,7 +240,7 @@ def test_materialize_two_runs_and_a_rerun(tmp_path, monkeypatch):
     publish_tier_table(db, tmp_path / "data" / "serving", first.run_id)
 
     scores2, profile2 = _world(2)
-    write_tables(db, {"scores.account_scores": scores2, "marts.customer_360": profile2})
+    write_tables(db, {"scores.account_scores": scores2, "features.account_features": profile2})
     second = materialize(
         [customer_tier, tier_kpis], resources=resources, partition_key="2025-06-08"
     )

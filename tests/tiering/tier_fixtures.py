@@ -6,10 +6,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from pipelines import warehouse as wh
 from pipelines.tiering.policy import TierPolicy, parse_policy
 
 # One paying, healthy, mid-value account; tests override what matters to them.
@@ -158,24 +158,15 @@ def state_of(assigned: pd.DataFrame) -> pd.DataFrame:
 
 def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     """Replace ``schema.table`` in the DuckDB file at ``path`` with each frame."""
-    con = duckdb.connect(str(path))
-    try:
+    with wh.connection(path) as con:
         for qualified, frame in tables.items():
-            con.execute(f"create schema if not exists {qualified.split('.')[0]}")
-            con.register("frame", frame)
-            con.execute(f"create or replace table {qualified} as select * from frame")
-            con.unregister("frame")
-    finally:
-        con.close()
+            wh.replace_table(con, qualified, frame)
 
 
 def query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
     """Run ``sql`` read-only against the DuckDB file at ``path``."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
+    with wh.connection(path, read_only=True) as con:
         return con.execute(sql, params).df()
-    finally:
-        con.close()
 
 
 def publish_tier_table(db: Path, serving_dir: Path, run_id: str) -> str:
@@ -187,8 +178,7 @@ def publish_tier_table(db: Path, serving_dir: Path, run_id: str) -> str:
 
     from pipelines.history import MANIFEST_FILE, SNAPSHOT_FILE, SnapshotInfo
 
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+    with wh.connection(db, read_only=True) as con:
         snapshot_id, as_of, rows = con.execute(
             "select any_value(snapshot_id), any_value(as_of_date), count(*) from tiers.customer_tier"
         ).fetchone()
@@ -198,8 +188,6 @@ def publish_tier_table(db: Path, serving_dir: Path, run_id: str) -> str:
             f"copy (select * from tiers.customer_tier order by golden_account_id) "
             f"to '{(folder / SNAPSHOT_FILE).as_posix()}' (format parquet)"
         )
-    finally:
-        con.close()
     info = SnapshotInfo(
         snapshot_id=snapshot_id,
         as_of_date=pd.Timestamp(as_of).date().isoformat(),
