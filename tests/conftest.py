@@ -85,13 +85,68 @@ class PipelineWorld:
         return {"STRATUM_DATA_DIR": str(self.data_dir), "STRATUM_CODE_VERSION": "test"}
 
 
+# Generated worlds, written once per (accounts, seed, as-of date) in this session and copied.
+WORLD_CACHE = Path(tempfile.mkdtemp(prefix="stratum-worlds-"))
+
+
 def make_world(root: Path, accounts: int, seed: int, as_of: date = WORLD_AS_OF) -> PipelineWorld:
-    from pipelines.generate import generate_world, write_landing
+    """A fresh copy of the generator's world under ``root/data`` (landing files + truth)."""
+    from pipelines.generate.cache import cached_world, copy_world
 
     data_dir = root / "data"
     world = PipelineWorld(data_dir, data_dir / "landing", data_dir / "ground_truth", as_of)
-    write_landing(generate_world(accounts, seed, as_of), world.landing, world.truth)
+    copy_world(cached_world(WORLD_CACHE, accounts, seed, as_of), data_dir)
     return world
+
+
+_BUILT: dict[tuple[int, int, date], Path] = {}
+
+
+def built_world(root: Path, accounts: int, seed: int, as_of: date = WORLD_AS_OF) -> PipelineWorld:
+    """A copy of a generated world whose warehouse is built up to the feature layer (ingest
+    and the dbt models before the scores), made once per session per world: for tests of the
+    stages after it. Each caller gets its own copy, so nobody shares a world it changes."""
+    import shutil
+
+    key = (accounts, seed, as_of)
+    if key not in _BUILT:
+        source = make_world(
+            WORLD_CACHE / f"built-{accounts}-{seed}-{as_of:%Y%m%d}", accounts, seed, as_of
+        )
+        _build_up_to_features(source)
+        _BUILT[key] = source.data_dir
+    data_dir = root / "data"
+    shutil.copytree(_BUILT[key], data_dir)
+    return PipelineWorld(data_dir, data_dir / "landing", data_dir / "ground_truth", as_of)
+
+
+def _build_up_to_features(world: PipelineWorld) -> None:
+    from dagster import DagsterInstance, materialize
+
+    from pipelines.ingest.assets import raw_assets
+    from pipelines.resources import Warehouse
+    from pipelines.run_context import RunContextResource
+    from pipelines.transform.assets import dbt_models, dbt_resource
+
+    with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
+        for key, value in world.env().items():
+            mp.setenv(key, value)
+        result = materialize(
+            [*raw_assets, dbt_models],
+            resources={
+                "warehouse": Warehouse(),
+                "dbt": dbt_resource(),
+                "run": RunContextResource(),
+            },
+            partition_key=world.as_of.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert result.success, [
+        e.event_specific_data.error.message[:2000]
+        for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE"
+    ]
 
 
 def run_pipeline(world: PipelineWorld, instance, as_of: date | None = None, run_config=None):
