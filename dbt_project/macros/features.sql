@@ -24,6 +24,10 @@
             },
         } -%}
     {%- endif -%}
+    {%- if value is string -%}
+        {#- a JSON string: how a linter (sqlfluff's dbt templater context) passes it -#}
+        {%- set value = fromjson(value) -%}
+    {%- endif -%}
     {{ return(value) }}
 {%- endmacro %}
 

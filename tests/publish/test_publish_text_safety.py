@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.publish.contract import PUBLISHED_MODEL
 from pipelines.publish.snapshot import publish
 from pipelines.publish.text_safety import safe_text, safe_text_sql
 from tests.config_files import run_context
@@ -47,13 +48,13 @@ def test_snapshot_publishes_only_safe_text(tmp_path: Path):
     ctx = run_context(date(2024, 6, 28), run_id="safe")
     stage_upstream(con, {"G-1": "A", "G-2": "B", "G-3": "C"}, ctx.snapshot_id, ctx.as_of)
     con.execute(
-        "update marts.customer_360 set account_name = case golden_account_id "
+        f"update {PUBLISHED_MODEL} set account_name = case golden_account_id "
         "when 'G-1' then '=HYPERLINK(\"http://evil.example\",\"x\")' "
         "when 'G-2' then chr(27) || '[31m红色' || chr(27) || '[0m公司' "
         "else '杭州云启科技有限公司' end"
     )
     con.execute(
-        "update tiers.customer_tier set reason_en = '+cmd|x' where golden_account_id = 'G-3'"
+        f"update {PUBLISHED_MODEL} set reason_en = '+cmd|x' where golden_account_id = 'G-3'"
     )
     serving = tmp_path / "serving"
     info, _ = publish(con, serving, serving / "serving.duckdb", ctx)

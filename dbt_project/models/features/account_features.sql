@@ -9,6 +9,14 @@
 
 with
 
+as_of as (
+
+    select
+        {{ as_of_date() }} as as_of_date,
+        {{ as_of_end() }} as as_of_end
+
+),
+
 profile as (
 
     select * from {{ ref('customer_360') }}
@@ -32,16 +40,18 @@ orders as (
 rfm as (
 
     select
-        golden_account_id,
-        {{ dbt.datediff('max(order_date)', as_of_date(), 'day') }} as rfm_recency_days,
+        orders.golden_account_id,
+        {{ dbt.datediff('max(orders.order_date)', 'max(as_of.as_of_date)', 'day') }}
+            as rfm_recency_days,
         count(*) as rfm_frequency,
-        sum(net_amount_cny) as rfm_monetary
+        sum(orders.net_amount_cny) as rfm_monetary
     from orders
+    cross join as_of
     where
-        net_amount_cny > 0
-        and coalesce(status, '') <> 'cancelled'
-        and {{ in_window('order_date', settings['rfm_lookback_days'] | int) }}
-    group by golden_account_id
+        orders.net_amount_cny > 0
+        and coalesce(orders.status, '') <> 'cancelled'
+        and {{ in_window('orders.order_date', settings['rfm_lookback_days'] | int) }}
+    group by orders.golden_account_id
 
 ),
 
@@ -63,9 +73,17 @@ first_purchase as (
 
     select
         golden_account_id,
-        min(order_date) as first_purchase_date
-    from purchase_days
-    group by golden_account_id
+        order_date as first_purchase_date,
+        net as first_day_net
+    from (
+        select
+            golden_account_id,
+            order_date,
+            net,
+            row_number() over (partition by golden_account_id order by order_date) as day_rank
+        from purchase_days
+    ) as ranked
+    where day_rank = 1
 
 ),
 
@@ -74,27 +92,24 @@ purchase_history as (
     select
         purchase_days.golden_account_id,
         count(*) as purchase_days,
-        {{ dbt.datediff('min(purchase_days.order_date)', 'max(purchase_days.order_date)', 'day') }}
-            as days_first_to_last_purchase,
-        {{ dbt.datediff('min(purchase_days.order_date)', as_of_date(), 'day') }}
-            as days_since_first_purchase,
+        {{ dbt.datediff(
+            'max(first_purchase.first_purchase_date)', 'max(purchase_days.order_date)', 'day'
+        ) }} as days_first_to_last_purchase,
+        {{ dbt.datediff(
+            'max(first_purchase.first_purchase_date)', 'max(as_of.as_of_date)', 'day'
+        ) }} as days_since_first_purchase,
         -- Gamma-Gamma models the spend of repeat purchases only: the first day's is left out.
         case
             when count(*) > 1
-                then cast(
-                    sum(purchase_days.net) - sum(
-                        case
-                            when purchase_days.order_date = first_purchase.first_purchase_date
-                                then purchase_days.net
-                            else 0
-                        end
-                    ) as double
-                ) / (count(*) - 1)
+                then
+                    cast(sum(purchase_days.net) - max(first_purchase.first_day_net) as double)
+                    / (count(*) - 1)
             else 0
         end as repeat_purchase_mean_spend
     from purchase_days
     inner join first_purchase
         on purchase_days.golden_account_id = first_purchase.golden_account_id
+    cross join as_of
     group by purchase_days.golden_account_id
 
 ),
@@ -146,11 +161,12 @@ lead_state as (
         {{ count_if("leads.status = 'lost'") }} as leads_lost,
         max(case when leads.recency_rank = 1 then leads.lead_source end) as latest_lead_source,
         max(case when leads.recency_rank = 1 then leads.status end) as latest_lead_status,
-        {{ dbt.datediff('cast(max(leads.created_at) as date)', as_of_date(), 'day') }}
+        {{ dbt.datediff('cast(max(leads.created_at) as date)', 'max(as_of.as_of_date)', 'day') }}
             as days_since_latest_lead,
         max(case when leads.status = 'converted' then leads.converted_at end)
             as last_conversion_at
     from leads
+    cross join as_of
     group by leads.golden_account_id
 
 ),
@@ -169,7 +185,7 @@ last_paid_order as (
 select
     -- ids
     cast(profile.golden_account_id as varchar) as golden_account_id,
-    cast({{ as_of_date() }} as date) as as_of_date,
+    cast(as_of.as_of_date as date) as as_of_date,
 
     -- firmographics
     cast(profile.industry as varchar) as industry,
@@ -184,8 +200,10 @@ select
     cast(profile.root_golden_account_id as varchar) as root_golden_account_id,
     cast(profile.group_depth as integer) as group_depth,
     cast(profile.account_created_at as timestamp) as account_created_at,
-    cast({{ dbt.datediff('profile.account_created_at', as_of_end(), 'day') }} as integer)
-        as account_age_days,
+    cast(
+        {{ dbt.datediff('cast(profile.account_created_at as date)', 'as_of.as_of_date', 'day') }}
+        as integer
+    ) as account_age_days,
 
     -- order windows
     cast(profile.first_order_date as date) as first_order_date,
@@ -263,9 +281,12 @@ select
     cast(profile.lawsuit_count as bigint) as lawsuit_count,
     cast(profile.abnormal_operation as boolean) as abnormal_operation,
     cast(profile.risk_as_of_date as date) as risk_as_of_date,
-    cast({{ dbt.datediff('profile.risk_as_of_date', as_of_date(), 'day') }} as integer)
-        as risk_age_days
+    cast(
+        {{ dbt.datediff('profile.risk_as_of_date', 'as_of.as_of_date', 'day') }}
+        as integer
+    ) as risk_age_days
 from profile
+cross join as_of
 left join rfm
     on profile.golden_account_id = rfm.golden_account_id
 left join purchase_history

@@ -58,6 +58,24 @@ risk as (
 
 ),
 
+clusters_version as (
+
+    select max(model_version) as version from clusters
+
+),
+
+conversion_version as (
+
+    select max(model_version) as version from conversion
+
+),
+
+clv_version as (
+
+    select max(model_version) as version from clv
+
+),
+
 model_versions as (
 
     select
@@ -66,9 +84,9 @@ model_versions as (
             "';conversion='", "coalesce(conversion_version.version, '')",
             "';clv='", "coalesce(clv_version.version, '')",
         ]) }} as model_version
-    from (select max(model_version) as version from clusters) as clusters_version
-    cross join (select max(model_version) as version from conversion) as conversion_version
-    cross join (select max(model_version) as version from clv) as clv_version
+    from clusters_version
+    cross join conversion_version
+    cross join clv_version
 
 )
 
@@ -113,7 +131,7 @@ select
             behaviour.behaviour_reason
         ) as varchar
     ) as score_reasons,
-    cast('{{ var("rules_version", "") }}' as varchar) as rules_version,
+    cast({{ "'" ~ var("rules_version", "") ~ "'" }} as varchar) as rules_version,
     cast(model_versions.model_version as varchar) as model_version,
     cast(
         concat_ws(
