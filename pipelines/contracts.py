@@ -69,3 +69,22 @@ def source_columns(source: str, table: str) -> list[Column]:
 def types_of(columns: list[Column]) -> dict[str, str]:
     """``{name: data_type}`` in contract order (what the table writers cast to)."""
     return {c.name: c.data_type for c in columns}
+
+
+def policy_scores() -> tuple[frozenset[str], frozenset[str], dict[str, tuple[str, str]]]:
+    """The account_scores columns a tier policy may use: numeric ones, categorical ones and
+    each one's words (English, Chinese), from the contract's ``meta`` (``tier_policy``,
+    ``label_en``, ``label_zh``)."""
+    numeric, categorical, labels = set(), set(), {}
+    for doc in _yaml_files():
+        for node in doc.get("models", []):
+            if node["name"] != "account_scores":
+                continue
+            for col in node.get("columns", []):
+                meta = col.get("meta") or {}
+                kind = meta.get("tier_policy")
+                if kind is None:
+                    continue
+                (numeric if kind == "numeric" else categorical).add(col["name"])
+                labels[col["name"]] = (meta["label_en"], meta["label_zh"])
+    return frozenset(numeric), frozenset(categorical), labels

@@ -87,52 +87,39 @@ def score_fit(accounts: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
         out[f"fit_{name}_points"] = points[name]
     pts = pd.DataFrame(points)
     out["fit_score"] = pts.sum(axis=1)
+    en, zh = _reasons(accounts, pts, cfg, out.index)
+    score = out["fit_score"].round(0).astype(int).astype(str)
+    out["fit_reason"] = "ICP fit " + score + ": " + en
+    out["fit_reason_zh"] = "画像匹配度" + score + "：" + zh
+    return out
 
-    # Reasons: strongest rules first, as "industry 30/30"; then the attributes that are missing.
+
+def _reasons(
+    accounts: pd.DataFrame, pts: pd.DataFrame, cfg: FitConfig, index: pd.Index
+) -> tuple[pd.Series, pd.Series]:
+    """Strongest rules first, as "industry 30/30"; then the attributes that are missing."""
+    total_weight = sum(r.weight for r in cfg.rules.values())
     names = list(cfg.rules)
     maxes = np.array([100.0 * cfg.rules[n].weight / total_weight for n in names])
     vals = pts.to_numpy()
     order = np.argsort(-vals, axis=1)[:, : cfg.top_reasons]
     rows = np.arange(len(vals))
+    labels_en = np.array([cfg.rules[n].label for n in names])
+    labels_zh = np.array([cfg.rules[n].label_zh or n for n in names])
     en_parts, zh_parts = [], []
     for j in range(order.shape[1]):
         col = order[:, j]
-        v, m = vals[rows, col], maxes[col]
         frac = (
-            pd.Series(v, index=out.index).round(0).astype(int).astype(str)
+            pd.Series(vals[rows, col], index=index).round(0).astype(int).astype(str)
             + "/"
-            + pd.Series(m, index=out.index).round(0).astype(int).astype(str)
+            + pd.Series(maxes[col], index=index).round(0).astype(int).astype(str)
         )
-        en_parts.append(
-            pd.Series(np.array([cfg.rules[n].label for n in names])[col], index=out.index)
-            + " "
-            + frac
-        )
+        en_parts.append(pd.Series(labels_en[col], index=index) + " " + frac)
+        zh_parts.append(pd.Series(labels_zh[col], index=index) + " " + frac)
+    for r in cfg.rules.values():
+        missing = accounts[r.column].isna().to_numpy()
+        en_parts.append(pd.Series(np.where(missing, f"{r.label} unknown", ""), index=index))
         zh_parts.append(
-            pd.Series(np.array([cfg.rules[n].label_zh or n for n in names])[col], index=out.index)
-            + " "
-            + frac
+            pd.Series(np.where(missing, f"{r.label_zh or r.label}未知", ""), index=index)
         )
-    missing_en = [
-        pd.Series(np.where(accounts[r.column].isna(), f"{r.label} unknown", ""), index=out.index)
-        for r in cfg.rules.values()
-    ]
-    missing_zh = [
-        pd.Series(
-            np.where(accounts[r.column].isna(), f"{r.label_zh or r.label}未知", ""), index=out.index
-        )
-        for r in cfg.rules.values()
-    ]
-    out["fit_reason"] = (
-        "ICP fit "
-        + out["fit_score"].round(0).astype(int).astype(str)
-        + ": "
-        + join_parts(en_parts + missing_en, "; ")
-    )
-    out["fit_reason_zh"] = (
-        "画像匹配度"
-        + out["fit_score"].round(0).astype(int).astype(str)
-        + "："
-        + join_parts(zh_parts + missing_zh, "；")
-    )
-    return out
+    return join_parts(en_parts, "; "), join_parts(zh_parts, "；")

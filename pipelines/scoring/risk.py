@@ -72,38 +72,80 @@ FEATURE_COLUMNS = [
 ]
 
 
+def component_points(accounts: pd.DataFrame, cfg: RiskConfig) -> dict[str, np.ndarray]:
+    """Points per component before staleness is applied: the four external ones (rating,
+    overdue, lawsuits, abnormal operation) and internal payment behaviour (refund rate)."""
+    rating = accounts["credit_rating"].astype("string").str.strip().str.upper()
+    rating_pts = rating.map({k.upper(): v for k, v in cfg.credit_rating_points.items()})
+    lawsuits = pd.to_numeric(accounts["lawsuit_count"], errors="coerce").fillna(0).to_numpy(float)
+    abnormal = accounts["abnormal_operation"].astype("boolean").fillna(False).to_numpy(bool)
+    return {
+        "credit_rating": rating_pts.astype(float).fillna(cfg.missing_rating_points).to_numpy(),
+        "overdue": band_points(accounts["overdue_amount_cny"], cfg.overdue_bands),
+        "lawsuits": np.minimum(lawsuits * cfg.lawsuit_points_each, cfg.lawsuit_points_max),
+        "abnormal_operation": np.where(abnormal, cfg.abnormal_operation_points, 0.0),
+        "refund_rate": band_points(accounts["refund_rate"], cfg.refund_rate_bands),
+    }
+
+
+def _reasons(
+    accounts: pd.DataFrame, points: dict[str, np.ndarray], stale: np.ndarray
+) -> tuple[pd.Series, pd.Series]:
+    """The risk signals behind the level, in English and Chinese (empty when none)."""
+    idx = accounts.index
+
+    def part(mask: np.ndarray, text: pd.Series | str) -> pd.Series:
+        return pd.Series(np.where(mask, text, ""), index=idx)
+
+    fresh = ~stale
+    rating = accounts["credit_rating"].astype("string").str.strip().str.upper()
+    lawsuits = pd.to_numeric(accounts["lawsuit_count"], errors="coerce").fillna(0).astype(int)
+    overdue = pd.to_numeric(accounts["overdue_amount_cny"], errors="coerce").fillna(0)
+    overdue = overdue.map("{:,.0f}".format)
+    refund = pd.to_numeric(accounts["refund_rate"], errors="coerce").fillna(0) * 100
+    refund = refund.round(0).astype(int).astype(str) + "%"
+    shown = {
+        "rating": fresh & (points["credit_rating"] > 0),
+        "overdue": fresh & (points["overdue"] > 0),
+        "lawsuits": fresh & (points["lawsuits"] > 0),
+        "abnormal": fresh
+        & accounts["abnormal_operation"].astype("boolean").fillna(False).to_numpy(bool),
+        "refund": points["refund_rate"] > 0,
+    }
+    en = join_parts([
+        part(stale, "risk data stale or missing"),
+        part(shown["rating"], "credit rating " + rating.fillna("unrated")),
+        part(shown["overdue"], "overdue CNY " + overdue),
+        part(shown["lawsuits"], lawsuits.astype(str) + " lawsuits"),
+        part(shown["abnormal"], "abnormal operation listed"),
+        part(shown["refund"], "refund rate " + refund),
+    ], "; ")  # fmt: skip
+    zh = join_parts([
+        part(stale, "风险数据过期或缺失"),
+        part(shown["rating"], "信用评级" + rating.fillna("无")),
+        part(shown["overdue"], "逾期" + overdue + "元"),
+        part(shown["lawsuits"], lawsuits.astype(str) + "起诉讼"),
+        part(shown["abnormal"], "经营异常"),
+        part(shown["refund"], "退款率" + refund),
+    ], "；")  # fmt: skip
+    return en, zh
+
+
 def score_risk(accounts: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
     """Per-account component points, ``risk_score`` (0-100), ``risk_level``, ``risk_stale``, reasons.
 
     ``accounts`` holds :data:`FEATURE_COLUMNS`; ``risk_age_days`` is the age of the latest
-    assessment on the as-of date (null without one).
+    assessment on the as-of date (null without one). Stale external data counts 0 points.
     """
-    idx = accounts.index
     age_days = pd.to_numeric(accounts["risk_age_days"], errors="coerce").astype(float)
     stale = (age_days.isna() | (age_days > cfg.max_age_days)).to_numpy()
-
-    rating = accounts["credit_rating"].astype("string").str.strip().str.upper()
-    rating_pts = rating.map({k.upper(): v for k, v in cfg.credit_rating_points.items()}).astype(
-        float
+    points = component_points(accounts, cfg)
+    out = pd.DataFrame(
+        {"golden_account_id": accounts["golden_account_id"].to_numpy()}, index=accounts.index
     )
-    rating_pts = rating_pts.fillna(cfg.missing_rating_points).to_numpy()
-    overdue_pts = band_points(accounts["overdue_amount_cny"], cfg.overdue_bands)
-    lawsuits = pd.to_numeric(accounts["lawsuit_count"], errors="coerce").fillna(0).to_numpy(float)
-    lawsuit_pts = np.minimum(lawsuits * cfg.lawsuit_points_each, cfg.lawsuit_points_max)
-    abnormal = accounts["abnormal_operation"].astype("boolean").fillna(False).to_numpy(bool)
-    abnormal_pts = np.where(abnormal, cfg.abnormal_operation_points, 0.0)
-    refund_pts = band_points(accounts["refund_rate"], cfg.refund_rate_bands)
-
-    external = {
-        "credit_rating": rating_pts,
-        "overdue": overdue_pts,
-        "lawsuits": lawsuit_pts,
-        "abnormal_operation": abnormal_pts,
-    }
-    out = pd.DataFrame({"golden_account_id": accounts["golden_account_id"].to_numpy()}, index=idx)
-    for name, pts in external.items():
-        out[f"risk_{name}_points"] = np.where(stale, 0.0, pts)
-    out["risk_refund_rate_points"] = refund_pts
+    for name in ("credit_rating", "overdue", "lawsuits", "abnormal_operation"):
+        out[f"risk_{name}_points"] = np.where(stale, 0.0, points[name])
+    out["risk_refund_rate_points"] = points["refund_rate"]
     comp_cols = [c for c in out.columns if c.endswith("_points")]
     out["risk_score"] = out[comp_cols].sum(axis=1).clip(0, 100)
     level = np.select(
@@ -114,47 +156,7 @@ def score_risk(accounts: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
     out["risk_level"] = np.where(stale & (level != "high"), cfg.stale_level, level)
     out["risk_stale"] = stale
     out["risk_age_days"] = age_days.to_numpy()
-
-    def part(mask: np.ndarray, text: pd.Series | str) -> pd.Series:
-        return pd.Series(np.where(mask, text, ""), index=idx)
-
-    fresh = ~stale
-    overdue_txt = "overdue CNY " + pd.to_numeric(
-        accounts["overdue_amount_cny"], errors="coerce"
-    ).fillna(0).map("{:,.0f}".format)
-    refund_txt = (
-        "refund rate "
-        + (pd.to_numeric(accounts["refund_rate"], errors="coerce").fillna(0) * 100)
-        .round(0)
-        .astype(int)
-        .astype(str)
-        + "%"
-    )
-    en = join_parts(
-        [
-            part(stale, "risk data stale or missing"),
-            part(fresh & (rating_pts > 0), "credit rating " + rating.fillna("unrated")),
-            part(fresh & (overdue_pts > 0), overdue_txt),
-            part(fresh & (lawsuit_pts > 0), lawsuits.astype(int).astype(str) + " lawsuits"),
-            part(fresh & abnormal, "abnormal operation listed"),
-            part(refund_pts > 0, refund_txt),
-        ],
-        "; ",
-    )
-    zh = join_parts(
-        [
-            part(stale, "风险数据过期或缺失"),
-            part(fresh & (rating_pts > 0), "信用评级" + rating.fillna("无")),
-            part(
-                fresh & (overdue_pts > 0),
-                "逾期" + overdue_txt.str.replace("overdue CNY ", "") + "元",
-            ),
-            part(fresh & (lawsuit_pts > 0), lawsuits.astype(int).astype(str) + "起诉讼"),
-            part(fresh & abnormal, "经营异常"),
-            part(refund_pts > 0, "退款率" + refund_txt.str.replace("refund rate ", "")),
-        ],
-        "；",
-    )
+    en, zh = _reasons(accounts, points, stale)
     out["risk_reason"] = "risk " + out["risk_level"] + ": " + en.replace("", "no risk signals")
     out["risk_reason_zh"] = "风险" + out["risk_level"] + "：" + zh.replace("", "无风险信号")
     return out

@@ -14,7 +14,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from pipelines.tiering.conditions import Evaluator, join_texts, leaf_text
+from pipelines.tiering.condition_text import join_texts, leaf_text
+from pipelines.tiering.evaluator import Evaluator
 from pipelines.tiering.policy import RiskGate, Tier, TierPolicy
 
 OVERRIDE_RULE = "override"

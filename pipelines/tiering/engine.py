@@ -28,7 +28,7 @@ from pipelines.tiering.adjustments import (
     apply_risk_gates,
     override_report,
 )
-from pipelines.tiering.conditions import Evaluator
+from pipelines.tiering.evaluator import Evaluator
 from pipelines.tiering.holdout import assign_control_group
 from pipelines.tiering.hysteresis import apply_hysteresis
 from pipelines.tiering.policy import TierPolicy

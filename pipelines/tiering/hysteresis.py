@@ -18,6 +18,7 @@ With unchanged scores every proposal equals the current tier, so nothing moves.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -61,6 +62,91 @@ def empty_state() -> pd.DataFrame:
     )
 
 
+@dataclass
+class _Previous:
+    """Yesterday's state of each account, aligned with today's proposals, as arrays."""
+
+    tier: np.ndarray  # codes (object), None for new accounts
+    rank: np.ndarray  # int ranks, 0 where unknown
+    known: np.ndarray  # previous tier is one of today's policy's
+    has_prev: np.ndarray
+    since: pd.Series
+    dwell_ok: np.ndarray
+    had_pending: np.ndarray
+    days_pending: np.ndarray
+    pending_since: pd.Series
+
+
+def _previous(
+    proposals: pd.DataFrame,
+    previous_state: pd.DataFrame | None,
+    rank: dict[str, int],
+    today: pd.Timestamp,
+    config: Hysteresis,
+) -> _Previous:
+    state = previous_state if previous_state is not None else empty_state()
+    prev = (
+        state.drop_duplicates("golden_account_id", keep="last")
+        .set_index("golden_account_id")
+        .reindex(proposals["golden_account_id"])
+    )
+    prev_r = prev["tier"].map(rank).to_numpy(dtype=float)  # NaN: new or unknown tier
+    known = ~np.isnan(prev_r)
+    since = pd.to_datetime(prev["tier_since"])
+    days_in_tier = (today - since).dt.days.to_numpy(dtype=float, na_value=np.inf)
+    pend_to = prev["pending_downgrade_to"].map(rank).to_numpy(dtype=float)
+    pend_since = pd.to_datetime(prev["pending_since"])
+    return _Previous(
+        tier=prev["tier"].to_numpy(dtype=object),
+        rank=np.where(known, np.nan_to_num(prev_r, nan=0), 0).astype(np.int64),
+        known=known,
+        has_prev=prev["tier"].notna().to_numpy(bool),
+        since=since,
+        dwell_ok=days_in_tier >= config.min_dwell_days,
+        had_pending=known & ~np.isnan(pend_to),
+        days_pending=(today - pend_since).dt.days.to_numpy(dtype=float, na_value=0.0),
+        pending_since=pend_since,
+    )
+
+
+@dataclass
+class _Outcome:
+    rank: np.ndarray
+    action: np.ndarray
+    pending: np.ndarray  # rank of a pending downgrade, NaN when none
+    pending_since: pd.Series
+
+
+def _promotions(o: _Outcome, p: _Previous, better: np.ndarray, strict: np.ndarray) -> None:
+    """Promotion: the stricter reading must still be above the current tier, after the dwell."""
+    promote = better & (strict < p.rank) & p.dwell_ok
+    o.rank[better] = p.rank[better]
+    o.rank[promote] = strict[promote]
+    o.action[promote] = PROMOTED
+    o.action[better & (strict < p.rank) & ~p.dwell_ok] = HELD_DWELL
+    o.action[better & (strict >= p.rank)] = HELD_MARGIN
+
+
+def _demotions(
+    o: _Outcome, p: _Previous, worse: np.ndarray, loose: np.ndarray, grace: int, today
+) -> None:
+    """Demotion: the looser reading must also be below the current tier; then grace."""
+    demote_wanted = worse & (loose > p.rank)
+    o.rank[worse] = p.rank[worse]
+    held_margin = worse & ~demote_wanted
+    o.action[held_margin] = np.where(p.had_pending[held_margin], CANCELLED, DEMOTION_HELD_MARGIN)
+    elapsed = np.where(p.had_pending, p.days_pending, 0.0)
+    due = demote_wanted & (elapsed >= grace)
+    o.rank[due] = loose[due]
+    o.action[due] = DEMOTED
+    waiting = demote_wanted & ~due
+    o.pending[waiting] = loose[waiting]
+    o.action[waiting] = PENDING
+    o.pending_since[waiting & ~p.had_pending] = today
+    keeps = waiting & p.had_pending
+    o.pending_since[keeps] = p.pending_since.to_numpy()[keeps]
+
+
 def apply_hysteresis(
     proposals: pd.DataFrame,
     previous_state: pd.DataFrame | None,
@@ -78,95 +164,54 @@ def apply_hysteresis(
     """
     today = pd.Timestamp(as_of)
     rank = {code: i for i, code in enumerate(tier_order)}
-    state = previous_state if previous_state is not None else empty_state()
-    prev = (
-        state.drop_duplicates("golden_account_id", keep="last")
-        .set_index("golden_account_id")
-        .reindex(proposals["golden_account_id"])
+    p = _previous(proposals, previous_state, rank, today, config)
+    base, strict, loose = (
+        proposals[c].map(rank).to_numpy(dtype=np.int64)
+        for c in ("proposed_tier", "proposed_tier_strict", "proposed_tier_loose")
     )
-
-    base = proposals["proposed_tier"].map(rank).to_numpy(dtype=np.int64)
-    strict = proposals["proposed_tier_strict"].map(rank).to_numpy(dtype=np.int64)
-    loose = proposals["proposed_tier_loose"].map(rank).to_numpy(dtype=np.int64)
-    prev_tier = prev["tier"].to_numpy(dtype=object)
-    prev_r = prev["tier"].map(rank).to_numpy(dtype=float)  # NaN: new or unknown tier
-    has_prev = prev["tier"].notna().to_numpy(bool)
-    known = ~np.isnan(prev_r)
-    prev_i = np.where(known, np.nan_to_num(prev_r, nan=0), 0).astype(np.int64)
-
-    since = pd.to_datetime(prev["tier_since"])
-    days_in_tier = (today - since).dt.days.to_numpy(dtype=float, na_value=np.inf)
-    dwell_ok = days_in_tier >= config.min_dwell_days
-    pend_to = prev["pending_downgrade_to"].map(rank).to_numpy(dtype=float)
-    had_pending = known & ~np.isnan(pend_to)
-    pend_since = pd.to_datetime(prev["pending_since"])
-    days_pending = (today - pend_since).dt.days.to_numpy(dtype=float, na_value=0.0)
-
     exempt_codes = list(exempt_tiers)
-    exempt = proposals["proposed_tier"].isin(exempt_codes).to_numpy(bool) | pd.Series(
-        prev_tier
-    ).isin(exempt_codes).to_numpy(bool)
-
-    out_r = base.copy()
-    action = np.full(len(proposals), UNCHANGED, dtype=object)
-    new_pending = np.full(len(proposals), np.nan)
-    new_pending_since = pd.Series(pd.NaT, index=range(len(proposals)), dtype="datetime64[ns]")
-
-    scored = known & ~exempt
-    better = scored & (base < prev_i)
-    worse = scored & (base > prev_i)
-    same = scored & (base == prev_i)
-
+    exempt = proposals["proposed_tier"].isin(exempt_codes).to_numpy(bool) | pd.Series(p.tier).isin(
+        exempt_codes
+    ).to_numpy(bool)
+    n = len(proposals)
+    o = _Outcome(
+        base.copy(),
+        np.full(n, UNCHANGED, dtype=object),
+        np.full(n, np.nan),
+        pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]"),
+    )
+    scored = p.known & ~exempt
     # Same tier as proposed: stay; a pending downgrade is cancelled by the recovery.
-    out_r[same] = prev_i[same]
-    action[same & had_pending] = CANCELLED
-
-    # Promotion: the stricter reading must still be above the current tier, after the dwell.
-    promote = better & (strict < prev_i) & dwell_ok
-    out_r[better] = prev_i[better]
-    out_r[promote] = strict[promote]
-    action[promote] = PROMOTED
-    action[better & (strict < prev_i) & ~dwell_ok] = HELD_DWELL
-    action[better & (strict >= prev_i)] = HELD_MARGIN
-
-    # Demotion: the looser reading must also be below the current tier; then grace.
-    demote_wanted = worse & (loose > prev_i)
-    out_r[worse] = prev_i[worse]
-    held_margin = worse & ~demote_wanted
-    action[held_margin] = np.where(had_pending[held_margin], CANCELLED, DEMOTION_HELD_MARGIN)
-    grace = config.downgrade_grace_days
-    elapsed = np.where(had_pending, days_pending, 0.0)
-    due = demote_wanted & (elapsed >= grace)
-    out_r[due] = loose[due]
-    action[due] = DEMOTED
-    waiting = demote_wanted & ~due
-    new_pending[waiting] = loose[waiting]
-    action[waiting] = PENDING
-    starts = waiting & ~had_pending
-    keeps = waiting & had_pending
-    new_pending_since[starts] = today
-    new_pending_since[keeps] = pend_since.to_numpy()[keeps]
-
+    same = scored & (base == p.rank)
+    o.rank[same] = p.rank[same]
+    o.action[same & p.had_pending] = CANCELLED
+    _promotions(o, p, scored & (base < p.rank), strict)
+    _demotions(o, p, scored & (base > p.rank), loose, config.downgrade_grace_days, today)
     # Prospect moves and unknown previous tiers: the proposal applies at once.
-    moved = exempt & known
-    action[moved & (base < prev_i)] = PROMOTED
-    action[moved & (base > prev_i)] = DEMOTED
-    action[~has_prev] = NEW
-    action[has_prev & ~known] = RECLASSIFIED
+    moved = exempt & p.known
+    o.action[moved & (base < p.rank)] = PROMOTED
+    o.action[moved & (base > p.rank)] = DEMOTED
+    o.action[~p.has_prev] = NEW
+    o.action[p.has_prev & ~p.known] = RECLASSIFIED
+    return _frame(proposals, tier_order, p, o)
 
+
+def _frame(
+    proposals: pd.DataFrame, tier_order: Sequence[str], p: _Previous, o: _Outcome
+) -> pd.DataFrame:
     codes = np.asarray(tier_order, dtype=object)
     pending_codes = np.full(len(proposals), None, dtype=object)
-    has_new_pending = ~np.isnan(new_pending)
-    pending_codes[has_new_pending] = codes[new_pending[has_new_pending].astype(np.int64)]
+    has_pending = ~np.isnan(o.pending)
+    pending_codes[has_pending] = codes[o.pending[has_pending].astype(np.int64)]
     return pd.DataFrame(
         {
             "golden_account_id": proposals["golden_account_id"].to_numpy(),
-            "tier": codes[out_r],
-            "previous_tier": prev_tier,
-            "previous_tier_since": since.to_numpy(),
+            "tier": codes[o.rank],
+            "previous_tier": p.tier,
+            "previous_tier_since": p.since.to_numpy(),
             "pending_downgrade_to": pending_codes,
-            "pending_since": new_pending_since.to_numpy(),
-            "hysteresis_action": action,
+            "pending_since": o.pending_since.to_numpy(),
+            "hysteresis_action": o.action,
         },
         index=proposals.index,
     )

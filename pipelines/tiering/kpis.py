@@ -43,6 +43,7 @@ from pipelines.history import SnapshotInfo, read_snapshot
 TREATED = "treated"
 CONTROL = "control"
 GROUPS = (TREATED, CONTROL)
+KEYS = ["tier", "treatment_group"]
 
 KPI_TABLE = "tiers.tier_kpis"
 
@@ -83,6 +84,85 @@ def _diff(out: pd.DataFrame, column: str) -> pd.Series:
     return out["tier"].map(diff).astype("Float64")
 
 
+def _state_measures(current: pd.DataFrame) -> pd.DataFrame:
+    """Accounts, revenue, CLV, P(alive) and NPS of this run, per (tier, group)."""
+    cur = pd.DataFrame(
+        {
+            "golden_account_id": current["golden_account_id"].to_numpy(object),
+            "tier": current["tier"].astype(object).to_numpy(),
+            "treatment_group": _group(current["in_control_group"]),
+            "net_revenue_365d": pd.to_numeric(current["net_revenue_365d"], errors="coerce"),
+            "clv_12m": pd.to_numeric(current["clv_12m"], errors="coerce"),
+            "p_alive": pd.to_numeric(current["p_alive"], errors="coerce"),
+            "nps": pd.to_numeric(current["nps_avg_365d"], errors="coerce"),
+        }
+    )
+    return cur.groupby(KEYS, sort=False).agg(
+        accounts=("golden_account_id", "size"),
+        net_revenue_365d_sum=("net_revenue_365d", "sum"),
+        net_revenue_365d_mean=("net_revenue_365d", "mean"),
+        clv_12m_mean=("clv_12m", "mean"),
+        p_alive_mean=("p_alive", "mean"),
+        nps_mean=("nps", "mean"),
+        nps_responders=("nps", "count"),
+    )
+
+
+def _cohort_outcomes(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """The previous run's cohort per (tier, group): size, retained now, converted now."""
+    if previous is None or previous.empty:
+        cohort = pd.DataFrame(
+            {"tier": [], "treatment_group": [], "retained": [], "converted": []}, dtype=object
+        )
+    else:
+        orders_90d = pd.to_numeric(current["orders_90d"], errors="coerce").fillna(0).to_numpy()
+        outcome = pd.DataFrame(
+            {
+                "golden_account_id": current["golden_account_id"].to_numpy(object),
+                "retained": orders_90d > 0,
+                "converted": current["has_paid_order"].astype("boolean").fillna(False).to_numpy(),
+            }
+        )
+        prev = pd.DataFrame(
+            {
+                "golden_account_id": previous["golden_account_id"].to_numpy(object),
+                "tier": previous["tier"].astype(object).to_numpy(),
+                "treatment_group": _group(previous["in_control_group"]),
+            }
+        )
+        # Inner join: accounts gone since the previous run (deleted, merged) leave the cohort.
+        cohort = prev.merge(outcome, on="golden_account_id", how="inner")
+    return cohort.groupby(KEYS, sort=False).agg(
+        previous_accounts=("retained", "size"),
+        retained_accounts=("retained", "sum"),
+        converted_accounts=("converted", "sum"),
+    )
+
+
+def _rates(out: pd.DataFrame, prospect_tier: str) -> pd.DataFrame:
+    """Counts as integers, rates where defined (retention for customers, conversion for
+    prospects), and the treated - control differences."""
+    for col in ("accounts", "nps_responders", "previous_accounts"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["net_revenue_365d_sum"] = out["net_revenue_365d_sum"].fillna(0.0)
+    prospect = (out["tier"] == prospect_tier).to_numpy()
+    has_cohort = (out["previous_accounts"] > 0).to_numpy()
+    retained = pd.to_numeric(out["retained_accounts"]).fillna(0).astype("int64")
+    converted = pd.to_numeric(out["converted_accounts"]).fillna(0).astype("int64")
+    previous_n = out["previous_accounts"].where(has_cohort)
+    out["retained_accounts"] = retained.astype("Int64").where(has_cohort & ~prospect)
+    out["retention_rate"] = (retained / previous_n).astype("Float64").where(~prospect)
+    out["converted_accounts"] = converted.astype("Int64").where(has_cohort & prospect)
+    out["prospect_conversion_rate"] = (converted / previous_n).astype("Float64").where(prospect)
+    out["nps_coverage"] = (
+        out["nps_responders"] / out["accounts"].where(out["accounts"] > 0)
+    ).astype("Float64")
+    out["retention_diff_vs_control"] = _diff(out, "retention_rate")
+    out["nps_diff_vs_control"] = _diff(out, "nps_mean")
+    out["conversion_diff_vs_control"] = _diff(out, "prospect_conversion_rate")
+    return out
+
+
 def compute_tier_kpis(
     current: pd.DataFrame,
     previous: pd.DataFrame | None,
@@ -103,82 +183,13 @@ def compute_tier_kpis(
     but not in ``tiers`` (e.g. dropped from the policy) is appended after them. Means ignore
     missing values; ``nps_coverage`` is the share of accounts with an ``nps_avg_365d``.
     """
-    cur = pd.DataFrame(
-        {
-            "golden_account_id": current["golden_account_id"].to_numpy(object),
-            "tier": current["tier"].astype(object).to_numpy(),
-            "treatment_group": _group(current["in_control_group"]),
-            "net_revenue_365d": pd.to_numeric(current["net_revenue_365d"], errors="coerce"),
-            "clv_12m": pd.to_numeric(current["clv_12m"], errors="coerce"),
-            "p_alive": pd.to_numeric(current["p_alive"], errors="coerce"),
-            "nps": pd.to_numeric(current["nps_avg_365d"], errors="coerce"),
-        }
-    )
-    keys = ["tier", "treatment_group"]
-    state = cur.groupby(keys, sort=False).agg(
-        accounts=("golden_account_id", "size"),
-        net_revenue_365d_sum=("net_revenue_365d", "sum"),
-        net_revenue_365d_mean=("net_revenue_365d", "mean"),
-        clv_12m_mean=("clv_12m", "mean"),
-        p_alive_mean=("p_alive", "mean"),
-        nps_mean=("nps", "mean"),
-        nps_responders=("nps", "count"),
-    )
-
-    if previous is None or previous.empty:
-        cohort = pd.DataFrame(
-            {"tier": [], "treatment_group": [], "retained": [], "converted": []}, dtype=object
-        )
-    else:
-        outcome = pd.DataFrame(
-            {
-                "golden_account_id": current["golden_account_id"].to_numpy(object),
-                "retained": pd.to_numeric(current["orders_90d"], errors="coerce")
-                .fillna(0)
-                .to_numpy()
-                > 0,
-                "converted": current["has_paid_order"].astype("boolean").fillna(False).to_numpy(),
-            }
-        )
-        prev = pd.DataFrame(
-            {
-                "golden_account_id": previous["golden_account_id"].to_numpy(object),
-                "tier": previous["tier"].astype(object).to_numpy(),
-                "treatment_group": _group(previous["in_control_group"]),
-            }
-        )
-        # Inner join: accounts gone since the previous run (deleted, merged) leave the cohort.
-        cohort = prev.merge(outcome, on="golden_account_id", how="inner")
-    outcomes = cohort.groupby(keys, sort=False).agg(
-        previous_accounts=("retained", "size"),
-        retained_accounts=("retained", "sum"),
-        converted_accounts=("converted", "sum"),
-    )
-
+    state = _state_measures(current)
+    outcomes = _cohort_outcomes(current, previous)
     seen = pd.concat([state.index.to_frame()["tier"], outcomes.index.to_frame()["tier"]])
     all_tiers = list(tiers) + sorted(set(seen.astype(str)) - set(tiers))
-    grid = pd.MultiIndex.from_product([all_tiers, GROUPS], names=keys)
+    grid = pd.MultiIndex.from_product([all_tiers, GROUPS], names=KEYS)
     out = pd.concat([state.reindex(grid), outcomes.reindex(grid)], axis=1).reset_index()
-
-    for col in ("accounts", "nps_responders", "previous_accounts"):
-        out[col] = out[col].fillna(0).astype("int64")
-    out["net_revenue_365d_sum"] = out["net_revenue_365d_sum"].fillna(0.0)
-    prospect = (out["tier"] == prospect_tier).to_numpy()
-    has_cohort = (out["previous_accounts"] > 0).to_numpy()
-    retained = pd.to_numeric(out["retained_accounts"]).fillna(0).astype("int64")
-    converted = pd.to_numeric(out["converted_accounts"]).fillna(0).astype("int64")
-    previous_n = out["previous_accounts"].where(has_cohort)
-    out["retained_accounts"] = retained.astype("Int64").where(has_cohort & ~prospect)
-    out["retention_rate"] = (retained / previous_n).astype("Float64").where(~prospect)
-    out["converted_accounts"] = converted.astype("Int64").where(has_cohort & prospect)
-    out["prospect_conversion_rate"] = (converted / previous_n).astype("Float64").where(prospect)
-    out["nps_coverage"] = (
-        out["nps_responders"] / out["accounts"].where(out["accounts"] > 0)
-    ).astype("Float64")
-    out["retention_diff_vs_control"] = _diff(out, "retention_rate")
-    out["nps_diff_vs_control"] = _diff(out, "nps_mean")
-    out["conversion_diff_vs_control"] = _diff(out, "prospect_conversion_rate")
-
+    out = _rates(out, prospect_tier)
     out["snapshot_id"] = snapshot_id
     out["as_of_date"] = pd.Timestamp(as_of)
     out["previous_snapshot_id"] = previous_snapshot_id

@@ -13,17 +13,9 @@ import numpy as np
 import pandas as pd
 
 from pipelines.contracts import source_columns
-from pipelines.tiering.conditions import (
-    AllOf,
-    AnyOf,
-    Condition,
-    Evaluator,
-    Leaf,
-    join_texts,
-    leaf_text,
-    satisfied_leaves,
-    shortfall_text,
-)
+from pipelines.tiering.condition_text import join_texts, leaf_text, shortfall_text
+from pipelines.tiering.conditions import AllOf, AnyOf, Condition, Leaf
+from pipelines.tiering.evaluator import Evaluator, satisfied_leaves
 from pipelines.tiering.policy import TierPolicy
 from pipelines.tiering.rules import make_evaluator
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.tiering.conditions import Evaluator, join_texts, leaf_text, satisfied_leaves
+from pipelines.tiering.condition_text import join_texts, leaf_text
+from pipelines.tiering.evaluator import Evaluator, satisfied_leaves
 from pipelines.tiering.policy import TierPolicy
 
 PROSPECT_RULE = "prospect"

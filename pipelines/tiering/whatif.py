@@ -60,6 +60,48 @@ class WhatIfReport:
         return "\n".join(lines)
 
 
+def _revenue_share(
+    before: np.ndarray, after: np.ndarray, revenue: np.ndarray, order: list[str]
+) -> pd.DataFrame:
+    """Accounts and net revenue (365d) share per tier, before and after."""
+    total = revenue.sum()
+    tiers = [c for c in order if c in set(before) | set(after)] + ([NONE] if NONE in before else [])
+    rows = []
+    for code in tiers:
+        b, a = before == code, after == code
+        rows.append(
+            {
+                "tier": code,
+                "accounts_before": int(b.sum()),
+                "accounts_after": int(a.sum()),
+                "revenue_share_before": float(revenue[b].sum() / total) if total else 0.0,
+                "revenue_share_after": float(revenue[a].sum() / total) if total else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _movers(
+    proposed: pd.DataFrame, before: np.ndarray, after: np.ndarray, revenue: np.ndarray, n: int
+) -> pd.DataFrame:
+    """The ``n`` movers with the largest net revenue, with the proposed policy's reasons."""
+    moved = before != after
+    movers = pd.DataFrame(
+        {
+            "golden_account_id": proposed["golden_account_id"].to_numpy(object)[moved],
+            "from_tier": before[moved],
+            "to_tier": after[moved],
+            "net_revenue_365d": revenue[moved],
+            **{
+                c: proposed[c].to_numpy(object)[moved]
+                for c in ("rule_fired", "reason_en", "reason_zh")
+            },
+        }
+    )
+    movers = movers.sort_values(["net_revenue_365d", "golden_account_id"], ascending=[False, True])
+    return movers.head(n).reset_index(drop=True)
+
+
 def simulate(
     scores: pd.DataFrame,
     current_tiers: pd.DataFrame,
@@ -82,8 +124,6 @@ def simulate(
         if "net_revenue_365d" in scores.columns
         else np.zeros(len(scores))
     )
-    moved_mask = before != after
-
     long = (
         pd.DataFrame({"from_tier": before, "to_tier": after})
         .groupby(["from_tier", "to_tier"])
@@ -93,43 +133,13 @@ def simulate(
     )
     current_codes = [c for c in pd.unique(current.astype(str)) if c not in policy.codes]
     order = policy.codes + sorted(current_codes)
-    matrix = migration_pivot(long, order)
-
-    total = revenue.sum()
-    tiers = [c for c in order if c in set(before) | set(after)] + ([NONE] if NONE in before else [])
-    rows = []
-    for code in tiers:
-        b, a = before == code, after == code
-        rows.append(
-            {
-                "tier": code,
-                "accounts_before": int(b.sum()),
-                "accounts_after": int(a.sum()),
-                "revenue_share_before": float(revenue[b].sum() / total) if total else 0.0,
-                "revenue_share_after": float(revenue[a].sum() / total) if total else 0.0,
-            }
-        )
-    movers = pd.DataFrame(
-        {
-            "golden_account_id": proposed["golden_account_id"].to_numpy(object)[moved_mask],
-            "from_tier": before[moved_mask],
-            "to_tier": after[moved_mask],
-            "net_revenue_365d": revenue[moved_mask],
-            "rule_fired": proposed["rule_fired"].to_numpy(object)[moved_mask],
-            "reason_en": proposed["reason_en"].to_numpy(object)[moved_mask],
-            "reason_zh": proposed["reason_zh"].to_numpy(object)[moved_mask],
-        }
-    )
-    movers = movers.sort_values(
-        ["net_revenue_365d", "golden_account_id"], ascending=[False, True]
-    ).head(sample)
     return WhatIfReport(
         policy_version=policy.policy_version,
         accounts=len(proposed),
-        moved=int(moved_mask.sum()),
-        matrix=matrix,
-        revenue_share=pd.DataFrame(rows),
-        movers=movers.reset_index(drop=True),
+        moved=int((before != after).sum()),
+        matrix=migration_pivot(long, order),
+        revenue_share=_revenue_share(before, after, revenue, order),
+        movers=_movers(proposed, before, after, revenue, sample),
     )
 
 

@@ -159,7 +159,8 @@ def test_unchanged_scores_give_zero_churn(policy_name):
     ],
 )
 def test_margin_shifts_thresholds_in_the_right_direction(leaf, strict, loose):
-    from pipelines.tiering.conditions import Leaf, shifted_leaf
+    from pipelines.tiering.conditions import Leaf
+    from pipelines.tiering.evaluator import shifted_leaf
 
     base = Leaf(*leaf)
     margins = {"p_alive": 0.05}
