@@ -100,6 +100,16 @@ def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     return bool(con.execute(sql, params).fetchall()[0][0])
 
 
+def list_tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str = "main") -> list[str]:
+    """Names of the tables in one schema of an attached database, sorted."""
+    rows = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_catalog = ? and table_schema = ? order by table_name",
+        [catalog, schema],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     """Column names of a relation in order (empty when it does not exist)."""
     catalog, schema, table = _split(relation)

@@ -12,13 +12,13 @@ import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from openpyxl import Workbook
 
+from pipelines import warehouse as wh
 from pipelines.generate.world import World
 
 PARQUET_ROW_GROUP = 1_000_000
@@ -79,13 +79,10 @@ def write_leads(df: pd.DataFrame, path: Path) -> None:
         ts = pd.to_datetime(out[col])
         out[col] = ts.dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object).where(ts.notna(), None)
     out = out.astype({c: object for c in out.columns if out[c].dtype != bool})
-    con = duckdb.connect()
-    try:
+    with wh.connection(":memory:") as con:
         con.register("leads_frame", out)
         target = str(path).replace("'", "''")
         con.execute(f"copy (select * from leads_frame) to '{target}' (format json)")
-    finally:
-        con.close()
 
 
 def _arrow_table(df: pd.DataFrame, types: dict[str, pa.DataType]) -> pa.Table:

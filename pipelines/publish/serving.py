@@ -18,8 +18,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import warehouse as wh
 from pipelines.history import SNAPSHOT_FILE, SnapshotInfo, current, in_force, list_snapshots
-from pipelines.publish.contract import SERVING_TIER_TABLES
+from pipelines.publish.contract import SERVING_TIER_TABLES, TIER_SNAPSHOTS_COLUMNS
 from pipelines.publish.text_safety import safe_text_sql
 
 BUILDING_SUFFIX = ".building.duckdb"
@@ -98,11 +99,7 @@ def _fill_change_table(
     if files:
         listed = ", ".join(_sql_str(f.as_posix()) for f in files)
         parts.append(f"{select} from read_parquet([{listed}], union_by_name = true)")
-    live_has_table = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = 'serving_live' and table_name = ?",
-        [name],
-    ).fetchone()[0]
+    live_has_table = wh.table_exists(con, f"serving_live.main.{name}")
     if legacy and live_has_table and scope == "latest":
         # No snapshot id to filter on: the live file's copy is the one BI has been shown.
         parts.append(f"{select} from serving_live.{name}")
@@ -130,14 +127,12 @@ def _fill_serving(
         "create table serving_build.customer_tier_current as select * from read_parquet("
         f"{tiers[latest.snapshot_id]})"
     )
-    con.execute(
-        "create table serving_build.tier_snapshots (snapshot_id varchar, as_of_date date, "
-        "created_at timestamp, row_count bigint, policy_version varchar, "
-        "rules_version varchar, code_version varchar, run_id varchar, "
-        "parquet_path varchar, parquet_sha256 varchar, in_force boolean, superseded_by varchar)"
+    wh.create_table(
+        con, "serving_build.main.tier_snapshots", {n: t for n, t, _ in TIER_SNAPSHOTS_COLUMNS}
     )
     con.executemany(
-        "insert into serving_build.tier_snapshots values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into serving_build.tier_snapshots values "
+        f"({', '.join('?' for _ in TIER_SNAPSHOTS_COLUMNS)})",
         _snapshot_rows(snapshots),
     )
     history = [tiers[s.snapshot_id] for s in forced]
@@ -191,10 +186,8 @@ def build_serving_db(
     con.execute(f"attach {_sql_str(tmp.as_posix())} as serving_build")
     try:
         _fill_serving(con, snapshots, folders)
-        for (table,) in con.execute(
-            "select table_name from information_schema.tables where table_catalog = 'serving_build'"
-        ).fetchall():
-            counts[table] = con.execute(f"select count(*) from serving_build.{table}").fetchone()[0]
+        for table in wh.list_tables(con, "serving_build"):
+            counts[table] = wh.row_count(con, f"serving_build.main.{table}")
         con.execute("checkpoint serving_build")
     except BaseException:
         con.execute("detach serving_build")
@@ -230,9 +223,9 @@ def served_snapshot_ids(serving_db: Path) -> set[str] | None:
     if not serving_db.exists():
         return None
     try:
-        with duckdb.connect(str(serving_db), read_only=True) as con:
+        with wh.connection(serving_db, read_only=True, lock_timeout_s=0) as con:
             return {r[0] for r in con.execute("select snapshot_id from tier_snapshots").fetchall()}
-    except duckdb.Error:
+    except (duckdb.Error, wh.WarehouseLockedError):
         return None
 
 
@@ -247,7 +240,7 @@ def serving_lags(serving_dir: Path, serving_db: Path) -> bool:
 
 def rebuild_serving(serving_dir: Path, serving_db: Path) -> dict[str, int]:
     """Rebuild the serving file from the published snapshots and swap it in."""
-    with duckdb.connect() as con:
+    with wh.connection(":memory:") as con:
         built, counts = build_serving_db(con, serving_dir, serving_db)
     swap_serving_db(built, serving_db)
     return counts

@@ -16,7 +16,7 @@ import pandas as pd
 from pipelines.quality.config import Severity
 from pipelines.quality.gx_runner import ExpectationOutcome
 from pipelines.settings import ENTITIES
-from pipelines.warehouse import table_exists
+from pipelines.warehouse import table_columns, table_exists
 
 CUSTOMER_360_TABLE = "marts.customer_360"
 
@@ -70,15 +70,7 @@ def load_table_columns(
     """Only ``columns`` of a (possibly large) table, sampled by ``hash(order_key)`` above
     ``max_rows``. Columns the table lacks are left out (the suite's schema expectation then
     reports them) and listed in ``missing_columns``."""
-    schema, name = qualified_name.split(".", 1)
-    present = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = ? and table_name = ?",
-            [schema, name],
-        ).fetchall()
-    }
+    present = set(table_columns(con, qualified_name))
     wanted = [c for c in columns if c in present]
     missing = [c for c in columns if c not in present]
     select_list = ", ".join(f'"{c}"' for c in wanted) or "1 as _no_columns"

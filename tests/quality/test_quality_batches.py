@@ -17,6 +17,7 @@ from pipelines.quality.batches import (
 from pipelines.quality.checks import run_customer_360_gate, run_raw_gate
 from pipelines.quality.config import QualityConfig
 from pipelines.resources import Warehouse
+from pipelines.warehouse import table_exists
 from tests.config_files import run_context
 from tests.quality.conftest import AS_OF, customer_360_frame, orders_frame
 
@@ -25,11 +26,7 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> N
     schema = table.split(".")[0]
     con.execute(f"create schema if not exists {schema}")
     con.register("_f", frame)
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema || '.' || table_name = ?",
-        [table],
-    ).fetchone()[0]
-    if exists:
+    if table_exists(con, table):
         con.execute(f"insert into {table} select * from _f")
     else:
         con.execute(f"create table {table} as select * from _f")
