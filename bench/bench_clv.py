@@ -1,53 +1,48 @@
-"""Benchmark: fit BG/NBD + Gamma-Gamma and predict for 1,000,000 synthetic customer summaries.
+"""Benchmark: fit BG/NBD + Gamma-Gamma and predict for every account of the generator's world.
 
-Run: ``.venv/bin/python bench/bench_clv.py [n_customers]``. Prints the wall time of each step.
+Run: ``.venv/bin/python bench/bench_clv.py [--accounts N]`` (after ``bench_scoring.py`` has built
+the world of that size). Reads the purchase history from ``features.account_features`` and
+times the pure functions of ``pipelines/scoring/clv.py``: the summary in model units, the fit
+(on a fixed-size sample) and the prediction for everyone.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
 import numpy as np
-import pandas as pd
+from _pipeline_world import AS_OF, is_built, world_dir
 
-from pipelines.scoring.clv import ClvConfig, score_clv
-
-
-def synthetic_summaries(n: int, seed: int = 7) -> pd.DataFrame:
-    """Summaries drawn from the BG/NBD story (weeks): gamma purchase rates, beta dropout."""
-    rng = np.random.default_rng(seed)
-    lam = rng.gamma(shape=0.25, scale=1 / 4.4, size=n)
-    p_drop = rng.beta(0.8, 2.4, size=n)
-    T = rng.uniform(4, 156, size=n)
-    # Number of purchases before dropping out ~ geometric; cap by what the age allows.
-    x = np.minimum(rng.poisson(lam * T), rng.geometric(np.clip(p_drop, 1e-3, 1)) - 1)
-    t_x = np.where(x > 0, T * rng.beta(3, 1.5, size=n), 0.0)
-    m = np.where(x > 0, rng.gamma(6.0, 1 / rng.gamma(3.7, 1 / 15.4, size=n)), 0.0)
-    return pd.DataFrame(
-        {
-            "golden_account_id": np.arange(n).astype(str),
-            "frequency": x.astype(float),
-            "recency": t_x,
-            "T": T,
-            "monetary_value": m,
-        }
-    )
+from pipelines import warehouse as wh
+from pipelines.scoring.clv import FEATURE_COLUMNS, ClvConfig, clv_scores
+from pipelines.scoring.features import ACCOUNT_FEATURES
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    args = parser.parse_args()
+    data_dir = world_dir(args.accounts)
+    if not is_built(data_dir, ACCOUNT_FEATURES):
+        print("the world is not built yet: run bench/bench_scoring.py first", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
-    summary = synthetic_summaries(n)
+    with wh.connection(data_dir / "warehouse" / "stratum.duckdb", read_only=True) as con:
+        features = wh.read_table(con, ACCOUNT_FEATURES, FEATURE_COLUMNS)
     t1 = time.perf_counter()
     cfg = ClvConfig(version="bench")
-    out, bg, gg = score_clv(summary, cfg)
+    result = clv_scores(features, cfg, AS_OF)
     t2 = time.perf_counter()
-    print(f"customers: {n:,}  (fit sample {min(n, cfg.fit_sample_size):,})")
-    print(f"synthesise: {t1 - t0:.2f}s  fit + predict: {t2 - t1:.2f}s")
-    print(f"BG/NBD {bg}\nGamma-Gamma {gg}")
-    print(f"non-finite CLV: {int((~np.isfinite(out['clv_12m'])).sum())}")
+    n = result.customers_fitted
+    print(f"accounts: {len(features):,}; with a purchase history: {n:,}")
+    print(f"(fit sample {min(n, cfg.fit_sample_size):,})")
+    print(f"read features: {t1 - t0:.2f}s  fit + predict: {t2 - t1:.2f}s")
+    print(f"BG/NBD {result.bgnbd}\nGamma-Gamma {result.gamma_gamma}")
+    print(f"non-finite CLV: {int((~np.isfinite(result.scores['clv_12m'])).sum())}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -26,10 +26,18 @@ from pathlib import Path
 
 import duckdb
 from _measure import print_table, report_step, run_step
-from _world import u
+
+from pipelines import warehouse as wh
 
 AS_OF = date(2025, 6, 30)
 _CHUNK = 1 << 20
+# u(i, salt): a uniform number in [0, 1) derived from a row number, in SQL.
+_U = "((hash({i}, {salt}) % 1000000007) / 1000000007.0)"
+
+
+def u(i: str, salt: int) -> str:
+    """SQL for a deterministic uniform [0, 1) value of expression ``i``."""
+    return _U.format(i=i, salt=salt)
 
 
 def write_accounts(path: Path, n: int) -> None:
@@ -114,7 +122,7 @@ def load(warehouse: str, landing: str, entity: str, memory_limit: str) -> dict:
     from pipelines.ingest.loader import load_entity
 
     source = load_stratum_config().source_settings[entity]
-    con = duckdb.connect(warehouse)
+    con = wh.connect(warehouse)
     try:
         if memory_limit:
             # DuckDB's default is 80% of RAM; a cap makes it spill temp tables to disk instead.

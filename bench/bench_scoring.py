@@ -1,15 +1,16 @@
-"""Benchmark: every scoring asset on 1,000,000 accounts / 20M orders / 10M activities / 300k leads.
+"""Benchmark: every scoring step on the generator's world at 1,000,000 companies.
 
-Run: ``.venv/bin/python bench/bench_scoring.py [--accounts N] [--orders N] [--keep DIR]``.
+Run: ``.venv/bin/python bench/bench_scoring.py [--accounts N]``.
 
-Builds a synthetic warehouse (``bench/_world.py``, DuckDB SQL over ``range()``) in a temp dir,
-then materialises each asset of ``pipelines/scoring/assets.py`` - the very functions Dagster
-runs, invoked directly with a ``Warehouse`` resource - in its own child process, in dependency
-order, and prints wall time and peak RSS per asset.
+The world is the project's generator at the given size, ingested and built up to the feature
+layer by the real assets once and kept (``bench/_pipeline_world.py``, ``.cache/bench/``). Each
+score asset of ``pipelines/scoring`` - the very functions Dagster runs, called with a
+``Warehouse`` resource and one run context - then runs in its own child process, in dependency
+order, followed by the ``dbt_score_models`` step (``scores.account_scores``); wall time, CPU
+time and peak RSS are printed per step.
 
 Target (project brief): a daily run on a 2-core / 24 GB machine, heavy work in DuckDB or on
-per-account aggregates; reference RFM over 20M orders / 1M customers ~2 s and ~0.5 GB. Memory
-should grow with accounts x features, not with order history.
+per-account aggregates. Memory should grow with accounts x features, not with order history.
 """
 
 from __future__ import annotations
@@ -18,135 +19,117 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
-import time
-from datetime import date
 from pathlib import Path
 
-from _measure import peak_rss_mb, print_table, report_step, run_step
+from _measure import print_table, report_step, run_step
+from _pipeline_world import env, is_built, materialize, run_context, world_dir
 
-AS_OF = date(2025, 6, 30)
-# Dependency order of the assets (conversion reads scores.fit; account_scores reads them all).
-STEPS = [
-    "rfm",
-    "abc",
-    "clusters",
-    "behaviour",
-    "fit",
-    "conversion",
-    "clv",
-    "risk",
-    "account_scores",
-]
-ASSET_NAMES = {
+# Dependency order (conversion scoring uses the model step's choice and the fit scores).
+STEPS = {
     "rfm": "rfm_scores",
     "abc": "abc_scores",
     "clusters": "cluster_scores",
     "behaviour": "behaviour_scores",
     "fit": "fit_scores",
+    "conversion_model": "conversion_model",
     "conversion": "conversion_scores",
     "clv": "clv_scores",
     "risk": "risk_scores",
-    "account_scores": "account_scores",
 }
 
 
-def materialise(step: str, warehouse: str) -> dict:
-    """In a child process: run one scoring asset against ``warehouse``."""
+def build_features() -> dict:
+    """In a child process: ingest every landing file and build the dbt models up to the
+    feature layer, as a run does."""
+    from pipelines.ingest.assets import raw_assets
+    from pipelines.transform.assets import dbt_models
+
+    materialize([*raw_assets, dbt_models])
+    return {"note": "raw assets + dbt_models (cached for later benchmarks)"}
+
+
+def score(step: str) -> dict:
+    """In a child process: one scoring step against the world's warehouse."""
     from dagster import build_asset_context
 
-    from pipelines.config import load_stratum_config
     from pipelines.resources import Warehouse
-    from pipelines.run_context import RunContext, RunContextResource
+    from pipelines.run_context import RunContextResource
     from pipelines.scoring import assets
 
-    ctx = RunContext(AS_OF, "bench-run", "bench", load_stratum_config(), "bench")
-    fn = getattr(assets, ASSET_NAMES[step])
+    if step == "account_scores":
+        from pipelines.transform.assets import dbt_score_models
+
+        materialize([dbt_score_models])
+        return {}
+    fn = getattr(assets, STEPS[step])
     result = fn(
         context=build_asset_context(),
-        warehouse=Warehouse(path=warehouse),
-        run=RunContextResource.of(ctx),
+        warehouse=Warehouse(),
+        run=RunContextResource.of(run_context()),
     )
     meta = result.metadata or {}
-    out = {"rows": getattr(meta.get("row_count"), "value", None)}
+    out = {"rows": getattr(meta.get("row_count") or meta.get("leads"), "value", None)}
     status = meta.get("model_status")
     if status is not None:
         out["note"] = str(getattr(status, "value", status))[:60]
     return out
 
 
+def _run(step: str, data_dir: Path, accounts: int) -> dict:
+    r = run_step(Path(__file__), step, ["--accounts", str(accounts)], env(data_dir))
+    print(
+        f"{step:<18} {r.get('seconds', float('nan')):7.1f}s  "
+        f"peak RSS {r.get('peak_rss_mb', float('nan')):7.0f} MB  exit {r['exit']}",
+        flush=True,
+    )
+    return r
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
-    parser.add_argument("--orders", type=int, default=20_000_000)
-    parser.add_argument("--activities", type=int, default=10_000_000)
-    parser.add_argument("--leads", type=int, default=300_000)
-    parser.add_argument("--keep", help="build (or reuse) the warehouse in this dir and keep it")
-    parser.add_argument("--only", nargs="*", help="run only these steps (warehouse must exist)")
+    parser.add_argument("--only", nargs="*", help="run only these steps (world must be built)")
     parser.add_argument("--step", help=argparse.SUPPRESS)
-    parser.add_argument("--warehouse", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    if args.step:  # child process: import first so that the timing is the asset's work alone
+    if args.step:  # child process: import first so that the timing is the step's work alone
         import dagster  # noqa: F401
         import matplotlib.pyplot  # noqa: F401  (metadata charts: ~2 s import, once per process)
 
         import pipelines.scoring.assets  # noqa: F401
 
-        report_step(lambda: materialise(args.step, args.warehouse))
+        work = build_features if args.step == "build" else lambda: score(args.step)
+        report_step(work)
         return 0
 
-    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="stratum_bench_"))
-    root.mkdir(parents=True, exist_ok=True)
-    warehouse = root / "warehouse" / "stratum.duckdb"
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    env = {"STRATUM_DATA_DIR": str(root)}
-    try:
-        if not (args.keep and warehouse.exists()):
-            from _world import build_warehouse
-
-            t0 = time.perf_counter()
-            counts = build_warehouse(
-                str(warehouse), AS_OF, args.accounts, args.orders, args.activities, args.leads
-            )
-            size_gb = warehouse.stat().st_size / 1e9
-            print(
-                f"synthetic warehouse: {counts} in {time.perf_counter() - t0:.1f}s, "
-                f"{size_gb:.2f} GB on disk, generator peak RSS {peak_rss_mb():.0f} MB",
-                flush=True,
-            )
-        # A stored conversion model from an earlier run would be reused: start from none.
-        shutil.rmtree(root / "models", ignore_errors=True)
-        rows = []
-        for step in args.only or STEPS:
-            r = run_step(Path(__file__), step, ["--warehouse", str(warehouse)], env)
-            rows.append(r)
-            print(
-                f"{step:<16} {r.get('seconds', float('nan')):7.1f}s  "
-                f"peak RSS {r.get('peak_rss_mb', float('nan')):7.0f} MB  exit {r['exit']}",
-                flush=True,
-            )
-        print(f"\nscoring at {args.accounts:,} accounts / {args.orders:,} orders (as of {AS_OF})")
-        print_table(
-            rows,
-            [
-                ("step", "asset", ""),
-                ("seconds", "seconds", ".1f"),
-                ("cpu_s", "CPU s", ".1f"),
-                ("peak_rss_mb", "peak RSS MB", ".0f"),
-                ("baseline_mb", "imports MB", ".0f"),
-                ("rows", "rows", ""),
-                ("note", "note", ""),
-            ],
-        )
-        total = sum(r.get("seconds", 0.0) for r in rows)
-        peak = max((r.get("peak_rss_mb", 0.0) for r in rows), default=0.0)
-        print(f"total {total:.1f}s, largest step peak RSS {peak:.0f} MB")
-        print("target: each step well inside 24 GB (aim < 4 GB); RFM over 20M orders ~2 s")
-        return 1 if any(r["exit"] for r in rows) else 0
-    finally:
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
+    data_dir = world_dir(args.accounts)
+    rows = []
+    if not is_built(data_dir, "features.account_features"):
+        rows.append(_run("build", data_dir, args.accounts))
+        if rows[-1]["exit"]:
+            return 1
+    # A stored conversion model from an earlier benchmark would be reused: start from none.
+    shutil.rmtree(data_dir / "models", ignore_errors=True)
+    for step in args.only or [*STEPS, "account_scores"]:
+        rows.append(_run(step, data_dir, args.accounts))
+    print(f"\nscoring on the generator's world at {args.accounts:,} companies ({data_dir})")
+    print_table(
+        rows,
+        [
+            ("step", "step", ""),
+            ("seconds", "seconds", ".1f"),
+            ("cpu_s", "CPU s", ".1f"),
+            ("peak_rss_mb", "peak RSS MB", ".0f"),
+            ("baseline_mb", "imports MB", ".0f"),
+            ("rows", "rows", ""),
+            ("note", "note", ""),
+        ],
+    )
+    total = sum(r.get("seconds", 0.0) for r in rows if r["step"] != "build")
+    peak = max((r.get("peak_rss_mb", 0.0) for r in rows), default=0.0)
+    print(f"scoring total {total:.1f}s, largest step peak RSS {peak:.0f} MB")
+    print("target: each step well inside 24 GB (aim < 4 GB)")
+    return 1 if any(r["exit"] for r in rows) else 0
 
 
 if __name__ == "__main__":
