@@ -19,9 +19,7 @@ import os
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 import json
-import math
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -35,133 +33,19 @@ from great_expectations.data_context.types.base import ProgressBarsConfig
 from pipelines.privacy.gx_results import store_masked
 from pipelines.quality.config import (
     QualityConfig,
-    Severity,
     _columns_of,
     expectation_key,
 )
+from pipelines.quality.outcomes import ExpectationOutcome, ValidationOutcome, jsonable
 from pipelines.settings import EXPECTATIONS_DIR, get_paths
+
+__all__ = ["ExpectationOutcome", "ValidationOutcome", "jsonable", "validate_frame"]
 
 DATASOURCE = "stratum_pandas"
 BATCH_DEFINITION = "whole_frame"
 DOCS_SITE = "stratum"
 
 _LOCK = threading.Lock()
-
-
-# ---------------------------------------------------------------------------------------------
-# Results
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExpectationOutcome:
-    """The result of one expectation, flattened for metadata and the results table."""
-
-    expectation_type: str
-    column: str | None
-    kwargs: dict[str, Any]
-    success: bool
-    severity: Severity
-    unexpected_count: int | None = None
-    unexpected_percent: float | None = None
-    examples: list[Any] = field(default_factory=list)
-    observed_value: Any = None
-    error: str | None = None
-    source: str = "gx"  # "gx" or "sql" (computed in the warehouse over the whole table)
-
-    @property
-    def key(self) -> str:
-        """``<type>:<column>``, the key used for severity overrides in config/quality.yaml."""
-        return expectation_key(self.expectation_type, self.kwargs)
-
-
-@dataclass
-class ValidationOutcome:
-    """All expectation results of one validation, with the verdict under the severity policy."""
-
-    suite: str
-    results: list[ExpectationOutcome]
-    element_count: int
-    validated_at: datetime
-    run_name: str
-    data_docs_index: Path | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def failures(self) -> list[ExpectationOutcome]:
-        return [r for r in self.results if not r.success]
-
-    @property
-    def errors(self) -> list[ExpectationOutcome]:
-        return [r for r in self.failures if r.severity == "ERROR"]
-
-    @property
-    def warnings(self) -> list[ExpectationOutcome]:
-        return [r for r in self.failures if r.severity == "WARN"]
-
-    @property
-    def passed(self) -> bool:
-        """True when no ERROR-severity expectation failed (WARN failures do not block)."""
-        return not self.errors
-
-    @property
-    def severity(self) -> Severity:
-        """ERROR if a blocking expectation failed, otherwise WARN (used for the check result)."""
-        return "ERROR" if self.errors else "WARN"
-
-    def result(self, expectation_type: str, column: str | None = None) -> ExpectationOutcome:
-        """The first result of that expectation type (and column); KeyError when absent."""
-        for r in self.results:
-            if r.expectation_type == expectation_type and (column is None or r.column == column):
-                return r
-        raise KeyError(f"{self.suite}: no result for {expectation_type} on {column!r}")
-
-    def replace_result(self, new: ExpectationOutcome) -> None:
-        """Swap the result with the same key for ``new`` (e.g. a whole-table SQL computation)."""
-        for i, r in enumerate(self.results):
-            if r.key == new.key:
-                self.results[i] = new
-                return
-        self.results.append(new)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per expectation, failures first, JSON-ready kwargs/examples."""
-        rows = [
-            {
-                "expectation_type": r.expectation_type,
-                "column_name": r.column,
-                "kwargs": json.dumps(jsonable(r.kwargs), ensure_ascii=False, sort_keys=True),
-                "success": r.success,
-                "severity": r.severity,
-                "unexpected_count": r.unexpected_count,
-                "unexpected_percent": r.unexpected_percent,
-                "examples": json.dumps(jsonable(r.examples), ensure_ascii=False),
-                "observed_value": None if r.observed_value is None else str(r.observed_value),
-                "error": r.error,
-                "source": r.source,
-            }
-            for r in sorted(self.results, key=lambda r: (r.success, r.severity != "ERROR"))
-        ]
-        return pd.DataFrame(rows)
-
-
-def jsonable(value: Any) -> Any:
-    """Make GX/pandas values JSON-safe (NaN -> None, timestamps -> ISO text)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [jsonable(v) for v in value]
-    if value is None or isinstance(value, bool | str | int):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return value.isoformat()
-    if value is pd.NaT:
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        return jsonable(value.item())
-    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,6 +194,25 @@ def _error_message(exception_info: Any) -> str | None:
     return "; ".join(messages) or None
 
 
+def _outcome(r: Any, policy: Any) -> ExpectationOutcome:
+    """One GX expectation result, flattened (contact values already masked by store_masked)."""
+    cfg = r.expectation_config
+    kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k != "batch_id"}
+    res = r.result or {}
+    return ExpectationOutcome(
+        expectation_type=cfg.type,
+        column=_columns_of(kwargs),
+        kwargs=kwargs,
+        success=bool(r.success),
+        severity=policy.severity_for(expectation_key(cfg.type, kwargs), cfg.type),
+        unexpected_count=res.get("unexpected_count"),
+        unexpected_percent=res.get("unexpected_percent"),
+        examples=jsonable(res.get("partial_unexpected_list") or [])[: policy.examples],
+        observed_value=jsonable(res.get("observed_value")),
+        error=_error_message(r.exception_info),
+    )
+
+
 def validate_frame(
     df: pd.DataFrame,
     suite_name: str,
@@ -341,26 +244,7 @@ def validate_frame(
         )
         store_masked(runner.context, result, DOCS_SITE)
     suite_result = next(iter(result.run_results.values()))
-    outcomes = []
-    for r in suite_result.results:
-        cfg = r.expectation_config
-        kwargs = {k: v for k, v in dict(cfg.kwargs).items() if k != "batch_id"}
-        res = r.result or {}
-        column = _columns_of(kwargs)  # contact values already masked by store_masked
-        outcomes.append(
-            ExpectationOutcome(
-                expectation_type=cfg.type,
-                column=column,
-                kwargs=kwargs,
-                success=bool(r.success),
-                severity=policy.severity_for(expectation_key(cfg.type, kwargs), cfg.type),
-                unexpected_count=res.get("unexpected_count"),
-                unexpected_percent=res.get("unexpected_percent"),
-                examples=jsonable(res.get("partial_unexpected_list") or [])[: policy.examples],
-                observed_value=jsonable(res.get("observed_value")),
-                error=_error_message(r.exception_info),
-            )
-        )
+    outcomes = [_outcome(r, policy) for r in suite_result.results]
     # Keep the suite's own order: it is how the author grouped them (schema, keys, ranges...).
     suite = checkpoint.validation_definitions[0].suite
     order = {
