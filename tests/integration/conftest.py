@@ -1,8 +1,11 @@
-"""One generated world, run once, shared by the integration modules (the graph is the slow part)."""
+"""One generated world, run once, shared by the integration modules that only read it (the graph
+is the slow part). A module that changes a world runs on its own copy (``copy_world``)."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -164,3 +167,17 @@ def first_run(world, instance):
 
 def as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+@pytest.fixture
+def first_run_copy(world, first_run, tmp_path) -> PipelineWorld:
+    """A private copy of the first run's world, for a test that changes it."""
+    return copy_world(world, tmp_path)
+
+
+def copy_world(world: PipelineWorld, root: Path) -> PipelineWorld:
+    """Everything the world's runs left in its data dir (landing, warehouse, published
+    snapshots, models), copied under ``root``: a world of its own to change."""
+    data_dir = root / "data"
+    shutil.copytree(world.data_dir, data_dir)
+    return PipelineWorld(data_dir, data_dir / "landing", data_dir / "ground_truth", world.as_of)

@@ -171,14 +171,16 @@ def test_churn_risk_predicts_future_churn(scored):
 
 
 def _conversion_metadata(first_run) -> dict:
+    """Metadata of the model step (status, holdout metrics) and of the scoring step (the
+    version it scored with), merged."""
+    found = {}
     for event in first_run["result"].all_events:
-        if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key.path == [
-            "scores",
-            "conversion",
-        ]:
+        key = event.asset_key.path if event.event_type_value == "ASSET_MATERIALIZATION" else None
+        if key in (["scores", "conversion_model"], ["scores", "conversion"]):
             metadata = event.event_specific_data.materialization.metadata
-            return {key: getattr(value, "value", value) for key, value in metadata.items()}
-    raise AssertionError("scores/conversion was not materialized in the first run")
+            found[key[-1]] = {k: getattr(v, "value", v) for k, v in metadata.items()}
+    assert set(found) == {"conversion_model", "conversion"}, sorted(found)
+    return {**found["conversion_model"], **found["conversion"]}
 
 
 def _conversion_version(snapshot: pd.DataFrame) -> str:
