@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.generate.reference import BRAND_CHARS, INDUSTRIES, PROVINCES
+from pipelines.generate import names
+from pipelines.generate.reference import INDUSTRIES, PROVINCES
 from pipelines.generate.uscc import make_uscc
 
 # Median yearly net revenue of a customer, CNY. The spread (sigma of log value ~1.75) is what
@@ -71,33 +72,46 @@ def _city_table() -> pd.DataFrame:
     return table
 
 
-def _brand(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Two- or three-character brand names (云启, 华信达) drawn from the brand character pool."""
-    chars = np.array([c for c, _ in BRAND_CHARS])
-    idx = rng.integers(0, len(chars), size=(n, 3))
-    # Avoid doubled characters such as 云云, which read like typos.
-    idx[:, 1] = np.where(idx[:, 1] == idx[:, 0], (idx[:, 1] + 1) % len(chars), idx[:, 1])
-    idx[:, 2] = np.where(idx[:, 2] == idx[:, 1], (idx[:, 2] + 1) % len(chars), idx[:, 2])
-    two = np.char.add(chars[idx[:, 0]], chars[idx[:, 1]])
-    three = np.char.add(two, chars[idx[:, 2]])
-    return np.where(rng.random(n) < 0.75, two, three).astype(object)
-
-
-def brand_pinyin(brands: pd.Series) -> pd.Series:
-    """Pinyin of a brand (云启 -> yunqi), for company e-mail domains."""
-    mapping = dict(BRAND_CHARS)
-    unique = brands.drop_duplicates()
-    translated = {b: "".join(mapping.get(ch, "x") for ch in b) for b in unique}
-    return brands.map(translated)
-
-
-def _industry_words(industry_idx: np.ndarray, pick: np.ndarray) -> np.ndarray:
-    words = np.empty(len(industry_idx), dtype=object)
-    for i, ind in enumerate(INDUSTRIES):
-        mask = industry_idx == i
-        options = np.array(ind.name_words, dtype=object)
-        words[mask] = options[pick[mask] % len(options)]
-    return words
+def _firmographics(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """Industry, place, size, revenue, hidden value and propensity of ``n`` companies."""
+    cities = _city_table()
+    industry_idx = rng.choice(len(INDUSTRIES), size=n, p=_industry_weights())
+    city_idx = rng.choice(len(cities), size=n, p=cities["weight"].to_numpy())
+    log_emp = rng.normal(3.3, 1.4, size=n)
+    employees = np.clip(np.round(np.exp(log_emp)), 1, 300_000).astype(np.int64)
+    rpe = np.array([ind.revenue_per_employee for ind in INDUSTRIES])[industry_idx]
+    revenue = employees * rpe * rng.lognormal(0.0, 0.5, size=n)
+    # CRM users type round numbers for the company's own revenue.
+    revenue = np.maximum(np.round(revenue / 10_000.0) * 10_000.0, 10_000.0)
+    value_offset = np.array([ind.value_offset for ind in INDUSTRIES])[industry_idx]
+    log_value = (
+        np.log(MEDIAN_VALUE_CNY)
+        + 0.95 * (log_emp - 3.3)
+        + rng.normal(0.0, 1.15, size=n)
+        + value_offset
+    )
+    z_value = _standardise(log_value)
+    prop_raw = 0.5 * z_value + rng.normal(0.0, 0.87, size=n)
+    size_fit = np.select(
+        [employees < 10, employees < 50, employees < 500], [-0.4, 0.0, 0.3], default=0.2
+    )
+    co = pd.DataFrame(
+        {
+            "industry_idx": industry_idx,
+            "employees": employees,
+            "annual_revenue_cny": revenue,
+            "log_value": log_value,
+            "true_value": np.exp(log_value),
+            "z_value": z_value,
+            "propensity": _sigmoid(prop_raw - 0.3),
+            "z_prop": _standardise(prop_raw),
+            "fit": np.array([ind.fit for ind in INDUSTRIES])[industry_idx] + size_fit,
+            "risk_z": rng.normal(0.0, 1.0, size=n),
+        }
+    )
+    for col in ["province", "province_short", "city", "city_short", "division", "area_code"]:
+        co[col] = cities[col].to_numpy()[city_idx]
+    return co
 
 
 def build_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
@@ -108,53 +122,12 @@ def build_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
     risk_z, brand, word, suffix, name, parent (company index or -1), group_depth,
     similar_pair (index of the look-alike company or -1), uscc, owner_team.
     """
-    cities = _city_table()
-    industry_idx = rng.choice(len(INDUSTRIES), size=n, p=_industry_weights())
-    city_idx = rng.choice(len(cities), size=n, p=cities["weight"].to_numpy())
-
-    log_emp = rng.normal(3.3, 1.4, size=n)
-    employees = np.clip(np.round(np.exp(log_emp)), 1, 300_000).astype(np.int64)
-    rpe = np.array([ind.revenue_per_employee for ind in INDUSTRIES])[industry_idx]
-    revenue = employees * rpe * rng.lognormal(0.0, 0.5, size=n)
-    # CRM users type round numbers for the company's own revenue.
-    revenue = np.maximum(np.round(revenue / 10_000.0) * 10_000.0, 10_000.0)
-
-    value_offset = np.array([ind.value_offset for ind in INDUSTRIES])[industry_idx]
-    log_value = (
-        np.log(MEDIAN_VALUE_CNY)
-        + 0.95 * (log_emp - 3.3)
-        + rng.normal(0.0, 1.15, size=n)
-        + value_offset
-    )
-    z_value = _standardise(log_value)
-    prop_raw = 0.5 * z_value + rng.normal(0.0, 0.87, size=n)
-    propensity = _sigmoid(prop_raw - 0.3)
-    size_fit = np.select(
-        [employees < 10, employees < 50, employees < 500], [-0.4, 0.0, 0.3], default=0.2
-    )
-    fit = np.array([ind.fit for ind in INDUSTRIES])[industry_idx] + size_fit
-
-    co = pd.DataFrame(
-        {
-            "industry_idx": industry_idx,
-            "employees": employees,
-            "annual_revenue_cny": revenue,
-            "log_value": log_value,
-            "true_value": np.exp(log_value),
-            "z_value": z_value,
-            "propensity": propensity,
-            "z_prop": _standardise(prop_raw),
-            "fit": fit,
-            "risk_z": rng.normal(0.0, 1.0, size=n),
-        }
-    )
-    for col in ["province", "province_short", "city", "city_short", "division", "area_code"]:
-        co[col] = cities[col].to_numpy()[city_idx]
-
-    co["brand"] = _brand(rng, n)
+    co = _firmographics(rng, n)
+    co["brand"] = names.brands(rng, n)
     co["word_pick"] = rng.integers(0, 12, size=n)
+    big = co["employees"].to_numpy() >= 500
     co["suffix"] = np.where(
-        rng.random(n) < np.where(employees >= 500, 0.5, 0.12), "股份有限公司", "有限公司"
+        rng.random(n) < np.where(big, 0.5, 0.12), "股份有限公司", "有限公司"
     ).astype(object)
     # Name form: 0 = 杭州云启科技有限公司, 1 = 浙江云启科技有限公司, 2 = 云启（杭州）科技有限公司.
     co["form"] = rng.choice(3, size=n, p=[0.85, 0.08, 0.07])
@@ -162,8 +135,8 @@ def build_companies(rng: np.random.Generator, n: int) -> pd.DataFrame:
     _assign_similar_pairs(rng, co)
     co["word"] = ""
     co["name"] = ""
-    _compose_names(co)
-    _make_names_unique(rng, co)
+    names.compose_names(co)
+    names.make_names_unique(rng, co)
     co["uscc"] = _unique_usccs(rng, co["division"].to_numpy())
     co["owner_team"] = _owner_team(rng, co)
     return co.drop(columns=["word_pick"])
@@ -257,95 +230,6 @@ def _assign_similar_pairs(rng: np.random.Generator, co: pd.DataFrame) -> None:
     co.loc[b, "form"] = 0
     co.loc[a, "similar_pair"] = b
     co.loc[b, "similar_pair"] = a
-
-
-def _compose_names(co: pd.DataFrame, rows: np.ndarray | None = None) -> None:
-    """(Re)build ``word`` and ``name`` for ``rows`` (all rows if None)."""
-    rows = np.arange(len(co)) if rows is None else rows
-    sub = co.iloc[rows]
-    word = _industry_words(sub["industry_idx"].to_numpy(), sub["word_pick"].to_numpy())
-    pairs = sub["similar_pair"].to_numpy()
-    twin_word = np.full(len(rows), None, dtype=object)
-    if (pairs >= 0).any():
-        twin = co.iloc[pairs[pairs >= 0]]
-        twin_word[pairs >= 0] = _industry_words(
-            twin["industry_idx"].to_numpy(), twin["word_pick"].to_numpy()
-        )
-    # The second company of a look-alike pair (the one whose twin has a lower index) must use a
-    # different industry word than its twin, or the two names would be identical.
-    is_second = (pairs >= 0) & (pairs < rows)
-    picks = sub["word_pick"].to_numpy().copy()
-    for _ in range(12):
-        clash = is_second & (word == twin_word)
-        if not clash.any():
-            break
-        picks[clash] += 1
-        word[clash] = _industry_words(sub["industry_idx"].to_numpy()[clash], picks[clash])
-    clash = is_second & (word == twin_word)
-    word[clash] = word[clash] + "服务"
-    form = sub["form"].to_numpy()
-    brand = sub["brand"].to_numpy(dtype=object)
-    suffix = sub["suffix"].to_numpy(dtype=object)
-    city = sub["city_short"].to_numpy(dtype=object)
-    province = sub["province_short"].to_numpy(dtype=object)
-    name = np.where(
-        form == 0,
-        city + brand + word + suffix,
-        np.where(
-            form == 1,
-            province + brand + word + suffix,
-            np.where(
-                form == 2, brand + "（" + city + "）" + word + suffix, province + brand + suffix
-            ),
-        ),
-    )
-    if len(rows) == len(co):
-        co["word"] = word
-        co["name"] = name
-    else:
-        co.iloc[rows, co.columns.get_loc("word")] = word
-        co.iloc[rows, co.columns.get_loc("name")] = name
-
-
-def _make_names_unique(rng: np.random.Generator, co: pd.DataFrame) -> None:
-    """Redraw brands until no two true companies share a name in the same city.
-
-    Two real companies cannot register the same name in one city; kind (b) duplicates rely on
-    "same name, same city" meaning "same company". Group and look-alike members keep their brand
-    (they are redrawn through their industry word instead).
-    """
-    pinned = (co["parent"].to_numpy() >= 0) | (co["similar_pair"].to_numpy() >= 0)
-    pinned |= co["is_group_root"].to_numpy()
-    for _ in range(30):
-        key = co["name"] + "|" + co["city"]
-        clashing = np.flatnonzero(key.duplicated(keep=False).to_numpy())
-        if len(clashing) == 0:
-            return
-        # Within each clash keep one row, preferring a pinned one, and redraw the rest.
-        sub = pd.DataFrame({"row": clashing, "key": key.iloc[clashing].to_numpy()})
-        sub["free"] = ~pinned[clashing]
-        sub = sub.sort_values(["key", "free", "row"])
-        redraw = sub.loc[sub["key"].duplicated(), "row"].to_numpy()
-        free = redraw[~pinned[redraw]]
-        stuck = redraw[pinned[redraw]]
-        if len(free):
-            co.iloc[free, co.columns.get_loc("brand")] = _brand(rng, len(free))
-        if len(stuck):
-            col = co.columns.get_loc("word_pick")
-            co.iloc[stuck, col] = co["word_pick"].to_numpy()[stuck] + rng.integers(1, 4, len(stuck))
-        # A group root's name has no industry word: give the whole group a new brand.
-        roots = stuck[co["is_group_root"].to_numpy()[stuck]]
-        if len(roots):
-            members = np.flatnonzero(np.isin(co["group_root"].to_numpy(), roots))
-            new_brand = pd.Series(_brand(rng, len(roots)), index=roots)
-            co.iloc[members, co.columns.get_loc("brand")] = new_brand.reindex(
-                co["group_root"].to_numpy()[members]
-            ).to_numpy()
-            redraw = np.union1d(redraw, members)
-        _compose_names(co, redraw)
-    # Practically unreachable: mark the remaining clashes as branch offices.
-    dup = (co["name"] + "|" + co["city"]).duplicated().to_numpy()
-    co.loc[dup, "name"] = co.loc[dup, "name"].str.replace("公司", "分公司", regex=False)
 
 
 def _unique_usccs(rng: np.random.Generator, divisions: np.ndarray) -> np.ndarray:

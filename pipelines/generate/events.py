@@ -68,6 +68,69 @@ def order_rate(true_value: np.ndarray) -> np.ndarray:
     return np.clip(7.0 * (true_value / 60_000.0) ** 0.4, 0.8, 300.0)
 
 
+def _order_days(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    end: np.ndarray,
+    lam: np.ndarray,
+    cum: np.ndarray,
+    h: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Company row and day of every order, history and future; which ones are forced (a new
+    customer's first order) and the position of each company's first history order."""
+    customer_now = start <= -1
+    new_in_window = customer_now & (start >= -h)
+    future_new = (start >= 0) & (start < FUTURE_DAYS)
+    # History: [first day, min(end, 0)); a newcomer's first order is placed on its start day.
+    hist_lo = np.where(new_in_window, start + 1, -h)
+    hist_hi = np.maximum(np.where(customer_now, np.minimum(end, 0), hist_lo), hist_lo)
+    fut_lo = np.where(future_new, start + 1, 0)
+    fut_hi = np.where(start < FUTURE_DAYS, np.minimum(end, FUTURE_DAYS), fut_lo)
+    fut_hi = np.maximum(np.where(customer_now | future_new, fut_hi, fut_lo), fut_lo)
+    n_hist = rng.poisson(lam * (cum[hist_hi + h] - cum[hist_lo + h]))
+    # An established customer bought at least once in the window (that is what makes it one).
+    n_hist = np.where(
+        customer_now & ~new_in_window & (n_hist == 0) & (hist_hi > hist_lo), 1, n_hist
+    )
+    n_fut = rng.poisson(lam * (cum[fut_hi + h] - cum[fut_lo + h]))
+    rows_h = np.repeat(np.arange(len(start)), n_hist)
+    rows_f = np.repeat(np.arange(len(start)), n_fut)
+    day_h = _draw_days(rng, cum, h, hist_lo[rows_h], hist_hi[rows_h])
+    day_f = _draw_days(rng, cum, h, fut_lo[rows_f], fut_hi[rows_f])
+    forced = np.flatnonzero(new_in_window | future_new)
+    row = np.concatenate([forced, rows_h, rows_f])
+    day = np.concatenate([start[forced], day_h, day_f])
+    is_forced = np.zeros(len(row), dtype=bool)
+    is_forced[: len(forced)] = True
+    first_hist = len(forced) + np.unique(rows_h, return_index=True)[1]
+    return row, day, is_forced, first_hist
+
+
+def _order_status(
+    rng: np.random.Generator, amount: np.ndarray, keep: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Status code, refund and days until the last change; orders at ``keep`` are completed."""
+    n = len(amount)
+    u = rng.random(n)
+    status = np.select(
+        [u < P_CANCELLED, u < P_CANCELLED + P_REFUNDED, u < P_CANCELLED + P_REFUNDED + P_PARTIAL],
+        [3, 1, 2],
+        default=0,
+    ).astype(np.int8)
+    # The first order of a new customer is what made it a customer, and an established customer
+    # has at least one order that stuck: neither may be cancelled or refunded.
+    status[keep] = 0
+    refund = np.where(
+        status == 1,
+        amount,
+        np.where(status == 2, np.round(amount * rng.uniform(0.1, 0.6, size=n), 2), 0.0),
+    )
+    settle = np.where(
+        (status == 1) | (status == 2), rng.integers(1, 30, size=n), rng.integers(0, 2, size=n)
+    )
+    return status, refund, settle
+
+
 def simulate_orders(
     rng: np.random.Generator,
     companies: np.ndarray,
@@ -82,67 +145,18 @@ def simulate_orders(
     Columns: company, day, status (code into ORDER_STATUSES), amount, refund, product (index),
     sec (time of day), settle_days (days until the last change: refunds come later).
     """
-    h = history_days
     lam = order_rate(true_value) / 365.0
-    customer_now = start <= -1
-    new_in_window = customer_now & (start >= -h)
-    future_new = (start >= 0) & (start < FUTURE_DAYS)
-
-    # History: [first day, min(end, 0)); a newcomer's first order is placed on its start day.
-    hist_lo = np.where(new_in_window, start + 1, -h)
-    hist_hi = np.where(customer_now, np.minimum(end, 0), hist_lo)
-    hist_hi = np.maximum(hist_hi, hist_lo)
-    fut_lo = np.where(future_new, start + 1, 0)
-    fut_hi = np.where(start < FUTURE_DAYS, np.minimum(end, FUTURE_DAYS), fut_lo)
-    fut_hi = np.maximum(np.where(customer_now | future_new, fut_hi, fut_lo), fut_lo)
-
-    mass_hist = cum[hist_hi + h] - cum[hist_lo + h]
-    mass_fut = cum[fut_hi + h] - cum[fut_lo + h]
-    n_hist = rng.poisson(lam * mass_hist)
-    # An established customer bought at least once in the window (that is what makes it one).
-    n_hist = np.where(
-        customer_now & ~new_in_window & (n_hist == 0) & (hist_hi > hist_lo), 1, n_hist
-    )
-    n_fut = rng.poisson(lam * mass_fut)
-
-    rows_h = np.repeat(np.arange(len(companies)), n_hist)
-    rows_f = np.repeat(np.arange(len(companies)), n_fut)
-    day_h = _draw_days(rng, cum, h, hist_lo[rows_h], hist_hi[rows_h])
-    day_f = _draw_days(rng, cum, h, fut_lo[rows_f], fut_hi[rows_f])
-    forced = np.flatnonzero(new_in_window | future_new)
-    row = np.concatenate([forced, rows_h, rows_f])
-    day = np.concatenate([start[forced], day_h, day_f])
-    is_forced = np.zeros(len(row), dtype=bool)
-    is_forced[: len(forced)] = True
-
+    row, day, is_forced, first_hist = _order_days(rng, start, end, lam, cum, history_days)
     # Mean order value makes expected yearly revenue equal the company's true value.
     mean_value = true_value[row] / (lam[row] * 365.0)
     amount = mean_value * rng.lognormal(-0.245, 0.7, size=len(row))
     round_hundreds = (amount > 2_000) & (rng.random(len(row)) < 0.4)
     amount = np.where(round_hundreds, np.round(amount / 100.0) * 100.0, np.round(amount, 2))
     amount = np.maximum(amount, 50.0)
-
-    u = rng.random(len(row))
-    status = np.select(
-        [u < P_CANCELLED, u < P_CANCELLED + P_REFUNDED, u < P_CANCELLED + P_REFUNDED + P_PARTIAL],
-        [3, 1, 2],
-        default=0,
-    ).astype(np.int8)
-    # The first order of a new customer is what made it a customer, and an established customer
-    # has at least one order that stuck: neither may be cancelled or refunded.
-    status[is_forced] = 0
-    first_hist = len(forced) + np.unique(rows_h, return_index=True)[1]
-    status[first_hist] = 0
-    refund = np.where(
-        status == 1,
-        amount,
-        np.where(status == 2, np.round(amount * rng.uniform(0.1, 0.6, size=len(row)), 2), 0.0),
-    )
-    settle = np.where(
-        (status == 1) | (status == 2),
-        rng.integers(1, 30, size=len(row)),
-        rng.integers(0, 2, size=len(row)),
-    )
+    keep = np.zeros(len(row), dtype=bool)
+    keep[is_forced] = True
+    keep[first_hist] = True
+    status, refund, settle = _order_status(rng, amount, keep)
     product = rng.choice(len(PRODUCT_LINE_WEIGHTS), size=len(row), p=PRODUCT_LINE_WEIGHTS)
     return pd.DataFrame(
         {

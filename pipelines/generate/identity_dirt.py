@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.generate.companies import _brand
+from pipelines.generate.names import brands
 from pipelines.generate.reference import BRAND_CHARS
 from pipelines.generate.uscc import ALPHABET
 
@@ -212,7 +212,7 @@ def spoil_duplicates(
     province[r] = np.where(how == 2, None, province[r])
     uscc[r] = np.where(rng.random(len(r)) < 0.4, uscc[r], None)
     r = rows(KIND_RENAMED)
-    new_brand = _brand(rng, len(r))
+    new_brand = brands(rng, len(r))
     name[r] = city_short[r] + new_brand + word[r] + sub["suffix"].to_numpy(dtype=object)[r]
     return {"name": name, "uscc": uscc, "province": province, "city": city}
 

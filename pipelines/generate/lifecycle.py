@@ -21,6 +21,93 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _leads(
+    rng: np.random.Generator, co: pd.DataFrame, established: np.ndarray, history_days: int
+) -> dict[str, np.ndarray]:
+    """Every non-established company has 1-3 leads, established ones 0-2 (upsell); each
+    converts with a probability driven by fit, propensity and source."""
+    n = len(co)
+    n_leads = np.where(established, rng.binomial(2, 0.35, size=n), 1 + rng.binomial(2, 0.3, size=n))
+    company = np.repeat(np.arange(n), n_leads)
+    m = len(company)
+    source = rng.choice(len(LEAD_SOURCE_WEIGHTS), size=m, p=LEAD_SOURCE_WEIGHTS)
+    created = rng.integers(-history_days, 0, size=m)
+    delay = 7 + rng.exponential(40.0, size=m).astype(np.int64)
+    resolve = created + delay
+    logit = (
+        -0.5
+        + 0.9 * co["fit"].to_numpy()[company]
+        + 1.0 * co["z_prop"].to_numpy()[company]
+        + np.asarray(LEAD_SOURCE_EFFECT)[source]
+    )
+    prob = _sigmoid(logit)
+    converts = rng.random(m) < prob
+    status = np.where(resolve <= -1, np.where(converts, "converted", "lost"), "open")
+    return {
+        "company": company, "source": source, "created": created, "resolve": resolve,
+        "prob": prob, "converts": converts, "status": status,
+    }  # fmt: skip
+
+
+def _first_purchase(
+    rng: np.random.Generator, established: np.ndarray, start: np.ndarray, leads: dict
+) -> np.ndarray:
+    """A newcomer becomes a customer at its first converting lead (possibly after as_of: then
+    the lead is still open today and the company is a prospect that converts in the future)."""
+    n = len(established)
+    converts = leads["converts"]
+    conv = pd.DataFrame({"company": leads["company"][converts], "day": leads["resolve"][converts]})
+    first_conv = conv.groupby("company")["day"].min()
+    newcomer = ~established
+    first = first_conv.reindex(np.arange(n)).to_numpy()
+    converts_at = np.where(newcomer & ~np.isnan(first), np.nan_to_num(first, nan=NEVER), NEVER)
+    converts_at = converts_at.astype(np.int64)
+    lag = rng.integers(1, 31, size=n)
+    start = np.where(newcomer & (converts_at < NEVER), converts_at + lag, start)
+    return np.where(start >= FUTURE_DAYS, NEVER, start)
+
+
+def _churn(
+    rng: np.random.Generator, co: pd.DataFrame, start: np.ndarray, history_days: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who churned before as_of (and when), and today's customers who stop within a quarter."""
+    n = len(co)
+    z_value, z_prop, risk = (co[c].to_numpy() for c in ("z_value", "z_prop", "risk_z"))
+    customer_now = start <= -1
+    eff_start = np.maximum(start, -history_days)
+    can_churn = customer_now & (eff_start <= -150)
+    churned = can_churn & (
+        rng.random(n) < _sigmoid(-1.25 - 0.5 * z_value - 0.6 * z_prop + 0.5 * risk)
+    )
+    end = np.full(n, NEVER, dtype=np.int64)
+    lo = eff_start + 90
+    span = np.maximum(np.full(n, -30) - lo, 1)
+    end[churned] = lo[churned] + (rng.random(churned.sum()) * span[churned]).astype(np.int64)
+    # Some of today's customers will stop within the next quarter: the future churners.
+    future_stop = (
+        customer_now
+        & ~churned
+        & (rng.random(n) < _sigmoid(-1.6 - 0.4 * z_value - 0.5 * z_prop + 0.5 * risk))
+    )
+    end[future_stop] = rng.integers(0, 90, size=future_stop.sum())
+    return end, churned, future_stop
+
+
+def _crm_created(
+    rng: np.random.Generator, established: np.ndarray, start: np.ndarray, leads: dict
+) -> np.ndarray:
+    """The CRM record exists before the first lead or order (at least a day before)."""
+    n = len(established)
+    first_lead = (
+        pd.Series(leads["created"]).groupby(leads["company"]).min().reindex(np.arange(n)).to_numpy()
+    )
+    first_touch = np.where(established, start, np.nan_to_num(first_lead, nan=-1))
+    first_touch = np.minimum(first_touch, np.where(start < NEVER, start, first_touch))
+    return first_touch.astype(np.int64) - np.where(
+        established, rng.integers(10, 400, size=n), rng.integers(1, 60, size=n)
+    )
+
+
 def simulate_lifecycle(
     rng: np.random.Generator, co: pd.DataFrame, history_days: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -33,70 +120,14 @@ def simulate_lifecycle(
     resolve_sec, status, true_conversion_probability.
     """
     n = len(co)
-    z_value = co["z_value"].to_numpy()
-    z_prop = co["z_prop"].to_numpy()
-    risk = co["risk_z"].to_numpy()
-    fit = co["fit"].to_numpy()
-
     # Roughly 40% of companies were already customers before the window opened.
+    z_value, z_prop = co["z_value"].to_numpy(), co["z_prop"].to_numpy()
     established = rng.random(n) < _sigmoid(-0.15 + 0.6 * z_value + 0.4 * z_prop)
     start = np.full(n, NEVER, dtype=np.int64)
     start[established] = -history_days - rng.integers(1, 6 * 365, size=established.sum())
-
-    # Leads: every non-established company has 1-3; established ones have 0-2 (upsell).
-    n_leads = np.where(established, rng.binomial(2, 0.35, size=n), 1 + rng.binomial(2, 0.3, size=n))
-    company = np.repeat(np.arange(n), n_leads)
-    m = len(company)
-    source = rng.choice(len(LEAD_SOURCE_WEIGHTS), size=m, p=LEAD_SOURCE_WEIGHTS)
-    created = rng.integers(-history_days, 0, size=m)
-    delay = 7 + rng.exponential(40.0, size=m).astype(np.int64)
-    resolve = created + delay
-    logit = (
-        -0.5 + 0.9 * fit[company] + 1.0 * z_prop[company] + np.asarray(LEAD_SOURCE_EFFECT)[source]
-    )
-    prob = _sigmoid(logit)
-    converts = rng.random(m) < prob
-    status = np.where(resolve <= -1, np.where(converts, "converted", "lost"), "open")
-
-    # A newcomer becomes a customer at its first converting lead (possibly after as_of: then the
-    # lead is still open today and the company is a prospect that converts in the future).
-    conv = pd.DataFrame({"company": company[converts], "day": resolve[converts]})
-    first_conv = conv.groupby("company")["day"].min()
-    newcomer = ~established
-    first = first_conv.reindex(np.arange(n)).to_numpy()
-    converts_at = np.where(newcomer & ~np.isnan(first), np.nan_to_num(first, nan=NEVER), NEVER)
-    converts_at = converts_at.astype(np.int64)
-    lag = rng.integers(1, 31, size=n)
-    start = np.where(newcomer & (converts_at < NEVER), converts_at + lag, start)
-    start = np.where(start >= FUTURE_DAYS, NEVER, start)
-
-    customer_now = start <= -1
-    eff_start = np.maximum(start, -history_days)
-    can_churn = customer_now & (eff_start <= -150)
-    churned = can_churn & (
-        rng.random(n) < _sigmoid(-1.25 - 0.5 * z_value - 0.6 * z_prop + 0.5 * risk)
-    )
-    end = np.full(n, NEVER, dtype=np.int64)
-    lo = eff_start + 90
-    hi = np.full(n, -30)
-    span = np.maximum(hi - lo, 1)
-    end[churned] = lo[churned] + (rng.random(churned.sum()) * span[churned]).astype(np.int64)
-    # Some of today's customers will stop within the next quarter: the future churners.
-    future_stop = (
-        customer_now
-        & ~churned
-        & (rng.random(n) < _sigmoid(-1.6 - 0.4 * z_value - 0.5 * z_prop + 0.5 * risk))
-    )
-    end[future_stop] = rng.integers(0, 90, size=future_stop.sum())
-
-    first_lead = pd.Series(created).groupby(company).min().reindex(np.arange(n)).to_numpy()
-    first_touch = np.where(established, start, np.nan_to_num(first_lead, nan=-1))
-    first_touch = np.minimum(first_touch, np.where(start < NEVER, start, first_touch))
-    # The CRM record exists before the first lead or order (at least a day before).
-    created_day = first_touch.astype(np.int64) - np.where(
-        established, rng.integers(10, 400, size=n), rng.integers(1, 60, size=n)
-    )
-
+    leads = _leads(rng, co, established, history_days)
+    start = _first_purchase(rng, established, start, leads)
+    end, churned, future_stop = _churn(rng, co, start, history_days)
     life = pd.DataFrame(
         {
             "start_day": start,
@@ -104,21 +135,21 @@ def simulate_lifecycle(
             "established": established,
             "churned_before": churned,
             "future_stop": future_stop,
-            "created_day": created_day,
+            "created_day": _crm_created(rng, established, start, leads),
         }
     )
+    m = len(leads["company"])
     created_sec = rng.integers(8 * 3600, 20 * 3600, size=m)
     resolve_sec = rng.integers(8 * 3600, 20 * 3600, size=m)
-    leads = pd.DataFrame(
+    return life, pd.DataFrame(
         {
-            "company": company,
-            "source_idx": source,
-            "created_day": created,
+            "company": leads["company"],
+            "source_idx": leads["source"],
+            "created_day": leads["created"],
             "created_sec": created_sec,
-            "resolve_day": resolve,
+            "resolve_day": leads["resolve"],
             "resolve_sec": resolve_sec,
-            "status": status,
-            "true_conversion_probability": prob,
+            "status": leads["status"],
+            "true_conversion_probability": leads["prob"],
         }
     )
-    return life, leads
