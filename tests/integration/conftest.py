@@ -3,6 +3,7 @@ is the slow part). A module that changes a world runs on its own copy (``copy_wo
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -181,3 +182,37 @@ def copy_world(world: PipelineWorld, root: Path) -> PipelineWorld:
     data_dir = root / "data"
     shutil.copytree(world.data_dir, data_dir)
     return PipelineWorld(data_dir, data_dir / "landing", data_dir / "ground_truth", world.as_of)
+
+
+# --- Reading what a run left (one copy of each helper for every integration module) ---------
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def materialized(result) -> set[str]:
+    """Asset keys (``a/b``) a run materialized."""
+    return {
+        "/".join(e.asset_key.path)
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+
+
+def warehouse(world: PipelineWorld) -> duckdb.DuckDBPyConnection:
+    """The world's warehouse, read only (close it: other steps write to it)."""
+    return duckdb.connect(str(world.data_dir / "warehouse" / "stratum.duckdb"), read_only=True)
+
+
+def serving(world: PipelineWorld) -> duckdb.DuckDBPyConnection:
+    """The world's serving database, read only, as BI opens it."""
+    return duckdb.connect(
+        str(world.data_dir / "serving" / "stratum_serving.duckdb"), read_only=True
+    )
+
+
+def snapshot_frame(world: PipelineWorld, snapshot_id: str) -> pd.DataFrame:
+    """One published snapshot's rows, indexed by golden_account_id."""
+    path = world.data_dir / "serving" / "snapshots" / snapshot_id / "customer_tier.parquet"
+    return pd.read_parquet(path).set_index("golden_account_id")

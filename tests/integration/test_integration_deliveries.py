@@ -15,14 +15,12 @@ Each step records the warehouse and serving state it left behind; the tests comp
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -33,6 +31,10 @@ from pipelines.generate.uscc import make_uscc
 from pipelines.settings import ENTITIES
 from tests.conftest import PipelineWorld, make_world, run_pipeline
 from tests.integration.conftest import failures
+from tests.integration.conftest import materialized as _materialized
+from tests.integration.conftest import serving as _serving
+from tests.integration.conftest import sha256 as _sha
+from tests.integration.conftest import warehouse as _warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -93,24 +95,10 @@ def _landing_name(path: Path) -> str:
     return path.relative_to(path.parent.parent).as_posix()
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, lineterminator="\n")
     return path
-
-
-def _warehouse(world: PipelineWorld) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(world.data_dir / "warehouse" / "stratum.duckdb"), read_only=True)
-
-
-def _serving(world: PipelineWorld) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(
-        str(world.data_dir / "serving" / "stratum_serving.duckdb"), read_only=True
-    )
 
 
 @dataclass
@@ -198,14 +186,6 @@ def _capture(world: PipelineWorld, result, as_of: date) -> State:
 def _run(world: PipelineWorld, instance: DagsterInstance, as_of: date) -> State:
     result = run_pipeline(world, instance, as_of=as_of)
     return _capture(world, result, as_of)
-
-
-def _materialized(result) -> set[str]:
-    return {
-        "/".join(e.asset_key.path)
-        for e in result.all_events
-        if e.event_type_value == "ASSET_MATERIALIZATION"
-    }
 
 
 def _manifest_rows(state: State, sha: str) -> pd.DataFrame:

@@ -6,37 +6,25 @@ one, in test_integration_reruns.py.
 
 from __future__ import annotations
 
-import duckdb
 import nbformat
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import REPO_ROOT, PipelineWorld
-from tests.integration.conftest import HAND_CASES, golden_ids
+from tests.conftest import REPO_ROOT
+from tests.integration.conftest import HAND_CASES, golden_ids, serving, snapshot_frame, warehouse
 
 pytestmark = pytest.mark.integration
 
 
-def _serving(world: PipelineWorld) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(
-        str(world.data_dir / "serving" / "stratum_serving.duckdb"), read_only=True
-    )
-
-
-def _snapshot(world: PipelineWorld, snapshot_id: str) -> pd.DataFrame:
-    path = world.data_dir / "serving" / "snapshots" / snapshot_id / "customer_tier.parquet"
-    return pd.read_parquet(path).set_index("golden_account_id")
-
-
 def test_every_account_has_exactly_one_tier(world, first_run):
-    con = _serving(world)
+    con = serving(world)
     n, distinct, tiers = con.execute(
         "select count(*), count(distinct golden_account_id), list(distinct tier order by tier) "
         "from customer_tier_current"
     ).fetchone()
     con.close()
-    wh = duckdb.connect(str(world.data_dir / "warehouse" / "stratum.duckdb"), read_only=True)
+    wh = warehouse(world)
     accounts = wh.execute("select count(*) from marts.customer_360").fetchone()[0]
     wh.close()
     assert n == distinct == accounts > 900
@@ -44,7 +32,7 @@ def test_every_account_has_exactly_one_tier(world, first_run):
 
 
 def test_tier_kpis_published_for_the_snapshot(world, first_run):
-    con = _serving(world)
+    con = serving(world)
     rows, accounts, current = con.execute(
         "select count(*), sum(accounts), (select count(*) from customer_tier_current) "
         "from tier_kpis where snapshot_id = ?",
@@ -58,7 +46,7 @@ def test_orders_for_buyers_missing_from_the_crm_are_quarantined_not_lost(world, 
     unmatched = pd.read_csv(
         next((world.landing / "orders").glob("orders_unmatched_*.csv")), dtype=str
     )
-    wh = duckdb.connect(str(world.data_dir / "warehouse" / "stratum.duckdb"), read_only=True)
+    wh = warehouse(world)
     quarantined = wh.execute(
         "select source_file, source_line, reason from raw._quarantine "
         "where source_file like 'orders/orders_unmatched_%'"
@@ -76,7 +64,7 @@ def test_orders_for_buyers_missing_from_the_crm_are_quarantined_not_lost(world, 
 
 
 def test_hand_made_cases_land_in_the_documented_tier(world, first_run):
-    snapshot = _snapshot(world, first_run["snapshot_id"])
+    snapshot = snapshot_frame(world, first_run["snapshot_id"])
     ids = golden_ids(world)
     got = {account: snapshot.loc[ids[account], "tier"] for account in HAND_CASES}
     assert got == HAND_CASES
@@ -87,7 +75,7 @@ def test_hand_made_cases_land_in_the_documented_tier(world, first_run):
 
 
 def test_published_tables_carry_no_personal_contact_data(world, first_run):
-    con = _serving(world)
+    con = serving(world)
     columns = {
         c for (c,) in con.execute("select column_name from information_schema.columns").fetchall()
     }

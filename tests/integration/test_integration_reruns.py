@@ -8,47 +8,33 @@ world another module changes.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
 from tests.conftest import PipelineWorld, run_pipeline
-from tests.integration.conftest import copy_world, failures
+from tests.integration.conftest import (
+    copy_world,
+    failures,
+    materialized,
+    serving,
+    sha256,
+    snapshot_frame,
+)
 
 pytestmark = pytest.mark.integration
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _serving_query(world: PipelineWorld, sql: str) -> list[tuple]:
-    path = world.data_dir / "serving" / "stratum_serving.duckdb"
-    with duckdb.connect(str(path), read_only=True) as con:
+    with serving(world) as con:
         return con.execute(sql).fetchall()
-
-
-def _snapshot(world: PipelineWorld, snapshot_id: str) -> pd.DataFrame:
-    path = world.data_dir / "serving" / "snapshots" / snapshot_id / "customer_tier.parquet"
-    return pd.read_parquet(path).set_index("golden_account_id")
 
 
 def _current_snapshot_id(world: PipelineWorld) -> str:
     return _serving_query(world, "select distinct snapshot_id from customer_tier_current")[0][0]
-
-
-def _materialized(result) -> set[str]:
-    return {
-        "/".join(e.asset_key.path)
-        for e in result.all_events
-        if e.event_type_value == "ASSET_MATERIALIZATION"
-    }
 
 
 @dataclass
@@ -72,7 +58,7 @@ def _record(world: PipelineWorld, result, first_snapshot_id: str) -> Step:
             "select snapshot_id, as_of_date from tier_snapshots order by as_of_date, created_at",
         ),
         current=_current_snapshot_id(world),
-        first_snapshot_files={p.name: _sha(p) for p in first_dir.iterdir()},
+        first_snapshot_files={p.name: sha256(p) for p in first_dir.iterdir()},
         history_current=_serving_query(
             world, "select count(*) from customer_tier_history where is_current"
         )[0][0],
@@ -121,7 +107,7 @@ def test_rerun_on_unchanged_data_moves_no_account(runs):
     assert rerun.current != first.current
     # The first snapshot is immutable: a rerun adds one beside it.
     assert rerun.first_snapshot_files == first.first_snapshot_files
-    a, b = _snapshot(world, first.current), _snapshot(world, rerun.current)
+    a, b = snapshot_frame(world, first.current), snapshot_frame(world, rerun.current)
     assert a.index.equals(b.index)
     moved = int((a["tier"] != b["tier"]).sum())
     print(f"\ntier label churn on unchanged data: {moved} of {len(a)} accounts")
@@ -137,8 +123,8 @@ def test_next_day_adds_a_snapshot_and_keeps_history(runs):
     assert len(next_day.snapshots) == 3 and next_day.snapshots[0][0] == first.current
     assert next_day.current == next_day.snapshots[2][0]
     assert next_day.history_current == next_day.current_rows
-    a = _snapshot(world, next_day.snapshots[1][0])
-    b = _snapshot(world, next_day.snapshots[2][0])
+    a = snapshot_frame(world, next_day.snapshots[1][0])
+    b = snapshot_frame(world, next_day.snapshots[2][0])
     moved = int((a["tier"] != b.reindex(a.index)["tier"]).sum())
     print(f"\ntier label churn after one day with no new data: {moved} of {len(a)} accounts")
     # Hysteresis: a day of ageing must not reshuffle the book.
@@ -154,7 +140,7 @@ def test_bad_delivery_stops_publishing_and_keeps_previous_snapshot(runs):
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
     assert "quarantine_rate" in failed_checks
-    done = _materialized(bad.result)
+    done = materialized(bad.result)
     assert "raw/orders" in done
     assert not done & {
         "customer_360",

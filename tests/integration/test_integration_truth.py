@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +21,7 @@ from sklearn.metrics import roc_auc_score
 from pipelines.scoring.abc import AbcConfig
 from tests.config_files import load_config
 from tests.conftest import REPO_ROOT, PipelineWorld
+from tests.integration.conftest import warehouse
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 def _warehouse_query(world: PipelineWorld, sql: str) -> pd.DataFrame:
     """Run one read-only query on the warehouse and close at once (other modules write to it)."""
-    con = duckdb.connect(str(world.data_dir / "warehouse" / "stratum.duckdb"), read_only=True)
+    con = warehouse(world)
     try:
         return con.execute(sql).df()
     finally:

@@ -3,9 +3,7 @@
 -- interface of docs/architecture.md (scoring builds on it); the contract enforces its types.
 -- Accounts without orders/activities/... get 0 counts and revenue, null dates.
 
-{%- set activity_types = [
-    'web_visit', 'content_download', 'event_attendance', 'email_open', 'email_click', 'meeting',
-] %}
+{%- set activity_types = activity_types(engagement_only=true) %}
 
 with
 

@@ -2,9 +2,7 @@
 -- 90 days with the last touch of each type. `unsubscribe` is not engagement: it is counted
 -- only in unsubscribes_365d and excluded from every activities_* count and last_activity_at.
 
-{%- set activity_types = [
-    'web_visit', 'content_download', 'event_attendance', 'email_open', 'email_click', 'meeting',
-] %}
+{%- set activity_types = activity_types(engagement_only=true) %}
 
 with
 
