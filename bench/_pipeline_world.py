@@ -41,14 +41,6 @@ def env(data_dir: Path) -> dict[str, str]:
     return {**QUIET_ENV, "STRATUM_DATA_DIR": str(data_dir), "STRATUM_CODE_VERSION": "bench"}
 
 
-def run_context(as_of: date = AS_OF, run_id: str = "bench-run"):
-    """One run context for every step of a benchmark, so they see one snapshot id."""
-    from pipelines.config import load_stratum_config
-    from pipelines.run_context import RunContext
-
-    return RunContext(as_of, run_id, "bench", load_stratum_config(), "bench")
-
-
 def materialize(assets: list, as_of: date = AS_OF, selection=None):
     """Materialize assets for one as-of partition as a Dagster run does (one run context).
     Returns the result and the wall time of each step (by asset or dbt selection name)."""

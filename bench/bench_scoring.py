@@ -4,10 +4,9 @@ Run: ``.venv/bin/python bench/bench_scoring.py [--accounts N]``.
 
 The world is the project's generator at the given size, ingested and built up to the feature
 layer by the real assets once and kept (``bench/_pipeline_world.py``, ``.cache/bench/``). Each
-score asset of ``pipelines/scoring`` - the very functions Dagster runs, called with a
-``Warehouse`` resource and one run context - then runs in its own child process, in dependency
-order, followed by the ``dbt_score_models`` step (``scores.account_scores``); wall time, CPU
-time and peak RSS are printed per step.
+score asset of ``pipelines/scoring`` then runs as a Dagster run of that asset for the as-of
+date, in its own child process, in dependency order, followed by the ``dbt_score_models`` step
+(``scores.account_scores``); wall time, CPU time and peak RSS are printed per step.
 
 Target (project brief): a daily run on a 2-core / 24 GB machine, heavy work in DuckDB or on
 per-account aggregates. Memory should grow with accounts x features, not with order history.
@@ -22,19 +21,20 @@ import sys
 from pathlib import Path
 
 from _measure import print_table, report_step, run_step
-from _pipeline_world import env, is_built, materialize, run_context, world_dir
+from _pipeline_world import env, is_built, materialize, world_dir
 
-# Dependency order (conversion scoring uses the model step's choice and the fit scores).
+# Dependency order. The conversion model and its scoring are one step: a run's scoring uses
+# the model its own training step chose (recorded under the run's snapshot id).
 STEPS = {
-    "rfm": "rfm_scores",
-    "abc": "abc_scores",
-    "clusters": "cluster_scores",
-    "behaviour": "behaviour_scores",
-    "fit": "fit_scores",
-    "conversion_model": "conversion_model",
-    "conversion": "conversion_scores",
-    "clv": "clv_scores",
-    "risk": "risk_scores",
+    "rfm": [["scores", "rfm"]],
+    "abc": [["scores", "abc"]],
+    "clusters": [["scores", "clusters"]],
+    "behaviour": [["scores", "behaviour"]],
+    "fit": [["scores", "fit"]],
+    "conversion": [["scores", "conversion_model"], ["scores", "conversion"]],
+    "clv": [["scores", "clv"]],
+    "risk": [["scores", "risk"]],
+    "account_scores": [["scores", "account_scores"]],
 }
 
 
@@ -49,29 +49,24 @@ def build_features() -> dict:
 
 
 def score(step: str) -> dict:
-    """In a child process: one scoring step against the world's warehouse."""
-    from dagster import build_asset_context
+    """In a child process: one scoring step against the world's warehouse, as a Dagster run
+    of that asset selection for the benchmark's as-of date."""
+    from dagster import AssetKey
 
-    from pipelines.resources import Warehouse
-    from pipelines.run_context import RunContextResource
-    from pipelines.scoring import assets
+    from pipelines.scoring.assets import scoring_assets
+    from pipelines.transform.assets import dbt_score_models
 
-    if step == "account_scores":
-        from pipelines.transform.assets import dbt_score_models
-
-        materialize([dbt_score_models])
-        return {}
-    fn = getattr(assets, STEPS[step])
-    result = fn(
-        context=build_asset_context(),
-        warehouse=Warehouse(),
-        run=RunContextResource.of(run_context()),
-    )
-    meta = result.metadata or {}
-    out = {"rows": getattr(meta.get("row_count") or meta.get("leads"), "value", None)}
-    status = meta.get("model_status")
+    keys = [AssetKey(k) for k in STEPS[step]]
+    result, seconds = materialize([*scoring_assets, dbt_score_models], selection=keys)
+    meta = {
+        e.asset_key.path[-1]: e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    last = meta.get(step, {})
+    out = {"rows": getattr(last.get("row_count"), "value", None)}
+    status = meta.get("conversion_model", {}).get("model_status")
     if status is not None:
-        out["note"] = str(getattr(status, "value", status))[:60]
+        out["note"] = f"model {seconds.get('conversion_model', 0):.1f}s: {status.value}"[:70]
     return out
 
 
@@ -110,7 +105,7 @@ def main() -> int:
             return 1
     # A stored conversion model from an earlier benchmark would be reused: start from none.
     shutil.rmtree(data_dir / "models", ignore_errors=True)
-    for step in args.only or [*STEPS, "account_scores"]:
+    for step in args.only or STEPS:
         rows.append(_run(step, data_dir, args.accounts))
     print(f"\nscoring on the generator's world at {args.accounts:,} companies ({data_dir})")
     print_table(

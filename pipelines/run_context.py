@@ -218,14 +218,6 @@ class RunContextResource(ConfigurableResource):
         except Exception as exc:  # noqa: BLE001 - a missing sentence must not fail the run
             context.log.warning(f"could not complete the run's stratum/blocked tag: {exc!r}")
 
-    @classmethod
-    def of(cls, context: RunContext) -> RunContextResource:
-        """A resource already holding ``context``: for calling an asset function directly
-        (benchmarks, notebooks) without a Dagster run."""
-        resource = cls()
-        resource._context = context
-        return resource
-
     @property
     def ctx(self) -> RunContext:
         if self._context is None:
