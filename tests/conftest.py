@@ -149,6 +149,14 @@ def _build_up_to_features(world: PipelineWorld) -> None:
     ]
 
 
+def query(path: Path, sql: str, params: list | None = None):
+    """Run ``sql`` read-only against the DuckDB file at ``path``; a DataFrame."""
+    from pipelines import warehouse as wh
+
+    with wh.connection(path, read_only=True) as con:
+        return con.execute(sql, params).df()
+
+
 def run_pipeline(world: PipelineWorld, instance, as_of: date | None = None, run_config=None):
     """Materialize the whole job in-process for one as-of date (partition) against the
     world's data dir."""

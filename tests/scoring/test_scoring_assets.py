@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 
-import duckdb
 import pandas as pd
 import pytest
 import yaml
@@ -21,7 +20,7 @@ from pipelines.run_context import RunContextResource
 from pipelines.scoring.assets import scoring_assets
 from pipelines.transform.assets import dbt_resource, dbt_score_models
 from tests.config_files import CONFIG_DIR
-from tests.conftest import built_world
+from tests.conftest import built_world, query
 
 ACCOUNTS, SEED = 400, 7
 SCORES = ["rfm", "abc", "clusters", "behaviour", "fit", "conversion", "clv", "risk"]
@@ -57,8 +56,7 @@ def _materialize(world, config_dir, selection=None):
 
 
 def _query(world, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(world.data_dir / "warehouse" / "stratum.duckdb"), read_only=True) as c:
-        return c.execute(sql).df()
+    return query(world.data_dir / "warehouse" / "stratum.duckdb", sql)
 
 
 @pytest.fixture(scope="module")

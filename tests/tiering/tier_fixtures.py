@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipelines import warehouse as wh
 from pipelines.tiering.policy import TierPolicy, parse_policy
+from tests.conftest import query  # noqa: F401  (re-exported for the tier tests)
 
 # One paying, healthy, mid-value account; tests override what matters to them.
 DEFAULT_ROW: dict[str, Any] = {
@@ -161,12 +162,6 @@ def write_tables(path: Path, tables: dict[str, pd.DataFrame]) -> None:
     with wh.connection(path) as con:
         for qualified, frame in tables.items():
             wh.replace_table(con, qualified, frame)
-
-
-def query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
-    """Run ``sql`` read-only against the DuckDB file at ``path``."""
-    with wh.connection(path, read_only=True) as con:
-        return con.execute(sql, params).df()
 
 
 def publish_tier_table(db: Path, serving_dir: Path, run_id: str) -> str:
