@@ -1,0 +1,126 @@
+"""The one helper per job: DuckDB connections and frames (pipelines.warehouse), Markdown tables
+(pipelines.metadata) and column contracts read from the dbt YAML (pipelines.contracts)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines import warehouse as wh
+from pipelines.contracts import model_columns, policy_scores, source_columns, types_of
+from pipelines.metadata import mapping_table, markdown_table
+
+
+def test_connect_refuses_at_once_when_told_not_to_wait(tmp_path):
+    path = tmp_path / "w.duckdb"
+    wh.connect(path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, time
+                con = duckdb.connect({str(path)!r})
+                print("held", flush=True)
+                time.sleep(3)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(wh.WarehouseLockedError, match="locked by another process"):
+        wh.connect(path, read_only=True, lock_timeout_s=0)
+    holder.wait(timeout=30)
+    with wh.connection(path, read_only=True) as con:  # free again
+        assert con.execute("select 1").fetchone() == (1,)
+
+
+def test_connections_carry_the_memory_cap(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRATUM_DUCKDB_MEMORY_LIMIT", "1GB")
+    with wh.connection(tmp_path / "w.duckdb") as con:
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit.replace(" ", "") in {"1GB", "953.6MiB", "1000.0MB", "953.6MB"}
+
+
+def test_tables_in_and_out_with_a_contract(tmp_path):
+    frame = pd.DataFrame(
+        {"k": ["b", "a"], "d": ["2024-06-30", None], "n": [1, 2], "extra": ["x", "y"]}
+    )
+    types = {"k": "varchar", "d": "date", "n": "double"}
+    with wh.connection(tmp_path / "w.duckdb") as con:
+        wh.replace_table(con, "s.t", frame, types)
+        assert wh.table_exists(con, "s.t") and not wh.table_exists(con, "s.nope")
+        assert wh.table_columns(con, "s.t") == ["k", "d", "n"]
+        wh.replace_table(con, "s.t", frame, types, keep_others=True)
+        assert wh.table_columns(con, "s.t") == ["k", "d", "n", "extra"]
+        got = wh.read_table(con, "s.t", ["k", "d", "n"], order_by=("k",))
+        described = dict(
+            con.execute("select column_name, column_type from (describe s.t)").fetchall()
+        )
+        assert wh.row_count(con, "s.t") == 2
+    assert got["k"].tolist() == ["a", "b"]  # the order asked for, not the insert order
+    assert pd.isna(got["d"].iloc[0]) and got["d"].iloc[1] == pd.Timestamp(date(2024, 6, 30))
+    assert described == {"k": "VARCHAR", "d": "DATE", "n": "DOUBLE", "extra": "VARCHAR"}
+
+
+def test_replace_rows_touches_only_the_given_keys_and_rolls_back(tmp_path):
+    types = {"snapshot_id": "varchar", "v": "integer"}
+    first = pd.DataFrame({"snapshot_id": ["s1", "s1", "s2"], "v": [1, 2, 3]})
+    with wh.connection(tmp_path / "w.duckdb") as con:
+        wh.replace_rows(con, "t.x", first, "snapshot_id", ["s1", "s2"], types)
+        # A rerun of s1 with no rows at all still removes s1's old rows.
+        wh.replace_rows(con, "t.x", first.iloc[:0], "snapshot_id", ["s1"], types)
+        assert wh.distinct_values(con, "t.x", "snapshot_id") == (["s2"], 1)
+        with pytest.raises(KeyError, match="frame lacks contract columns: v"), wh.transaction(con):
+            wh.replace_rows(con, "t.x", first[["snapshot_id"]], "snapshot_id", ["s2"], types)
+        assert wh.distinct_values(con, "t.x", "snapshot_id") == (["s2"], 1)  # rolled back
+
+
+def test_markdown_table_renders_nulls_floats_and_escapes_one_way():
+    frame = pd.DataFrame(
+        {"name": ["a|b", "line\nbreak", None], "x": [1234.5, np.nan, 0.25], "n": [1, 2, 3]}
+    )
+    assert markdown_table(frame, right_align={"x"}) == (
+        "| name | x | n |\n"
+        "|---|---:|---|\n"
+        "| a\\|b | 1,234.500 | 1 |\n"
+        "| line break |  | 2 |\n"
+        "|  | 0.250 | 3 |"
+    )
+    assert markdown_table([(1, "x")], ["a", "b"]) == "| a | b |\n|---|---|\n| 1 | x |"
+    indexed = markdown_table(pd.DataFrame({"v": [1]}, index=pd.Index(["r"], name="k")), index=True)
+    assert indexed == "| k | v |\n|---|---|\n| r | 1 |"
+    assert mapping_table({"golden_accounts": 3, "tags": {"new": 1}}) == (
+        "| measure | value |\n|---|---|\n| golden_accounts | 3 |\n| tags | new: 1 |"
+    )
+    with pytest.raises(ValueError, match="rows need headers"):
+        markdown_table([(1,)])
+
+
+def test_contracts_are_read_from_the_dbt_yaml():
+    features = model_columns("account_features")
+    assert features[0].name == "golden_account_id" and features[0].data_type == "varchar"
+    assert types_of(source_columns("tiers", "migration_matrix")) == {
+        "as_of_date": "date",
+        "snapshot_id": "varchar",
+        "from_tier": "varchar",
+        "to_tier": "varchar",
+        "accounts": "bigint",
+    }
+    numeric, categorical, labels = policy_scores()
+    assert {"clv_12m", "p_alive", "rfm_score"} <= numeric
+    assert {"abc_class", "risk_level", "has_paid_order"} <= categorical
+    assert labels["p_alive"] == ("P(alive)", "存活概率")
+    with pytest.raises(KeyError, match="no dbt model nope"):
+        model_columns("nope")
+    with pytest.raises(KeyError, match="no dbt source tiers.nope"):
+        source_columns("tiers", "nope")
