@@ -30,12 +30,12 @@ AS_OF = date(2026, 11, 20)
 
 def build_world(warehouse: str, n: int) -> dict:
     """Raw crm_accounts / crm_contacts for ``n`` companies, then dbt seeds + staging."""
-    import duckdb
-
+    from pipelines import warehouse as wh
     from pipelines.generate.companies import build_companies
+    from pipelines.generate.contacts import build_contacts
     from pipelines.generate.identity_dirt import DirtRates, add_lookalikes, spoil_contacts
     from pipelines.generate.lifecycle import simulate_lifecycle
-    from pipelines.generate.records import build_account_records, build_contacts
+    from pipelines.generate.records import build_account_records
     from pipelines.generate.world import _rng
     from tests.transform.raw_tables import append_rows, create_raw_tables
 
@@ -47,7 +47,7 @@ def build_world(warehouse: str, n: int) -> dict:
     records = build_account_records(_rng(seed, "records"), co, life, AS_OF, dirt)
     contacts, first, count = build_contacts(_rng(seed, "contacts"), co, life, records, AS_OF)
     contacts = spoil_contacts(identity_rng, co, contacts, records, first, count)
-    with duckdb.connect(warehouse) as con:
+    with wh.connection(warehouse) as con:
         create_raw_tables(con)
         append_rows(con, "crm_accounts", records.table)
         append_rows(con, "crm_contacts", contacts)
@@ -72,15 +72,14 @@ def build_world(warehouse: str, n: int) -> dict:
 
 
 def match(warehouse: str, run_id: str) -> dict:
-    import duckdb
-
+    from pipelines import warehouse as wh
     from pipelines.identity.config import load_decisions, load_identity_config
     from pipelines.identity.matching import match_accounts, persist
     from pipelines.settings import config_dir
 
     config = load_identity_config(config_dir()).model
     decisions = load_decisions(config_dir()).model
-    with duckdb.connect(warehouse, config={"memory_limit": "2GB"}) as con:
+    with wh.connection(warehouse, options={"memory_limit": "2GB"}) as con:
         outcome = match_accounts(con, config, decisions, AS_OF)
         written = persist(con, outcome, AS_OF, run_id)
         events = con.execute(

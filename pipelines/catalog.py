@@ -34,8 +34,10 @@ from dagster import (
     TableSchema,
 )
 
+from pipelines import warehouse as wh
 from pipelines.config.loader import load_model
 from pipelines.config.pipeline import PipelineConfig
+from pipelines.contracts import source_descriptions
 from pipelines.ingest.contracts import CONTRACTS, META_COLUMNS
 from pipelines.publish.contract import (
     CUSTOMER_TIER_COLUMNS,
@@ -84,6 +86,13 @@ def column_descriptions() -> dict[str, str]:
     return described
 
 
+def _declared(table: str) -> dict[str, str]:
+    """Descriptions of ``schema.table``'s columns where the dbt project declares it as a
+    source (scores.*, tiers.*, identity.*: written once, read through pipelines.contracts)."""
+    schema, name = table.split(".")
+    return {c: d for c, d in source_descriptions(schema, name).items() if d}
+
+
 def raw_schema(entity: str) -> TableSchema:
     """The columns of ``raw.<entity>``: the landing contract's, typed, plus load metadata."""
     contract = CONTRACTS[entity]
@@ -123,15 +132,10 @@ def table_metadata(warehouse: Warehouse, table: str) -> dict[str, Any]:
     """``dagster/table_name``, ``dagster/column_schema`` (as written, with the contracts'
     descriptions) and ``dagster/row_count`` of a warehouse table (``schema.table``), for the
     materialization of the asset that just wrote it."""
-    schema, name = table.split(".")
-    described = column_descriptions()
+    described = {**column_descriptions(), **_declared(table)}
     with warehouse.connect() as con:
-        rows = con.execute(
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = ? and table_name = ? order by ordinal_position",
-            [schema, name],
-        ).fetchall()
-        (count,) = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+        rows = wh.column_types(con, table)
+        count = wh.row_count(con, table)
     columns = [TableColumn(c, t.lower(), description=described.get(c, "")) for c, t in rows]
     return {
         "dagster/table_name": f"{WAREHOUSE_CATALOG}.{table}",

@@ -54,16 +54,30 @@ def model_columns(model: str) -> list[Column]:
     raise KeyError(f"no dbt model {model} in {MODELS_DIR}")
 
 
-def source_columns(source: str, table: str) -> list[Column]:
-    """The declared columns of a dbt source table, in order."""
+def _source_table(source: str, table: str) -> dict | None:
     for doc in _yaml_files():
         for src in doc.get("sources", []):
             if src["name"] != source:
                 continue
             for node in src.get("tables", []):
                 if node["name"] == table:
-                    return _columns(node.get("columns", []), f"source {source}.{table}")
-    raise KeyError(f"no dbt source {source}.{table} in {MODELS_DIR}")
+                    return node
+    return None
+
+
+def source_columns(source: str, table: str) -> list[Column]:
+    """The declared columns of a dbt source table, in order."""
+    node = _source_table(source, table)
+    if node is None:
+        raise KeyError(f"no dbt source {source}.{table} in {MODELS_DIR}")
+    return _columns(node.get("columns", []), f"source {source}.{table}")
+
+
+def source_descriptions(source: str, table: str) -> dict[str, str]:
+    """``{column: description}`` of a dbt source table's declared columns (typed or not);
+    empty when the project does not declare the table."""
+    node = _source_table(source, table) or {}
+    return {c["name"]: c.get("description", "") for c in node.get("columns", [])}
 
 
 def types_of(columns: list[Column]) -> dict[str, str]:

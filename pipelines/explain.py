@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines import warehouse as wh
 from pipelines.settings import get_paths
 
 # What an analyst compares from one snapshot to the next (all in the BI contract).
@@ -48,7 +49,7 @@ class AccountHistory:
 def _connect(serving_db: Path) -> duckdb.DuckDBPyConnection:
     if not serving_db.exists():
         raise ExplainError(f"no serving database at {serving_db}: nothing has been published yet")
-    con = duckdb.connect()
+    con = wh.connect(":memory:")
     con.execute(f"attach '{serving_db.as_posix()}' as serving (read_only)")
     return con
 

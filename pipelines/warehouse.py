@@ -36,16 +36,20 @@ def connect(
     *,
     read_only: bool = False,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    options: Mapping[str, str | int | bool] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open a DuckDB file with the project's memory cap, waiting out a brief lock.
+    """Open a DuckDB file (or ``":memory:"``) with the project's memory cap, waiting out a
+    brief lock.
 
     A lock conflict (another writer, or a read-only holder when writing) is retried with
     backoff for up to ``lock_timeout_s`` (0: not at all), then :class:`WarehouseLockedError`
-    is raised. The caller closes the connection (or uses :func:`connection`).
+    is raised. ``options`` are further DuckDB settings (``threads``, ``temp_directory``, a
+    smaller ``memory_limit``...). The caller closes the connection (or uses
+    :func:`connection`).
     """
     deadline = time.monotonic() + lock_timeout_s
     delay = 0.2
-    config = {"memory_limit": duckdb_memory_limit()}
+    config = {"memory_limit": duckdb_memory_limit(), **(options or {})}
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config)
@@ -60,10 +64,14 @@ def connect(
 
 @contextmanager
 def connection(
-    path: str | Path, *, read_only: bool = False, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    options: Mapping[str, str | int | bool] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """:func:`connect` as a context manager that closes the connection."""
-    con = connect(path, read_only=read_only, lock_timeout_s=lock_timeout_s)
+    con = connect(path, read_only=read_only, lock_timeout_s=lock_timeout_s, options=options)
     try:
         yield con
     finally:
@@ -112,16 +120,22 @@ def list_tables(con: duckdb.DuckDBPyConnection, catalog: str, schema: str = "mai
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     """Column names of a relation in order (empty when it does not exist)."""
+    return [name for name, _ in column_types(con, relation)]
+
+
+def column_types(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    """``(column, DuckDB type)`` of a relation in order (empty when it does not exist)."""
     catalog, schema, table = _split(relation)
     sql = (
-        "select column_name from information_schema.columns "
+        "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ?"
     )
     params = [schema, table]
     if catalog is not None:
         sql += " and table_catalog = ?"
         params.append(catalog)
-    return [r[0] for r in con.execute(sql + " order by ordinal_position", params).fetchall()]
+    rows = con.execute(sql + " order by ordinal_position", params).fetchall()
+    return [(name, dtype) for name, dtype in rows]
 
 
 def row_count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
@@ -205,6 +219,16 @@ def create_table(con: duckdb.DuckDBPyConnection, relation: str, types: Mapping[s
     con.execute(f"create schema if not exists {_schema_of(relation)}")
     cols = ", ".join(f"{quoted(c)} {t}" for c, t in types.items())
     con.execute(f"create table if not exists {quoted(relation)} ({cols})")
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, relation: str, frame: pd.DataFrame) -> None:
+    """Insert ``frame``'s rows into the existing ``relation``, column by name (the table's
+    other columns get their defaults)."""
+    if frame.empty:
+        return
+    names = ", ".join(quoted(c) for c in frame.columns)
+    with _registered(con, frame) as name:
+        con.execute(f"insert into {quoted(relation)} ({names}) select {names} from {name}")
 
 
 def replace_rows(

@@ -126,10 +126,14 @@ def test_one_connection_factory():
     assert not opened, "duckdb.connect outside pipelines/warehouse.py:\n" + "\n".join(opened)
 
 
+# The tests of the shared helpers assert their output, so they spell it out.
+HELPER_TESTS = {REPO / "tests" / "test_shared_helpers.py"}
+
+
 def test_one_markdown_table_renderer_and_one_table_exists():
-    """Markdown tables are rendered by pipelines.metadata only; table existence and column
-    lookups go through pipelines.warehouse only (tests may query a catalogue to assert a
-    schema, but not keep their own table-exists helper)."""
+    """Markdown tables are rendered by pipelines.metadata only (not by pandas' to_markdown
+    either); table existence and column lookups go through pipelines.warehouse only (tests
+    may query a catalogue to assert a schema, but not keep their own table-exists helper)."""
     owners = {
         "|---": (PIPELINES / "metadata.py", (PIPELINES, REPO / "tests", REPO / "bench")),
         "information_schema.tables": (
@@ -142,9 +146,16 @@ def test_one_markdown_table_renderer_and_one_table_exists():
     for needle, (owner, roots) in owners.items():
         for root in roots:
             for path in _sources(root):
-                if path in (owner, Path(__file__)):
+                if path in (owner, Path(__file__), *HELPER_TESTS):
                     continue
                 for line, text in _string_literals(ast.parse(path.read_text(encoding="utf-8"))):
                     if needle in text:
                         found.append(f"{_rel(path)}:{line}: {needle}")
+    found += [
+        f"{_rel(path)}:{node.lineno}: to_markdown"
+        for root in (PIPELINES, REPO / "tests", REPO / "bench")
+        for path in _sources(root)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "to_markdown"
+    ]
     assert not found, "a second copy of a shared helper:\n" + "\n".join(found)

@@ -13,7 +13,13 @@ import pandas as pd
 import pytest
 
 from pipelines import warehouse as wh
-from pipelines.contracts import model_columns, policy_scores, source_columns, types_of
+from pipelines.contracts import (
+    model_columns,
+    policy_scores,
+    source_columns,
+    source_descriptions,
+    types_of,
+)
 from pipelines.metadata import mapping_table, markdown_table
 
 
@@ -85,6 +91,35 @@ def test_replace_rows_touches_only_the_given_keys_and_rolls_back(tmp_path):
         assert wh.distinct_values(con, "t.x", "snapshot_id") == (["s2"], 1)  # rolled back
 
 
+def test_append_rekey_and_column_types(tmp_path):
+    """Rows appended by column name (others keep their defaults); keys renamed old -> new,
+    a second time changing nothing; column types as the catalogue has them."""
+    with wh.connection(tmp_path / "w.duckdb") as con:
+        wh.create_table(con, "t.ledger", {"id": "varchar", "n": "integer", "note": "varchar"})
+        wh.append_rows(con, "t.ledger", pd.DataFrame({"n": [1, 2, 3], "id": ["a", "b", "c"]}))
+        wh.append_rows(con, "t.ledger", pd.DataFrame({"n": [], "id": []}))  # nothing, no error
+        redirects = pd.Series({"a": "c", "b": "c"})
+        assert wh.rekey(con, "t.ledger", "id", redirects) == 2
+        assert wh.rekey(con, "t.ledger", "id", redirects) == 0
+        rows = con.execute("select id, n, note from t.ledger order by n").fetchall()
+        assert wh.column_types(con, "t.ledger") == [
+            ("id", "VARCHAR"),
+            ("n", "INTEGER"),
+            ("note", "VARCHAR"),
+        ]
+        assert wh.column_types(con, "t.nope") == []
+    assert rows == [("c", 1, None), ("c", 2, None), ("c", 3, None)]
+
+
+def test_in_memory_connections_take_further_options():
+    with wh.connection(":memory:", options={"threads": 1, "memory_limit": "500MB"}) as con:
+        threads, limit = con.execute(
+            "select current_setting('threads'), current_setting('memory_limit')"
+        ).fetchall()[0]
+    assert int(threads) == 1
+    assert limit.replace(" ", "") in {"500.0MB", "476.8MiB", "476.8MB"}
+
+
 def test_markdown_table_renders_nulls_floats_and_escapes_one_way():
     frame = pd.DataFrame(
         {"name": ["a|b", "line\nbreak", None], "x": [1234.5, np.nan, 0.25], "n": [1, 2, 3]}
@@ -124,3 +159,7 @@ def test_contracts_are_read_from_the_dbt_yaml():
         model_columns("nope")
     with pytest.raises(KeyError, match="no dbt source tiers.nope"):
         source_columns("tiers", "nope")
+    described = source_descriptions("identity", "identity_review")
+    assert described["pair_id"].startswith("account_id_l|account_id_r")
+    assert source_descriptions("scores", "rfm")["rfm_score"] == ""  # declared, undescribed
+    assert source_descriptions("scores", "nope") == {}

@@ -20,6 +20,7 @@ from dagster import (
 
 from pipelines.identity.evaluation import evaluate
 from pipelines.identity.matching import MatchOutcome, match_accounts, persist
+from pipelines.metadata import markdown_table
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
@@ -39,7 +40,7 @@ def truth_metrics(outcome: MatchOutcome, truth_path: Path) -> dict[str, float] |
 
 
 def _markdown(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False) if len(frame) else "none"
+    return markdown_table(frame) if len(frame) else "none"
 
 
 def violations_sentence(violations: pd.DataFrame, shown: int = 2) -> str:

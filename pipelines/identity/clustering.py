@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import combinations
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipelines import warehouse as wh
 from pipelines.identity.config import Decisions
 
 FORCED = 2.0  # probability given to deterministic and must-link edges (sorts them first)
@@ -56,7 +56,7 @@ def classify_pairs(
     features: pd.DataFrame, pairs: pd.DataFrame, decided: pd.DataFrame, match: float
 ) -> pd.DataFrame:
     """Each scored pair with its verdict: ``match``, a ``conflict_*`` reason, or ``below``."""
-    con = duckdb.connect(":memory:")
+    con = wh.connect(":memory:")
     try:
         con.register("f", features[["unique_id", "uscc", "uscc_any", "city", "is_branch"]])
         con.register(

@@ -21,6 +21,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+from pipelines import warehouse as wh
 from pipelines.identity.config import IdentityConfig
 
 # (comparison, column) pairs whose evidence is written per pair; the order is the model's.
@@ -188,12 +189,15 @@ class ScoredPairs:
 
 
 def _connection(config: IdentityConfig) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    con.execute(f"set memory_limit = '{config.duckdb_memory_limit}'")
-    con.execute(f"set threads = {config.threads}")
     # Same rows in, same order of work: deterministic floating point sums
-    con.execute("set preserve_insertion_order = true")
-    return con
+    return wh.connect(
+        ":memory:",
+        options={
+            "memory_limit": config.duckdb_memory_limit,
+            "threads": config.threads,
+            "preserve_insertion_order": True,
+        },
+    )
 
 
 def train_and_predict(features: pa.Table, config: IdentityConfig) -> ScoredPairs:

@@ -24,9 +24,11 @@ import duckdb
 import pandas as pd
 
 from pipelines import warehouse as wh
+from pipelines.contracts import source_columns, types_of
 from pipelines.identity.registry import EVENT_COLUMNS, REGISTRY_COLUMNS, resolve_redirects
 
 SCHEMA = "identity"
+REVIEW_TYPES = types_of(source_columns("identity", "identity_review"))
 
 DDL = {
     "golden_ids": """
@@ -105,25 +107,6 @@ def applied_decision_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
-def _replace(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    con.register("_identity_frame", frame)
-    try:
-        con.execute(f"create or replace table identity.{table} as select * from _identity_frame")
-    finally:
-        con.unregister("_identity_frame")
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    if frame.empty:
-        return
-    cols = ", ".join(frame.columns)
-    con.register("_identity_frame", frame)
-    try:
-        con.execute(f"insert into identity.{table} ({cols}) select {cols} from _identity_frame")
-    finally:
-        con.unregister("_identity_frame")
-
-
 def write_run_outputs(
     con: duckdb.DuckDBPyConnection,
     match_pairs: pd.DataFrame,
@@ -132,9 +115,10 @@ def write_run_outputs(
 ) -> None:
     """The run's pairs, review queue and violations (replaced every run)."""
     ensure_schema(con)
-    _replace(con, "match_pairs", match_pairs)
-    _replace(con, "identity_review", review)
-    _replace(con, "cluster_violations", violations)
+    wh.replace_table(con, "identity.match_pairs", match_pairs)
+    # The review queue is published: cast to the contract of the identity source (dbt YAML).
+    wh.replace_table(con, "identity.identity_review", review, REVIEW_TYPES)
+    wh.replace_table(con, "identity.cluster_violations", violations)
 
 
 def _upsert_assignments(con: duckdb.DuckDBPyConnection, current: pd.DataFrame, as_of: date) -> None:
@@ -171,21 +155,21 @@ def write_registry(
     decisions applied for the first time (decision_id, decision).
     """
     ensure_schema(con)
-    latest = con.execute("select max(updated_on) from identity.record_assignments").fetchone()[0]
+    ((latest,),) = con.execute("select max(updated_on) from identity.record_assignments").fetchall()
     if latest is not None and latest > as_of:
         # A backfill for an earlier date: its records resolve to the registry's ids (the dbt
         # source is rewritten for this run), but the registry itself only moves forward.
-        _replace(con, "account_identity", current)
+        wh.replace_table(con, "identity.account_identity", current)
         return
     con.execute("delete from identity.golden_ids")
-    _insert(con, "golden_ids", registry[REGISTRY_COLUMNS])
+    wh.append_rows(con, "identity.golden_ids", registry[REGISTRY_COLUMNS])
     _upsert_assignments(con, current, as_of)
-    _replace(con, "account_identity", current)
+    wh.replace_table(con, "identity.account_identity", current)
     stamped = events.assign(as_of_date=pd.Timestamp(as_of), run_id=run_id)
     stamped.insert(0, "event_id", [f"{run_id[:8]}-{i:06d}" for i in range(len(stamped))])
-    _insert(
+    wh.append_rows(
         con,
-        "identity_events",
+        "identity.identity_events",
         stamped[
             [
                 "event_id",
@@ -198,8 +182,8 @@ def write_registry(
             ]
         ],
     )
-    _insert(
+    wh.append_rows(
         con,
-        "applied_decisions",
+        "identity.applied_decisions",
         decisions.assign(first_applied_on=pd.Timestamp(as_of), run_id=run_id),
     )

@@ -25,6 +25,7 @@ from typing import Literal
 
 import duckdb
 
+from pipelines import warehouse as wh
 from pipelines.ingest.contracts import CONTRACTS, raw_table_ddl
 
 FileStatus = Literal["loaded", "unchanged", "skipped-duplicate", "failed", "deferred", "ignored"]
@@ -145,13 +146,7 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(raw_table_ddl(entity))
     con.execute(MANIFEST_BASE_DDL)
     con.execute(QUARANTINE_DDL)
-    existing = {
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM duckdb_columns() "
-            "WHERE schema_name = 'raw' AND table_name = '_file_manifest'"
-        ).fetchall()
-    }
+    existing = set(wh.table_columns(con, "raw._file_manifest"))
     for name, definition in MANIFEST_ADDED_COLUMNS:
         if name not in existing:
             con.execute(

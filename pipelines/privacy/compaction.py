@@ -17,10 +17,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from pipelines import warehouse as wh
 from pipelines.resources import Warehouse
-from pipelines.settings import duckdb_memory_limit
 
 # The fresh copy being written; a run killed before the rename leaves it (pipelines/recovery.py
 # sweeps it, and privacy.rewrite_due makes the next run rewrite the file again).
@@ -56,13 +54,9 @@ def compact_database(path: Path) -> Compaction:
     if wal.exists():
         raise RuntimeError(f"{wal} still exists after a checkpoint: not compacting {path}")
     fresh = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{COMPACTING_SUFFIX}")
-    con = duckdb.connect(
-        ":memory:",
-        config={
-            "memory_limit": duckdb_memory_limit(),
-            # Where DuckDB spills for the file itself, so no other folder appears.
-            "temp_directory": str(path.with_name(path.name + ".tmp")),
-        },
+    # Where DuckDB spills for the file itself, so no other folder appears.
+    con = wh.connect(
+        ":memory:", options={"temp_directory": str(path.with_name(path.name + ".tmp"))}
     )
     try:
         con.execute(f"attach {_sql_str(str(path))} as src (read_only)")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from pipelines import warehouse as wh
 from pipelines.privacy.masking import mask_contact
 from pipelines.privacy.personal_data import (
     PERSONAL_FIELDS,
@@ -201,11 +202,7 @@ def _blank_quarantine(con: duckdb.DuckDBPyConnection, sweep: ErasureSweep) -> No
 
 
 def _scrub_results(con: duckdb.DuckDBPyConnection, sweep: ErasureSweep) -> None:
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'quality' and table_name = 'validation_results'"
-    ).fetchone()[0]
-    if not exists:
+    if not wh.table_exists(con, RESULTS_TABLE):
         return
     for request_id, person in sweep.values.items():
         pairs = [

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines import warehouse as wh
+
 DDL = (
     "create schema if not exists privacy",
     """create table if not exists privacy.erasure_requests (
@@ -86,10 +88,4 @@ def ensure_privacy_schema(con: duckdb.DuckDBPyConnection) -> None:
 def privacy_schema_exists(con: duckdb.DuckDBPyConnection) -> bool:
     """True once an erasure has ever been registered in this warehouse (the ingest asks
     before blanking re-deliveries, so a warehouse without it is not written to)."""
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() "
-            "where database_name = current_database() and schema_name = 'privacy' "
-            "and table_name = 'erased_contacts'"
-        ).fetchone()[0]
-    )
+    return wh.table_exists(con, "privacy.erased_contacts")

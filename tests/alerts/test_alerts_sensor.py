@@ -126,7 +126,7 @@ def test_failed_and_blocked_runs_are_recorded_posted_and_tagged(data_dir, webhoo
         assert rows[blocked]["failed_steps"] == "raw__orders_quarantine_rate"
         assert rows[broken]["failure_kind"] == "step_failure"
         assert rows[broken]["reason"].startswith("Step scores__rfm failed: Catalog Error: ")
-        assert 'marts.customer_360" does not exist' in rows[broken]["reason"]
+        assert 'features.account_features" does not exist' in rows[broken]["reason"]
         assert rows[broken]["reason"].endswith("nothing has been published yet.")
         assert rows[dead.run_id]["failure_kind"] == "run_failure"
         assert rows[dead.run_id]["reason"].startswith("Run worker process 4242 on vm is gone")
