@@ -103,8 +103,8 @@ _BUILT: dict[tuple[int, int, date], Path] = {}
 
 
 def built_world(root: Path, accounts: int, seed: int, as_of: date = WORLD_AS_OF) -> PipelineWorld:
-    """A copy of a generated world whose warehouse is built up to the feature layer (ingest
-    and the dbt models before the scores), made once per session per world: for tests of the
+    """A copy of a generated world whose warehouse is built up to the feature layer (ingest,
+    dbt staging, identity matching and the dbt models before the scores), made once per session per world: for tests of the
     stages after it. Each caller gets its own copy, so nobody shares a world it changes."""
     import shutil
 
@@ -123,16 +123,17 @@ def built_world(root: Path, accounts: int, seed: int, as_of: date = WORLD_AS_OF)
 def _build_up_to_features(world: PipelineWorld) -> None:
     from dagster import DagsterInstance, materialize
 
+    from pipelines.identity.assets import identity_assets
     from pipelines.ingest.assets import raw_assets
     from pipelines.resources import Warehouse
     from pipelines.run_context import RunContextResource
-    from pipelines.transform.assets import dbt_models, dbt_resource
+    from pipelines.transform.assets import dbt_models, dbt_resource, dbt_staging_models
 
     with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
         for key, value in world.env().items():
             mp.setenv(key, value)
         result = materialize(
-            [*raw_assets, dbt_models],
+            [*raw_assets, dbt_staging_models, *identity_assets, dbt_models],
             resources={
                 "warehouse": Warehouse(),
                 "dbt": dbt_resource(),

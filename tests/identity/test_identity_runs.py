@@ -13,6 +13,7 @@ import pytest
 from pipelines.identity.config import Decision, Decisions, load_identity_config
 from pipelines.identity.matching import match_accounts, persist
 from pipelines.settings import REPO_ROOT
+from tests.conftest import query
 from tests.identity.conftest import AS_OF
 from tests.transform.raw_tables import append_rows
 
@@ -30,11 +31,6 @@ def ids(outcome) -> dict[str, str]:
     return dict(
         zip(outcome.current["account_id"], outcome.current["golden_account_id"], strict=True)
     )
-
-
-def query(path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 def raw_account(path, account_id: str) -> dict:
