@@ -50,7 +50,7 @@ def _connect(serving_db: Path) -> duckdb.DuckDBPyConnection:
     if not serving_db.exists():
         raise ExplainError(f"no serving database at {serving_db}: nothing has been published yet")
     con = wh.connect(":memory:")
-    con.execute(f"attach '{serving_db.as_posix()}' as serving (read_only)")
+    wh.attach(con, serving_db, "serving", read_only=True)
     return con
 
 

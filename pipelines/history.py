@@ -21,6 +21,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines import warehouse as wh
+
 SNAPSHOT_FILE = "customer_tier.parquet"
 MANIFEST_FILE = "manifest.json"
 
@@ -96,13 +98,9 @@ def read_snapshot(
         r[0] for r in con.execute("describe select * from read_parquet(?)", [path]).fetchall()
     }
     select = ", ".join(
-        f"cast({_quoted(c) if c in present else 'null'} as {t}) as {_quoted(c)}"
+        f"cast({wh.quoted(c) if c in present else 'null'} as {t}) as {wh.quoted(c)}"
         for c, t in columns.items()
     )
     return con.execute(
         f"select {select} from read_parquet(?) order by golden_account_id", [path]
     ).df()
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -83,6 +83,20 @@ def quoted(name: str) -> str:
     return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
 
 
+def literal(value: object) -> str:
+    """A SQL string literal (single quotes doubled), for the few statements that take no
+    parameters: ATTACH, COPY ... TO."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def attach(
+    con: duckdb.DuckDBPyConnection, path: str | Path, alias: str, *, read_only: bool = False
+) -> None:
+    """Attach the DuckDB file ``path`` to ``con`` as catalog ``alias``."""
+    mode = " (read_only)" if read_only else ""
+    con.execute(f"attach {literal(Path(path).as_posix())} as {quoted(alias)}{mode}")
+
+
 def _split(relation: str) -> tuple[str | None, str, str]:
     parts = relation.split(".")
     if len(parts) == 2:

@@ -34,10 +34,6 @@ class Compaction:
     bytes_after: int
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def compact_database(path: Path) -> Compaction:
     """Rewrite the DuckDB file ``path`` into a fresh file and put it in place atomically.
 
@@ -59,8 +55,8 @@ def compact_database(path: Path) -> Compaction:
         ":memory:", options={"temp_directory": str(path.with_name(path.name + ".tmp"))}
     )
     try:
-        con.execute(f"attach {_sql_str(str(path))} as src (read_only)")
-        con.execute(f"attach {_sql_str(str(fresh))} as dst")
+        wh.attach(con, path, "src", read_only=True)
+        wh.attach(con, fresh, "dst")
         con.execute("copy from database src to dst")
         con.execute("detach src")
         con.execute("detach dst")

@@ -26,10 +26,6 @@ from pipelines.publish.text_safety import safe_text_sql
 BUILDING_SUFFIX = ".building.duckdb"
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def history_sql(files: list[str]) -> str:
     # SCD2 history derived from the in-force snapshots themselves, in as-of order, so it can
     # never disagree with what BI was shown: islands of consecutive snapshots with one tier.
@@ -97,14 +93,14 @@ def _fill_change_table(
     files = [f for f in files if f.exists()]
     parts = []
     if files:
-        listed = ", ".join(_sql_str(f.as_posix()) for f in files)
+        listed = ", ".join(wh.literal(f.as_posix()) for f in files)
         parts.append(f"{select} from read_parquet([{listed}], union_by_name = true)")
     live_has_table = wh.table_exists(con, f"serving_live.main.{name}")
     if legacy and live_has_table and scope == "latest":
         # No snapshot id to filter on: the live file's copy is the one BI has been shown.
         parts.append(f"{select} from serving_live.{name}")
     elif legacy and live_has_table:
-        ids_sql = ", ".join(_sql_str(i) for i in legacy)
+        ids_sql = ", ".join(wh.literal(i) for i in legacy)
         parts.append(f"{select} from serving_live.{name} where snapshot_id in ({ids_sql})")
     if not parts:
         nulls = ", ".join(f"null as {c}" for c, _, _ in columns)
@@ -120,7 +116,7 @@ def _fill_serving(
     latest = current(snapshots)
     assert latest is not None
     tiers = {
-        s.snapshot_id: _sql_str((folders[s.snapshot_id] / SNAPSHOT_FILE).as_posix())
+        s.snapshot_id: wh.literal((folders[s.snapshot_id] / SNAPSHOT_FILE).as_posix())
         for s in snapshots
     }
     con.execute(
@@ -141,7 +137,7 @@ def _fill_serving(
     con.execute(
         f"""
         update serving_build.customer_tier_history
-        set is_current = false, valid_to = {_sql_str(latest.as_of_date)}::date
+        set is_current = false, valid_to = {wh.literal(latest.as_of_date)}::date
         where is_current
           and golden_account_id not in
               (select golden_account_id from serving_build.customer_tier_current)
@@ -183,7 +179,7 @@ def build_serving_db(
     tmp = serving_dir / f".{serving_db.stem}.{uuid.uuid4().hex[:8]}{BUILDING_SUFFIX}"
     counts: dict[str, int] = {}
     attached_live = _attach_live(con, serving_db)
-    con.execute(f"attach {_sql_str(tmp.as_posix())} as serving_build")
+    wh.attach(con, tmp, "serving_build")
     try:
         _fill_serving(con, snapshots, folders)
         for table in wh.list_tables(con, "serving_build"):
@@ -207,7 +203,7 @@ def _attach_live(con: duckdb.DuckDBPyConnection, serving_db: Path) -> bool:
     if not serving_db.exists():
         return False
     try:
-        con.execute(f"attach {_sql_str(serving_db.as_posix())} as serving_live (read_only)")
+        wh.attach(con, serving_db, "serving_live", read_only=True)
     except duckdb.Error:
         return False
     return True

@@ -65,10 +65,6 @@ class PublishContractError(RuntimeError):
     """The rows to publish do not have the published contract's columns."""
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def snapshot_select_sql(con: duckdb.DuckDBPyConnection, snapshot_id: str) -> str:
     """The SELECT that produces one snapshot: the dbt model ``tiers.published_customer_tier``
     (built for this run after the tier step), its columns checked against the contract, text
@@ -115,7 +111,7 @@ def _write_change_tables(con: duckdb.DuckDBPyConnection, folder: Path, snapshot_
     table (no snapshot id: the identity review queue) is copied whole, as this run left it."""
     for name, (source, _, scope) in SERVING_TIER_TABLES.items():
         present = set(wh.table_columns(con, source))
-        target = _sql_str((folder / f"{name}.parquet").as_posix())
+        target = wh.literal((folder / f"{name}.parquet").as_posix())
         if present and scope == "latest":
             sql, params = f"{change_table_select(name, present)} from {source}", []
         elif present:
@@ -140,7 +136,7 @@ def stage_snapshot(
         target = staging_dir / SNAPSHOT_FILE
         sql = snapshot_select_sql(con, ctx.snapshot_id)
         con.execute(
-            f"copy ({sql}) to {_sql_str(target.as_posix())} (format parquet, compression zstd)"
+            f"copy ({sql}) to {wh.literal(target.as_posix())} (format parquet, compression zstd)"
         )
         _write_change_tables(con, staging_dir, ctx.snapshot_id)
         volumes = run_volumes(con)
@@ -182,12 +178,12 @@ def _same_tiers(con: duckdb.DuckDBPyConnection, staged: Path, committed: Path) -
     """True when two snapshot files hold the same rows (byte-equal files are)."""
     if _sha256(staged) == _sha256(committed):
         return True
-    a, b = _sql_str(staged.as_posix()), _sql_str(committed.as_posix())
+    a, b = wh.literal(staged.as_posix()), wh.literal(committed.as_posix())
     differ = con.execute(
         f"select (select count(*) from (from read_parquet({a}) except all "
         f"from read_parquet({b}))) + (select count(*) from (from read_parquet({b}) "
         f"except all from read_parquet({a})))"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return differ == 0
 
 
