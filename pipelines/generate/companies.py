@@ -32,7 +32,8 @@ _NORTH = {
 }
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, elementwise."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -103,7 +104,7 @@ def _firmographics(rng: np.random.Generator, n: int) -> pd.DataFrame:
             "log_value": log_value,
             "true_value": np.exp(log_value),
             "z_value": z_value,
-            "propensity": _sigmoid(prop_raw - 0.3),
+            "propensity": sigmoid(prop_raw - 0.3),
             "z_prop": _standardise(prop_raw),
             "fit": np.array([ind.fit for ind in INDUSTRIES])[industry_idx] + size_fit,
             "risk_z": rng.normal(0.0, 1.0, size=n),

@@ -11,14 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipelines.generate.companies import sigmoid
 from pipelines.generate.reference import LEAD_SOURCE_EFFECT, LEAD_SOURCE_WEIGHTS
 
 FUTURE_DAYS = 365
 NEVER = 10_000  # sentinel day: "not within the simulated horizon"
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def _leads(
@@ -40,7 +37,7 @@ def _leads(
         + 1.0 * co["z_prop"].to_numpy()[company]
         + np.asarray(LEAD_SOURCE_EFFECT)[source]
     )
-    prob = _sigmoid(logit)
+    prob = sigmoid(logit)
     converts = rng.random(m) < prob
     status = np.where(resolve <= -1, np.where(converts, "converted", "lost"), "open")
     return {
@@ -77,7 +74,7 @@ def _churn(
     eff_start = np.maximum(start, -history_days)
     can_churn = customer_now & (eff_start <= -150)
     churned = can_churn & (
-        rng.random(n) < _sigmoid(-1.25 - 0.5 * z_value - 0.6 * z_prop + 0.5 * risk)
+        rng.random(n) < sigmoid(-1.25 - 0.5 * z_value - 0.6 * z_prop + 0.5 * risk)
     )
     end = np.full(n, NEVER, dtype=np.int64)
     lo = eff_start + 90
@@ -87,7 +84,7 @@ def _churn(
     future_stop = (
         customer_now
         & ~churned
-        & (rng.random(n) < _sigmoid(-1.6 - 0.4 * z_value - 0.5 * z_prop + 0.5 * risk))
+        & (rng.random(n) < sigmoid(-1.6 - 0.4 * z_value - 0.5 * z_prop + 0.5 * risk))
     )
     end[future_stop] = rng.integers(0, 90, size=future_stop.sum())
     return end, churned, future_stop
@@ -122,7 +119,7 @@ def simulate_lifecycle(
     n = len(co)
     # Roughly 40% of companies were already customers before the window opened.
     z_value, z_prop = co["z_value"].to_numpy(), co["z_prop"].to_numpy()
-    established = rng.random(n) < _sigmoid(-0.15 + 0.6 * z_value + 0.4 * z_prop)
+    established = rng.random(n) < sigmoid(-0.15 + 0.6 * z_value + 0.4 * z_prop)
     start = np.full(n, NEVER, dtype=np.int64)
     start[established] = -history_days - rng.integers(1, 6 * 365, size=established.sum())
     leads = _leads(rng, co, established, history_days)

@@ -65,7 +65,9 @@ def load_limits(load_time: datetime, tolerance_hours: float) -> tuple[date, date
     return latest.date(), latest.replace(microsecond=0)
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """Wall-clock time in UTC without a zone, as the warehouse stores audit timestamps (when a
+    file was loaded or purged, never a business date)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
@@ -173,7 +175,7 @@ def _commit(
     ).fetchone()
     result.rows_read, result.rows_quarantined = rows_read, rows_quarantined
     result.rows_loaded = rows_read - rows_quarantined
-    result.reason_counts, result.loaded_at = reasons, _now()
+    result.reason_counts, result.loaded_at = reasons, utc_now()
     result.blank_rows, result.unknown_columns = read.blank_rows, read.unknown_columns
     result.encoding = read.encoding
     meta = {"file": result.path, "sha": result.sha256, "at": result.loaded_at, "run": run_id}
@@ -236,7 +238,7 @@ def load_entity(
                 defer_unknown_accounts,
             )  # fmt: skip
         if result.status not in ("loaded", "unchanged"):
-            record_unloaded(con, entity, result, run_id, _now())
+            record_unloaded(con, entity, result, run_id, utc_now())
         report.files.append(result)
     return report
 

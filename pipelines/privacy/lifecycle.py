@@ -15,11 +15,12 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
+from pipelines.ingest.loader import utc_now
 from pipelines.privacy.compaction import Compaction, compact_database
 from pipelines.privacy.erasure import ErasureSweep, sweep_erased
 from pipelines.privacy.gx_results import scrub_stored_results
@@ -70,10 +71,6 @@ class PrivacyReport:
         return any(in_warehouse) or bool(self.registration.identifiers_blanked)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def enforce(con: duckdb.DuckDBPyConnection, ctx: RunContext, paths: Paths) -> PrivacyReport:
     """Register new requests, erase every erased person still present, apply retention and
     record it all (``privacy.erasure_log``, ``privacy.retention_log``).
@@ -83,7 +80,7 @@ def enforce(con: duckdb.DuckDBPyConnection, ctx: RunContext, paths: Paths) -> Pr
     that the warehouse file owes a rewrite (``privacy.rewrite_due``) commit together
     (:func:`_erase`); landing files are removed only after that, so a request's file is never
     gone while its registration is not, and the audit rows are then rewritten with them."""
-    now = _now()
+    now = utc_now()
     ensure_privacy_schema(con)
     report = _erase(con, ctx.run_id, paths.quality_dir, now)
     config = ctx.config.privacy.model
@@ -262,7 +259,7 @@ def finish(report: PrivacyReport, paths: Paths, run_id: str) -> PrivacyReport:
         with Warehouse(path=str(paths.warehouse)).connect() as con, _transaction(con):
             con.execute(
                 "insert into privacy.rewrites values (?, ?, ?, ?, ?)",
-                [run_id, _now(), report.rewrite, c.bytes_before, c.bytes_after],
+                [run_id, utc_now(), report.rewrite, c.bytes_before, c.bytes_after],
             )
             con.execute("delete from privacy.rewrite_due")
     values = {v for p in report.sweep.values.values() for v in p.substrings()}
