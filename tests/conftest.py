@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -156,6 +163,62 @@ def query(path: Path, sql: str, params: list | None = None):
 
     with wh.connection(path, read_only=True) as con:
         return con.execute(sql, params).df()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_ui(port: int, proc: subprocess.Popen, timeout_s: float = 120) -> None:
+    """Until the Dagster UI on ``port`` answers; fails when ``proc`` exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise AssertionError("the Dagster UI did not start") from None
+            time.sleep(0.5)
+
+
+def graphql(port: int, query: str) -> dict:
+    """The ``data`` of a GraphQL query to the Dagster UI on ``port`` (no errors allowed)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        payload = json.loads(response.read())
+    assert "errors" not in payload, payload
+    return payload["data"]
+
+
+@contextmanager
+def dagster_webserver(env: dict[str, str]) -> Iterator[int]:
+    """dagster-webserver over workspace.yaml with ``env``, on a free port (yielded); stopped
+    with its whole session group (it ignores SIGINT when in the background)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for_ui(port, proc)
+        yield port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=20)
 
 
 def run_pipeline(world: PipelineWorld, instance, as_of: date | None = None, run_config=None):

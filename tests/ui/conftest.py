@@ -11,22 +11,17 @@ then one tick of the alert sensor, as the daemon of ``make dev`` would run it.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, PipelineWorld, make_world
+from tests.conftest import REPO_ROOT, PipelineWorld, dagster_webserver, graphql, make_world
 from tests.ui.chromium import find_chromium
 
 BACKFILL = (date(2026, 11, 18), date(2026, 11, 19))
@@ -129,49 +124,10 @@ def _alert_tick(instance) -> None:
     run_alerts_sensor(build_sensor_context(instance=instance))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
-
-
 @pytest.fixture(scope="module")
 def webserver(history: History):
     """dagster-webserver over the history's instance, on a free port; stopped by its PID."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO_ROOT, env=history.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("dagster-webserver did not start") from None
-                time.sleep(0.5)
+    with dagster_webserver(history.env) as port:
         # The welcome dialog of a new instance would cover the pages.
-        assert _graphql(port, "mutation { setNuxSeen }")["data"]["setNuxSeen"] is True
+        assert graphql(port, "mutation { setNuxSeen }")["setNuxSeen"] is True
         yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=20)

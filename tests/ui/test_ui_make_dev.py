@@ -7,29 +7,17 @@ SIGINT handler, so such a dagster dev ignores both and outlives the script.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.ui.conftest import History, _free_port
+from tests.conftest import REPO_ROOT, free_port, graphql, wait_for_ui
+from tests.ui.conftest import History
 
 pytestmark = pytest.mark.integration
-
-
-def _query(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
 
 
 def _group_alive(pgid: int) -> bool:
@@ -41,7 +29,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def test_make_dev_serves_the_runs_and_stops_on_sigint(history: History) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "dev", f"DEV_PORT={port}"],
         cwd=REPO_ROOT, env=history.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -49,16 +37,8 @@ def test_make_dev_serves_the_runs_and_stops_on_sigint(history: History) -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, "make dev exited"
-                assert time.monotonic() < deadline, "make dev did not serve the UI"
-                time.sleep(1)
-        runs = _query(
+        wait_for_ui(port, proc, timeout_s=180)
+        runs = graphql(
             port, "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"
         )["runsOrError"]["results"]
         served = {r["runId"]: r for r in runs}
@@ -69,7 +49,7 @@ def test_make_dev_serves_the_runs_and_stops_on_sigint(history: History) -> None:
         assert tags["dagster/code_location"] == "stratum"
         assert served[history.blocked_run]["status"] == "FAILURE"
         # The daemon is part of it: the schedule, the sensors and the freshness policy run.
-        health = _query(
+        health = graphql(
             port,
             "{ instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }",
         )["instance"]["daemonHealth"]["allDaemonStatuses"]
