@@ -20,9 +20,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipelines import warehouse as wh
 from pipelines.alerts.record import RunAlert
 from pipelines.resources import Warehouse
-from pipelines.warehouse import WarehouseLockedError
 
 ALERTS_TABLE = "quality.run_alerts"
 
@@ -98,15 +98,11 @@ def write_alerts(con: duckdb.DuckDBPyConnection, alerts: Iterable[RunAlert]) -> 
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"]).dt.date
     con.register("_alerts", frame)
     try:
-        con.execute("begin transaction")
-        con.execute(
-            f"insert or replace into {ALERTS_TABLE} by name "
-            "select *, (now() at time zone 'UTC') as recorded_at from _alerts"
-        )
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+        with wh.transaction(con):
+            con.execute(
+                f"insert or replace into {ALERTS_TABLE} by name "
+                "select *, (now() at time zone 'UTC') as recorded_at from _alerts"
+            )
     finally:
         con.unregister("_alerts")
     return len(rows)
@@ -121,7 +117,7 @@ def flush(warehouse: Warehouse, quality_dir: Path, lock_timeout_s: float) -> tup
     try:
         with warehouse.connect(lock_timeout_s=lock_timeout_s) as con:
             written = write_alerts(con, [alert for _, alert in waiting])
-    except WarehouseLockedError:
+    except wh.WarehouseLockedError:
         return 0, len(waiting)
     for path, _ in waiting:
         path.unlink(missing_ok=True)

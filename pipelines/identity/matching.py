@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from pipelines import warehouse as wh
 from pipelines.identity.clustering import Clusters, cluster_records
 from pipelines.identity.config import Decisions, IdentityConfig
 from pipelines.identity.features import read_features
@@ -210,8 +211,7 @@ def persist(
     Returns whether the registry was written. One transaction: a run killed while writing
     leaves the previous run's tables whole, never a mix of both."""
     written = not len(outcome.violations)
-    con.execute("begin transaction")
-    try:
+    with wh.transaction(con):
         write_run_outputs(con, outcome.match_pairs, outcome.review, outcome.violations)
         if written:
             write_registry(
@@ -223,8 +223,4 @@ def persist(
                 as_of,
                 run_id,
             )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return written

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
+from pipelines import warehouse as wh
 from pipelines.ingest.loader import utc_now
 from pipelines.privacy.compaction import Compaction, compact_database
 from pipelines.privacy.erasure import ErasureSweep, sweep_erased
@@ -86,7 +85,7 @@ def enforce(con: duckdb.DuckDBPyConnection, ctx: RunContext, paths: Paths) -> Pr
     config = ctx.config.privacy.model
     _landing(con, report, paths.landing_dir, config.erasure.remove_landing_files, now)
     if report.landing_removed:
-        with _transaction(con):
+        with wh.transaction(con):
             _write_audit(con, report, ctx.run_id, now)
     report.retention = apply_retention(con, config.retention, ctx.as_of)
     days = config.retention.landing_files_days
@@ -99,24 +98,13 @@ def enforce(con: duckdb.DuckDBPyConnection, ctx: RunContext, paths: Paths) -> Pr
     return report
 
 
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
-
-
 def _erase(
     con: duckdb.DuckDBPyConnection, run_id: str, quality_dir: Path, now: datetime
 ) -> PrivacyReport:
     """Register, resolve and sweep in one transaction that commits last: once the warehouse is
     blanked, the values needed to find the person in the result files are gone, so a run
     killed before the commit leaves the warehouse as it was and the next run does it all."""
-    with _transaction(con):
+    with wh.transaction(con):
         registration = register_requests(con, run_id, now)
         contacts = resolve_contacts(con, run_id, now)
         report = PrivacyReport(registration, contacts, sweep_erased(con))
@@ -256,7 +244,7 @@ def finish(report: PrivacyReport, paths: Paths, run_id: str) -> PrivacyReport:
     erased values."""
     if report.rewrite:
         report.compaction = c = compact_database(paths.warehouse)
-        with Warehouse(path=str(paths.warehouse)).connect() as con, _transaction(con):
+        with Warehouse(path=str(paths.warehouse)).connect() as con, wh.transaction(con):
             con.execute(
                 "insert into privacy.rewrites values (?, ?, ?, ?, ?)",
                 [run_id, utc_now(), report.rewrite, c.bytes_before, c.bytes_after],

@@ -28,6 +28,7 @@ from dagster import (
     asset_check,
 )
 
+from pipelines.metadata import markdown_table
 from pipelines.partitions import AS_OF_PARTITIONS, business_today
 from pipelines.quality.batches import (
     CUSTOMER_360_TABLE,
@@ -83,11 +84,10 @@ def _verdict_table(report: GateReport) -> str:
     rows = [*report.judged, *(v for v in report.outstanding if v not in report.judged)]
     if not rows:
         return "No batch to judge: every load batch was judged by an earlier run."
-    lines = ["| loaded by run | files | status | detail |", "|---|---|---|---|"]
-    for v in rows:
-        detail = (v.acceptance or v.detail).replace("|", "\\|")
-        lines.append(f"| {v.batch[:8]} | {files_label(v.files)} | {v.status} | {detail} |")
-    return "\n".join(lines)
+    return markdown_table(
+        [(v.batch[:8], files_label(v.files), v.status, v.acceptance or v.detail) for v in rows],
+        ["loaded by run", "files", "status", "detail"],
+    )
 
 
 def gate_metadata(report: GateReport) -> dict[str, Any]:

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.loader import sha256_file
+from pipelines import warehouse as wh
+from pipelines.ingest.loader import sha256_file, utc_now
 from pipelines.ingest.manifest import ensure_raw_schema
 
 STATE_TABLE = "quality.gate_state"
@@ -97,10 +98,6 @@ class Verdict:
         return self.status == "failed"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_DDL)
 
@@ -143,9 +140,8 @@ def record(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict], run_id: str)
     """Replace the stored verdict of each judged batch (one transaction)."""
     if not verdicts:
         return
-    now = _now()
-    con.execute("begin transaction")
-    try:
+    now = utc_now()
+    with wh.transaction(con):
         for v in verdicts:
             con.execute(
                 f"delete from {STATE_TABLE} where gate = ? and entity = ? and batch = ?",
@@ -156,10 +152,6 @@ def record(con: duckdb.DuckDBPyConnection, verdicts: list[Verdict], run_id: str)
                 f"insert into {STATE_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [v.gate, v.entity, v.batch, v.status, v.detail, files, v.acceptance, run_id, now],
             )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 def outstanding(con: duckdb.DuckDBPyConnection, gate: str, entity: str) -> list[Verdict]:
@@ -258,7 +250,7 @@ def withdraw_missing_files(
         how = "replaced in" if path.is_file() else "removed from"
         con.execute(
             f"insert into {WITHDRAWN_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
-            [entity, f.path, f.sha256, batch, run_id, _now(),
+            [entity, f.path, f.sha256, batch, run_id, utc_now(),
              f"{reason}; the file was {how} the landing folder"],
         )  # fmt: skip
         withdrawn.append(f)

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import warehouse as wh
 from pipelines.history import SnapshotInfo
+from pipelines.metadata import markdown_table
 from pipelines.quality.config import ChangeBound, VolumeBounds
 
 VOLUMES_FILE = "volumes.json"
@@ -85,13 +87,7 @@ def tier_volumes(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def run_volumes(con: duckdb.DuckDBPyConnection) -> dict:
     """What a snapshot records in ``volumes.json``: the profile metrics (those the run's
     ``marts.customer_360`` has columns for) and the tier sizes."""
-    columns = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'marts' and table_name = 'customer_360'"
-        ).fetchall()
-    }
+    columns = set(wh.table_columns(con, "marts.customer_360"))
     profile = profile_volumes(con) if {"orders_365d", "net_revenue_365d"} <= columns else {}
     return {**profile, "tiers": tier_volumes(con)}
 
@@ -143,10 +139,7 @@ def tier_changes(previous: dict, current: dict[str, int], bounds: VolumeBounds) 
 
 
 def changes_markdown(changes: list[Change]) -> str:
-    lines = [
-        "| metric | previous | current | change | allowed | verdict |",
-        "|---|---:|---:|---:|---|---|",
-    ]
+    rows = []
     for c in changes:
         change = c.change
         shown = "" if change is None else ("new" if change == math.inf else f"{change:+.1%}")
@@ -158,7 +151,9 @@ def changes_markdown(changes: list[Change]) -> str:
                 if c.previous is None
                 else f"not judged (< {c.bound.min_base:g})"
             )
-        lines.append(
-            f"| {c.metric} | {_num(c.previous)} | {_num(c.current)} | {shown} | {allowed} | {verdict} |"
-        )
-    return "\n".join(lines)
+        rows.append((c.metric, _num(c.previous), _num(c.current), shown, allowed, verdict))
+    return markdown_table(
+        rows,
+        ["metric", "previous", "current", "change", "allowed", "verdict"],
+        right_align={"previous", "current", "change"},
+    )
