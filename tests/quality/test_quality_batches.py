@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from pipelines import warehouse as wh
 from pipelines.ingest.manifest import ensure_raw_schema
 from pipelines.quality.batches import (
     key_outcomes_sql,
@@ -17,7 +18,6 @@ from pipelines.quality.batches import (
 from pipelines.quality.checks import run_customer_360_gate, run_raw_gate
 from pipelines.quality.config import QualityConfig
 from pipelines.resources import Warehouse
-from pipelines.warehouse import table_exists
 from tests.config_files import run_context
 from tests.quality.conftest import AS_OF, customer_360_frame, orders_frame
 
@@ -26,7 +26,7 @@ def _write(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> N
     schema = table.split(".")[0]
     con.execute(f"create schema if not exists {schema}")
     con.register("_f", frame)
-    if table_exists(con, table):
+    if wh.table_exists(con, table):
         con.execute(f"insert into {table} select * from _f")
     else:
         con.execute(f"create table {table} as select * from _f")
@@ -50,10 +50,7 @@ def _manifest(con: duckdb.DuckDBPyConnection, entity: str, run_id: str, loaded_a
     )
     # The manifest as ingest creates it (every column, status and removal included).
     ensure_raw_schema(con)
-    names = ", ".join(frame.columns)
-    con.register("_m", frame)
-    con.execute(f"insert into raw._file_manifest ({names}) select {names} from _m")
-    con.unregister("_m")
+    wh.append_rows(con, "raw._file_manifest", frame)
 
 
 @pytest.fixture

@@ -146,24 +146,23 @@ def test_every_run_recovers_when_it_starts(paths):
 
 
 def test_a_model_interrupted_while_saving_is_never_loaded_and_is_swept(paths, monkeypatch):
-    from pipelines.scoring import conversion
+    from pipelines.scoring.conversion import registry
 
     card = {"model_version": "conv-20260101-abcd1234", "trained_as_of": "2026-01-01"}
-    result = conversion.TrainResult(model={"weights": [1, 2]}, card=card, message="trained")
+    model = {"weights": [1, 2]}
 
     def killed(*args):  # the process dies before the folder is renamed into place
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(conversion.os, "rename", killed)
+    monkeypatch.setattr(registry.os, "rename", killed)
     with pytest.raises(KeyboardInterrupt):
-        conversion.save_model(result, paths.models_dir)
+        registry.save_model(model, card, paths.models_dir)
     monkeypatch.undo()
     monkeypatch.setenv("STRATUM_DATA_DIR", str(paths.data_dir))
-    assert conversion.load_latest_model(paths.models_dir, date(2026, 1, 2)) is None
+    assert registry.load_latest_model(paths.models_dir, date(2026, 1, 2)) is None
     (left,) = leftovers(paths)
     assert left.name.startswith(".tmp-conv-20260101-abcd1234-")
     recover(paths)
-    saved = conversion.save_model(result, paths.models_dir)
+    saved = registry.save_model(model, card, paths.models_dir)
     assert saved.name == "conv-20260101-abcd1234"
-    model, loaded = conversion.load_latest_model(paths.models_dir, date(2026, 1, 2))
-    assert (model, loaded) == ({"weights": [1, 2]}, card)
+    assert registry.load_latest_model(paths.models_dir, date(2026, 1, 2)) == (model, card)
