@@ -45,7 +45,7 @@ PAUSES = {
     # Between two score tables: some written, the rest not.
     "scoring": (
         "pipelines.scoring.assets",
-        "write_scores_table",
+        "write_scores",
         lambda a, k: a[1] == "clv",
         False,
     ),
