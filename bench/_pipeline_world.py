@@ -4,7 +4,8 @@ pipeline stages once per (accounts, seed) and kept under ``.cache/bench/``.
 Generating a million companies and ingesting and building them takes a long while, so each
 stage's result is cached and reused by every benchmark: the landing files
 (:func:`pipelines.generate.cache.cached_world`), the warehouse built up to the feature layer
-(raw assets, dbt staging, identity matching and the ``dbt_models`` selection) and, for the tier benchmark, the scores. A changed
+(raw assets, dbt staging, identity matching, the ``dbt_models`` and ``dbt_feature_models``
+selections) and, for the tier benchmark, the scores. A changed
 generator gets a new cache entry (its code hash is part of the key). Delete the folder to start
 over.
 """

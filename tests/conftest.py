@@ -134,13 +134,18 @@ def _build_up_to_features(world: PipelineWorld) -> None:
     from pipelines.ingest.assets import raw_assets
     from pipelines.resources import Warehouse
     from pipelines.run_context import RunContextResource
-    from pipelines.transform.assets import dbt_models, dbt_resource, dbt_staging_models
+    from pipelines.transform.assets import (
+        dbt_feature_models,
+        dbt_models,
+        dbt_resource,
+        dbt_staging_models,
+    )
 
     with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
         for key, value in world.env().items():
             mp.setenv(key, value)
         result = materialize(
-            [*raw_assets, dbt_staging_models, *identity_assets, dbt_models],
+            [*raw_assets, dbt_staging_models, *identity_assets, dbt_models, dbt_feature_models],
             resources={
                 "warehouse": Warehouse(),
                 "dbt": dbt_resource(),

@@ -5,8 +5,12 @@ The project is built in steps around the Python stages that sit between its mode
 - ``dbt_staging_models``: the seeds and staging views (cleaning) the identity matching asset
   (pipelines/identity) reads, with their tests;
 - ``dbt_models``: from the identity models on (they read the matcher's output as the source
-  ``identity.account_identity``): golden accounts, tree, marts, the feature layer, the SCD2
-  snapshot and their tests;
+  ``identity.account_identity``): golden accounts, tree, marts, the SCD2 snapshot and their
+  tests;
+- ``dbt_feature_models`` (``models/features``): the point-in-time feature layer, a step of its
+  own so that the profile's blocking volume check (on ``customer_360``) stands between the
+  profile and everything scored from it: Dagster holds back only the direct dependents of a
+  checked asset, and the score assets read the features, not the profile;
 - ``dbt_score_models`` (tag ``after_scores``): ``scores.account_scores`` over the Python score
   tables (source ``scores``);
 - ``dbt_publish_models`` (tag ``after_tiers``): ``tiers.published_customer_tier``, the rows a
@@ -109,6 +113,7 @@ SNAPSHOT_NODE = "account_attributes_snapshot"
 # models on, which read the matcher's output as the dbt source ``identity.account_identity``.
 # The tag_rules seed goes with the marts so its glossary test stays a check of customer_360.
 STAGING_SELECT = "china_regions industry_map staging"
+FEATURES_SELECT = "path:models/features"
 
 
 def dbt_build_args(ctx: RunContext, latest_snapshot_as_of: str | None) -> list[str]:
@@ -204,13 +209,23 @@ AFTER_TIERS = "tag:after_tiers"
 
 # Seeds and staging, before the identity matching asset.
 dbt_staging_models = build_dbt_assets("dbt_staging_models", STAGING_SELECT)
-# From the identity models to the marts and the feature layer.
+# From the identity models to the marts.
 dbt_models = build_dbt_assets(
-    "dbt_models", "fqn:*", exclude=f"{STAGING_SELECT} {AFTER_SCORES} {AFTER_TIERS}"
+    "dbt_models",
+    "fqn:*",
+    exclude=f"{STAGING_SELECT} {FEATURES_SELECT} {AFTER_SCORES} {AFTER_TIERS}",
 )
+# The feature layer, after the profile's volume gate.
+dbt_feature_models = build_dbt_assets("dbt_feature_models", FEATURES_SELECT)
 # scores.account_scores, over the Python score tables.
 dbt_score_models = build_dbt_assets("dbt_score_models", AFTER_SCORES)
 # tiers.published_customer_tier, over the tier step's table.
 dbt_publish_models = build_dbt_assets("dbt_publish_models", AFTER_TIERS)
 
-transform_assets = [dbt_staging_models, dbt_models, dbt_score_models, dbt_publish_models]
+transform_assets = [
+    dbt_staging_models,
+    dbt_models,
+    dbt_feature_models,
+    dbt_score_models,
+    dbt_publish_models,
+]

@@ -40,7 +40,12 @@ def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehous
     from pipelines.identity.assets import account_matches
     from pipelines.resources import Warehouse
     from pipelines.run_context import RunContextResource
-    from pipelines.transform.assets import dbt_models, dbt_resource, dbt_staging_models
+    from pipelines.transform.assets import (
+        dbt_feature_models,
+        dbt_models,
+        dbt_resource,
+        dbt_staging_models,
+    )
 
     data_dir = tmp_path_factory.mktemp("transform") / "data"
     # settings derive the warehouse from STRATUM_DATA_DIR: <data_dir>/warehouse/stratum.duckdb
@@ -54,7 +59,7 @@ def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehous
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STRATUM_DATA_DIR", str(data_dir))
         result = materialize(
-            [dbt_staging_models, account_matches, dbt_models],
+            [dbt_staging_models, account_matches, dbt_models, dbt_feature_models],
             resources={
                 "dbt": dbt_resource(),
                 "warehouse": Warehouse(),
