@@ -188,6 +188,7 @@ def match_accounts(
         "scored_pairs": len(scored.pairs),
         "review_pairs": len(review),
         "probability_two_random_records_match": scored.lambda_,
+        "em_passes": ", ".join(scored.em_passes) or "none (priors)",
         **{f"pairs_{k}": int(v) for k, v in clusters.stats.items()},
         **{f"events_{k}": int(v) for k, v in events["event_type"].value_counts().items()},
     }

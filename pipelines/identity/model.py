@@ -4,7 +4,10 @@ Backend-neutral by construction: every comparison level is a Splink library leve
 Jaro-Winkler, Levenshtein, array intersection, null) and every blocking rule a plain equi-join
 (``block_on``), so the same settings run on DuckDB here and on Spark for a larger estate.
 Parameters are estimated from the data (u by random sampling with a fixed seed, m by EM on two
-blocking passes) starting from the priors below; the same input gives the same model. Below
+blocking passes) starting from the priors below; the same input gives the same model. A pass
+with no record pair to learn from (a retail book where no two records share a name core, or
+no record has a credit code) is skipped and its comparisons keep the priors; the matching
+asset's ``match_stats`` name the passes that ran (``em_passes``). Below
 ``training.min_records`` records the estimates would be noise, so the priors are used as they
 are (the prior match rate still comes from the records sharing a credit code).
 """
@@ -186,6 +189,10 @@ class ScoredPairs:
     model_json: dict
     lambda_: float
     trained: bool  # False: too few records to estimate, the priors were used
+    # EM passes (training blocking rules) that ran; a pass that finds no record pair (a book
+    # where no two records share a name core, or none has a credit code) leaves its
+    # comparisons at the priors
+    em_passes: list[str]
 
 
 def _connection(config: IdentityConfig) -> duckdb.DuckDBPyConnection:
@@ -217,14 +224,7 @@ def train_and_predict(features: pa.Table, config: IdentityConfig) -> ScoredPairs
             # no two records share a credit code: fall back to the prior, never to zero
             settings_obj._probability_two_random_records_match = PRIOR_LAMBDA
         trained = features.num_rows >= training.min_records
-        if trained:
-            linker.training.estimate_u_using_random_sampling(
-                max_pairs=training.u_max_pairs, seed=training.seed
-            )
-            for rule in (block_on("name_core"), block_on("uscc_any")):
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=training.em_max_pairs
-                )
+        em_passes = _train(linker, con, records.physical_name, training) if trained else []
         predicted = linker.inference.predict(
             threshold_match_probability=config.thresholds.review, warning_mode="never"
         )
@@ -237,4 +237,32 @@ def train_and_predict(features: pa.Table, config: IdentityConfig) -> ScoredPairs
         lam = float(linker._settings_obj._probability_two_random_records_match)
     finally:
         con.close()
-    return ScoredPairs(pairs=pairs, model_json=model, lambda_=lam, trained=trained)
+    return ScoredPairs(
+        pairs=pairs, model_json=model, lambda_=lam, trained=trained, em_passes=em_passes
+    )
+
+
+# Training blocking rules, each an equi-join on one feature column.
+EM_PASSES = ("name_core", "uscc_any")
+
+
+def _train(linker: Linker, con: duckdb.DuckDBPyConnection, table: str, training) -> list[str]:
+    """u by random sampling, then m by EM on each pass that has record pairs to learn from;
+    the names of the EM passes that ran."""
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=training.u_max_pairs, seed=training.seed
+    )
+    ran = []
+    for column in EM_PASSES:
+        # Checked first: Splink raises on a pass without pairs, and leaves that pass's
+        # comparison out of the model when it does.
+        paired = con.execute(
+            f"select exists (select 1 from {table} where {column} is not null "
+            f"group by {column} having count(*) > 1)"
+        ).fetchall()[0][0]
+        if paired:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(column), max_pairs=training.em_max_pairs
+            )
+            ran.append(column)
+    return ran

@@ -291,3 +291,29 @@ def test_a_run_that_dies_while_writing_leaves_the_previous_tables_whole(first_ru
     assert "ACC-LATE-2" in set(
         query(path, "select account_id from identity.account_identity")["account_id"]
     )
+
+
+@pytest.mark.parametrize("contacts", ["kept", "none delivered"])
+def test_a_book_without_any_shared_name_or_code_gets_one_id_per_record(first_run, contacts):
+    """A retail book (e.g. the CDNOW history: customer numbers as names, no credit codes, no
+    city) gives the EM passes no record pair to learn from: the run keeps the priors for those
+    parameters and still resolves every record, instead of failing in Splink."""
+    path, first = first_run
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "update raw.crm_accounts set account_name = 'customer ' || account_id, uscc = null, "
+            "province = null, city = null"
+        )
+        if contacts == "none delivered":
+            con.execute("delete from raw.crm_contacts")
+    second, written = run(path, run_id="run-0002")
+    now = ids(second)
+    assert written, second.violations.to_dict("records")
+    assert first.stats["em_passes"] == "name_core, uscc_any"
+    assert second.stats["em_passes"] == "none (priors)"
+    # Shared contact phones alone (the generator's duplicates share some) do not reach the
+    # match threshold: every record is its own account, and a record that was alone before
+    # keeps its golden id.
+    assert len(set(now.values())) == len(now)
+    alone = first.current[first.current["cluster_size"] == 1]["account_id"]
+    assert {now[a] for a in alone} == {ids(first)[a] for a in alone}
