@@ -7,7 +7,8 @@ types (unsubscribe) subtract.
 
 The decayed, capped event sums are features (``features.account_features``,
 ``engagement_<type>``, computed in dbt with this file's look-back, half-life, cap period and
-caps); the score is ``points x`` that sum per type.
+caps); the score is ``points x`` that sum per type. When no activity was delivered at all
+(``activity_data_delivered`` false) the points are null with the reason "no data".
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import Field, field_validator
 
 from pipelines.config.loader import StrictModel
 from pipelines.scoring.features import engagement_column
-from pipelines.scoring.reasons import top_k_labels
+from pipelines.scoring.reasons import mark_no_data, top_k_labels
 
 
 class ActivityRule(StrictModel):
@@ -48,7 +49,11 @@ class BehaviourConfig(StrictModel):
 
 def feature_columns(cfg: BehaviourConfig) -> list[str]:
     """The feature columns the score reads."""
-    return ["golden_account_id", *(engagement_column(name) for name in cfg.types)]
+    return [
+        "golden_account_id",
+        "activity_data_delivered",
+        *(engagement_column(name) for name in cfg.types),
+    ]
 
 
 def points_by_type(features: pd.DataFrame, cfg: BehaviourConfig) -> pd.DataFrame:
@@ -81,4 +86,14 @@ def score_behaviour(features: pd.DataFrame, cfg: BehaviourConfig) -> pd.DataFram
         en != "", "engagement points: " + en, "no engagement in the look-back window"
     )
     out["behaviour_reason_zh"] = np.where(zh != "", "互动得分：" + zh, "近期无互动")
+    # Without an activity export nobody's engagement is known: null, not 0 points.
+    delivered = features["activity_data_delivered"].astype("boolean").fillna(False).to_numpy(bool)
+    mark_no_data(
+        out,
+        ~delivered,
+        [c for c in out.columns if c.endswith("_points")],
+        ("behaviour_reason", "behaviour_reason_zh"),
+        "no activity records delivered",
+        "未提供互动记录",
+    )
     return out.reset_index()

@@ -2,7 +2,8 @@
 
 Every rule's points are kept as a column ``fit_<rule>_points`` and they sum exactly to
 ``fit_score``; the reason text lists the rules that gave the most and the attributes that were
-missing.
+missing. An account with none of the attributes the rules read has no fit score (null, reason
+"no data"), not 0: nothing is known about it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from pipelines.config.loader import StrictModel
-from pipelines.scoring.reasons import join_parts
+from pipelines.scoring.reasons import join_parts, mark_no_data
 
 
 class Band(StrictModel):
@@ -91,7 +92,16 @@ def score_fit(accounts: pd.DataFrame, cfg: FitConfig) -> pd.DataFrame:
     score = out["fit_score"].round(0).astype(int).astype(str)
     out["fit_reason"] = "ICP fit " + score + ": " + en
     out["fit_reason_zh"] = "画像匹配度" + score + "：" + zh
-    return out
+    columns = sorted({r.column for r in cfg.rules.values()})
+    unknown = accounts[columns].isna().all(axis=1).to_numpy()
+    return mark_no_data(
+        out,
+        unknown,
+        [c for c in out.columns if c.endswith("_points") or c == "fit_score"],
+        ("fit_reason", "fit_reason_zh"),
+        "none of " + ", ".join(r.label for r in cfg.rules.values()) + " known",
+        "、".join(r.label_zh or r.label for r in cfg.rules.values()) + "均未知",
+    )
 
 
 def _reasons(

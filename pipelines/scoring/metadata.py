@@ -18,7 +18,7 @@ from pipelines.catalog import table_metadata
 from pipelines.resources import Warehouse
 
 QUANTILES = (0.1, 0.5, 0.9)
-RISK_LEVELS = ("low", "medium", "high", "unknown")  # scores.risk.risk_level
+RISK_LEVELS = ("low", "medium", "high", "stale", "unknown")  # scores.risk.risk_level
 
 
 def quantile_metadata(name: str, values: pd.Series) -> dict[str, MetadataValue]:

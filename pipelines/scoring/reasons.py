@@ -1,4 +1,5 @@
-"""Vectorised helpers for building the plain-words reason columns."""
+"""Vectorised helpers for building the plain-words reason columns, and the one way a score
+says it has no inputs ("no data": null score, never 0)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,29 @@ def top_k_labels(
         )
         parts.append(txt.where(np.abs(v) >= min_abs, ""))
     return join_parts(parts, sep)
+
+
+NO_DATA_EN = "no data"
+NO_DATA_ZH = "无数据"
+
+
+def mark_no_data(
+    out: pd.DataFrame,
+    missing: np.ndarray,
+    score_columns: Sequence[str],
+    reason_columns: tuple[str, str],
+    what_en: str,
+    what_zh: str,
+) -> pd.DataFrame:
+    """Rows of ``out`` where ``missing`` holds get null ``score_columns`` and the reason
+    "no data: <what>" (English and Chinese reason columns): a score without inputs is
+    unknown, and a tier rule over it is not met (null never passes a condition)."""
+    missing = np.asarray(missing, dtype=bool)
+    if not missing.any():
+        return out
+    for column in score_columns:
+        out[column] = out[column].astype(float).where(~missing)
+    en, zh = reason_columns
+    out.loc[missing, en] = f"{NO_DATA_EN}: {what_en}"
+    out.loc[missing, zh] = f"{NO_DATA_ZH}：{what_zh}"
+    return out

@@ -2,10 +2,16 @@
 payment behaviour (refund rate).
 
 External data (rating, overdue, lawsuits, abnormal operation) comes from the risk provider
-with its own ``risk_as_of_date``. When that is missing or older than ``max_age_days`` the
-account is ``risk_stale``: external points are not trusted (counted as 0) and ``risk_level`` is
-``stale_level`` ("unknown") unless internal payment behaviour alone reaches "high" — a known
-bad payer stays high even without fresh bureau data.
+with its own ``risk_as_of_date``. Two different cases have no trusted external data:
+
+- no record at all: ``risk_level`` is ``missing_level`` ("unknown"), ``risk_stale`` false —
+  nothing is out of date, there is nothing; with no payment history either, ``risk_score`` is
+  null ("no data");
+- a record older than ``max_age_days``: ``risk_stale`` true, ``risk_level`` ``stale_level``
+  ("stale"), the old external points are not trusted (counted as 0).
+
+Either way internal payment behaviour alone can still reach "high": a known bad payer stays
+high without fresh bureau data.
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ class RiskConfig(StrictModel):
     abnormal_operation_points: float = Field(ge=0)
     refund_rate_bands: list[PointsBand] = Field(min_length=1)
     levels: Levels
-    stale_level: str = "unknown"
+    stale_level: str = "stale"
+    missing_level: str = "unknown"
 
 
 def band_points(values: pd.Series, bands: list[PointsBand]) -> np.ndarray:
@@ -89,7 +96,7 @@ def component_points(accounts: pd.DataFrame, cfg: RiskConfig) -> dict[str, np.nd
 
 
 def _reasons(
-    accounts: pd.DataFrame, points: dict[str, np.ndarray], stale: np.ndarray
+    accounts: pd.DataFrame, points: dict[str, np.ndarray], stale: np.ndarray, missing: np.ndarray
 ) -> tuple[pd.Series, pd.Series]:
     """The risk signals behind the level, in English and Chinese (empty when none)."""
     idx = accounts.index
@@ -97,7 +104,8 @@ def _reasons(
     def part(mask: np.ndarray, text: pd.Series | str) -> pd.Series:
         return pd.Series(np.where(mask, text, ""), index=idx)
 
-    fresh = ~stale
+    fresh = ~stale & ~missing
+    age = pd.to_numeric(accounts["risk_age_days"], errors="coerce").fillna(0).astype(int)
     rating = accounts["credit_rating"].astype("string").str.strip().str.upper()
     lawsuits = pd.to_numeric(accounts["lawsuit_count"], errors="coerce").fillna(0).astype(int)
     overdue = pd.to_numeric(accounts["overdue_amount_cny"], errors="coerce").fillna(0)
@@ -113,7 +121,8 @@ def _reasons(
         "refund": points["refund_rate"] > 0,
     }
     en = join_parts([
-        part(stale, "risk data stale or missing"),
+        part(missing, "no risk record"),
+        part(stale, "risk data stale (" + age.astype(str) + " days old)"),
         part(shown["rating"], "credit rating " + rating.fillna("unrated")),
         part(shown["overdue"], "overdue CNY " + overdue),
         part(shown["lawsuits"], lawsuits.astype(str) + " lawsuits"),
@@ -121,7 +130,8 @@ def _reasons(
         part(shown["refund"], "refund rate " + refund),
     ], "; ")  # fmt: skip
     zh = join_parts([
-        part(stale, "风险数据过期或缺失"),
+        part(missing, "无风险记录"),
+        part(stale, "风险数据过期（" + age.astype(str) + "天前）"),
         part(shown["rating"], "信用评级" + rating.fillna("无")),
         part(shown["overdue"], "逾期" + overdue + "元"),
         part(shown["lawsuits"], lawsuits.astype(str) + "起诉讼"),
@@ -135,16 +145,19 @@ def score_risk(accounts: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
     """Per-account component points, ``risk_score`` (0-100), ``risk_level``, ``risk_stale``, reasons.
 
     ``accounts`` holds :data:`FEATURE_COLUMNS`; ``risk_age_days`` is the age of the latest
-    assessment on the as-of date (null without one). Stale external data counts 0 points.
+    assessment on the as-of date (null without one). Stale or missing external data counts 0
+    points; see the module docstring for the levels.
     """
     age_days = pd.to_numeric(accounts["risk_age_days"], errors="coerce").astype(float)
-    stale = (age_days.isna() | (age_days > cfg.max_age_days)).to_numpy()
+    missing = age_days.isna().to_numpy()
+    stale = (age_days > cfg.max_age_days).to_numpy()
+    untrusted = missing | stale
     points = component_points(accounts, cfg)
     out = pd.DataFrame(
         {"golden_account_id": accounts["golden_account_id"].to_numpy()}, index=accounts.index
     )
     for name in ("credit_rating", "overdue", "lawsuits", "abnormal_operation"):
-        out[f"risk_{name}_points"] = np.where(stale, 0.0, points[name])
+        out[f"risk_{name}_points"] = np.where(untrusted, 0.0, points[name])
     out["risk_refund_rate_points"] = points["refund_rate"]
     comp_cols = [c for c in out.columns if c.endswith("_points")]
     out["risk_score"] = out[comp_cols].sum(axis=1).clip(0, 100)
@@ -153,10 +166,15 @@ def score_risk(accounts: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
         ["high", "medium"],
         "low",
     )
-    out["risk_level"] = np.where(stale & (level != "high"), cfg.stale_level, level)
+    low_known = level != "high"
+    level = np.where(stale & low_known, cfg.stale_level, level)
+    out["risk_level"] = np.where(missing & low_known, cfg.missing_level, level)
     out["risk_stale"] = stale
     out["risk_age_days"] = age_days.to_numpy()
-    en, zh = _reasons(accounts, points, stale)
+    en, zh = _reasons(accounts, points, stale, missing)
     out["risk_reason"] = "risk " + out["risk_level"] + ": " + en.replace("", "no risk signals")
     out["risk_reason_zh"] = "风险" + out["risk_level"] + "：" + zh.replace("", "无风险信号")
+    # Neither a risk record nor a payment history: no score, not a "low" 0.
+    no_inputs = missing & pd.to_numeric(accounts["refund_rate"], errors="coerce").isna().to_numpy()
+    out["risk_score"] = out["risk_score"].where(~no_inputs)
     return out

@@ -33,6 +33,7 @@ def _cfg(**kw) -> BehaviourConfig:
 def _features(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(rows, orient="index").fillna(0.0)
     frame.columns = [f"engagement_{c}" for c in frame.columns]
+    frame["activity_data_delivered"] = True
     return frame.rename_axis("golden_account_id").reset_index()
 
 
@@ -58,7 +59,11 @@ def test_points_are_type_points_times_decayed_events_and_unsubscribes_subtract()
 
 def test_only_configured_types_are_read_and_scored():
     cfg = _cfg(types={"meeting": {"points": 10, "cap_per_period": 5}})
-    assert feature_columns(cfg) == ["golden_account_id", "engagement_meeting"]
+    assert feature_columns(cfg) == [
+        "golden_account_id",
+        "activity_data_delivered",
+        "engagement_meeting",
+    ]
     features = _features({"a": {"meeting": 1.5, "web_visit": 100.0}})
     out = score_behaviour(features, cfg)
     assert out["behaviour_points"].tolist() == [15.0]
@@ -87,3 +92,18 @@ def test_activity_types_must_be_the_landing_contracts(tmp_path):
             },
             tmp_path / "behaviour.yaml",
         )
+
+
+def test_without_any_activity_delivered_points_are_null_with_the_reason_no_data():
+    cfg = _cfg()
+    features = _features({"a": {"meeting": 0.0, "web_visit": 0.0, "unsubscribe": 0.0}, "b": {}})
+    features["activity_data_delivered"] = False
+    out = score_behaviour(features[feature_columns(cfg)], cfg).set_index("golden_account_id")
+    assert out["behaviour_points"].isna().all()
+    assert out["behaviour_meeting_points"].isna().all()
+    assert set(out["behaviour_reason"]) == {"no data: no activity records delivered"}
+    assert set(out["behaviour_reason_zh"]) == {"无数据：未提供互动记录"}
+    # Delivered but silent is a real zero.
+    features["activity_data_delivered"] = True
+    out = score_behaviour(features[feature_columns(cfg)], cfg).set_index("golden_account_id")
+    assert (out["behaviour_points"] == 0.0).all()

@@ -14,20 +14,29 @@ def test_contributions_sum_to_score_and_ideal_scores_100():
     cfg, version = load_config(FitConfig, "fit.yaml")
     acc = pd.DataFrame(
         {
-            "golden_account_id": ["ideal", "partial", "empty"],
-            "industry": ["SaaS", "fmcg", None],
-            "size_band": ["enterprise", "small", None],
-            "region": ["华东", "西北", None],
-            "annual_revenue_cny": [5e8, 2e7, None],
+            "golden_account_id": ["ideal", "partial", "sparse", "empty"],
+            "industry": ["SaaS", "fmcg", None, None],
+            "size_band": ["enterprise", "small", None, None],
+            "region": ["华东", "西北", "华东", None],
+            "annual_revenue_cny": [5e8, 2e7, None, None],
         }
     )
     out = score_fit(acc, cfg).set_index("golden_account_id")
-    parts = out.filter(like="_points").sum(axis=1)
-    assert parts.to_numpy() == pytest.approx(out["fit_score"].to_numpy())
+    known = out.drop(index="empty")
+    parts = known.filter(like="_points").sum(axis=1)
+    assert parts.to_numpy() == pytest.approx(known["fit_score"].to_numpy())
     assert out.loc["ideal", "fit_score"] == pytest.approx(100.0)
-    assert out.loc["empty", "fit_score"] == 0.0
     assert 0 < out.loc["partial", "fit_score"] < 100
-    assert "industry unknown" in out.loc["empty", "fit_reason"]
+    # Some attributes known: the missing ones score their `missing` value and are named.
+    assert out.loc["sparse", "fit_score"] == pytest.approx(20.0)
+    assert "industry unknown" in out.loc["sparse", "fit_reason"]
+    # Nothing known: no score at all, never 0.
+    assert out.filter(like="_points").loc["empty"].isna().all()
+    assert pd.isna(out.loc["empty", "fit_score"])
+    assert out.loc["empty", "fit_reason"] == (
+        "no data: none of industry, company size, region, annual revenue known"
+    )
+    assert out.loc["empty", "fit_reason_zh"].startswith("无数据：")
     assert out.loc["ideal", "fit_reason"].startswith("ICP fit 100: industry 30/30")
     assert version.startswith("1.1+")
 

@@ -16,19 +16,27 @@ def test_levels_and_stale_flag():
     cfg = load_config(RiskConfig, "risk.yaml")[0]
     acc = pd.DataFrame(
         {
-            "golden_account_id": ["good", "bad", "bad_stale", "missing", "bad_payer_stale"],
-            "credit_rating": ["AAA", "C", "C", None, "AAA"],
-            "overdue_amount_cny": [0, 2e6, 2e6, None, 0],
-            "lawsuit_count": [0, 5, 5, None, 0],
-            "abnormal_operation": [False, True, True, None, False],
+            "golden_account_id": [
+                "good",
+                "bad",
+                "bad_stale",
+                "missing",
+                "bad_payer_stale",
+                "prospect_no_record",
+            ],
+            "credit_rating": ["AAA", "C", "C", None, "AAA", None],
+            "overdue_amount_cny": [0, 2e6, 2e6, None, 0, None],
+            "lawsuit_count": [0, 5, 5, None, 0, None],
+            "abnormal_operation": [False, True, True, None, False, None],
             "risk_as_of_date": [
                 date(2024, 6, 1),
                 date(2024, 6, 1),
                 date(2022, 1, 1),
                 None,
                 date(2020, 1, 1),
+                None,
             ],
-            "refund_rate": [0.0, 0.0, 0.0, 0.0, 0.9],
+            "refund_rate": [0.0, 0.0, 0.0, 0.0, 0.9, None],
         }
     )
     # The feature layer's risk_age_days: days from the assessment to the as-of date.
@@ -38,10 +46,17 @@ def test_levels_and_stale_flag():
     assert out.loc["good", "risk_level"] == "low" and not out.loc["good", "risk_stale"]
     assert out.loc["bad", "risk_level"] == "high" and out.loc["bad", "risk_score"] == 100
     assert out.loc["bad", "risk_age_days"] == 29 and out.loc["bad_stale", "risk_age_days"] == 911
-    # Stale external data is not trusted: same bad bureau data, but unknown and 0 points.
-    assert out.loc["bad_stale", "risk_stale"] and out.loc["bad_stale", "risk_level"] == "unknown"
+    # Stale external data is not trusted: same bad bureau data, but "stale" and 0 points.
+    assert out.loc["bad_stale", "risk_stale"] and out.loc["bad_stale", "risk_level"] == "stale"
     assert out.loc["bad_stale", "risk_score"] == 0
-    assert out.loc["missing", "risk_stale"] and out.loc["missing", "risk_level"] == "unknown"
+    assert out.loc["bad_stale", "risk_reason"] == "risk stale: risk data stale (911 days old)"
+    # No record at all is unknown, not stale: nothing is out of date.
+    assert not out.loc["missing", "risk_stale"] and out.loc["missing", "risk_level"] == "unknown"
+    assert out.loc["missing", "risk_reason"] == "risk unknown: no risk record"
+    assert out.loc["missing", "risk_score"] == 0  # its payment history is known (no refunds)
+    # Neither a record nor a payment history: no score.
+    assert pd.isna(out.loc["prospect_no_record", "risk_score"])
+    assert out.loc["prospect_no_record", "risk_level"] == "unknown"
     # Internal payment behaviour alone can still make a stale account high.
     assert out.loc["bad_payer_stale", "risk_level"] == "high"
     assert "stale" in out.loc["bad_stale", "risk_reason"]

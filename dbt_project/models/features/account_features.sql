@@ -171,6 +171,23 @@ lead_state as (
 
 ),
 
+-- Whether a source was delivered at all (any record up to the as-of date): an account without
+-- activities where the activity export exists has no engagement (0 points); without the export
+-- nobody's engagement is known, and the scores say "no data" instead of 0.
+source_delivery as (
+
+    select
+        exists (
+            select 1 from {{ ref('activities') }} as activities
+            where activities.occurred_at < {{ as_of_end() }}
+        ) as activity_data_delivered,
+        exists (
+            select 1 from {{ ref('leads') }} as delivered_leads
+            where delivered_leads.created_at < {{ as_of_end() }}
+        ) as lead_data_delivered
+
+),
+
 last_paid_order as (
 
     select
@@ -250,6 +267,10 @@ select
     cast(profile.last_activity_at as timestamp) as last_activity_at,
     {{- engagement_columns('engagement') }}
 
+    -- source delivery
+    cast(source_delivery.activity_data_delivered as boolean) as activity_data_delivered,
+    cast(source_delivery.lead_data_delivered as boolean) as lead_data_delivered,
+
     -- lead state
     cast(profile.leads_total as bigint) as leads_total,
     cast(profile.leads_open as bigint) as leads_open,
@@ -287,6 +308,7 @@ select
     ) as risk_age_days
 from profile
 cross join as_of
+cross join source_delivery
 left join rfm
     on profile.golden_account_id = rfm.golden_account_id
 left join purchase_history

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipelines.scoring.conversion.config import ConversionConfig
 from pipelines.scoring.conversion.features import CATEGORICAL, account_rows, model_matrix
-from pipelines.scoring.reasons import join_parts
+from pipelines.scoring.reasons import join_parts, mark_no_data
 
 
 def explain(
@@ -53,17 +53,24 @@ def explain(
 
 
 def fallback_scores(accounts: pd.DataFrame, message: str) -> pd.DataFrame:
-    """No model: probability = fit_score / 100, labelled so BI can tell."""
+    """No model: probability = fit_score / 100, labelled so BI can tell; null (reason
+    "no data") where the fit score itself is unknown."""
     out = pd.DataFrame({"golden_account_id": accounts["golden_account_id"].to_numpy()})
-    out["conversion_probability"] = (
-        pd.to_numeric(accounts["fit_score"], errors="coerce").fillna(0).to_numpy() / 100
-    ).clip(0, 1)
+    fit = pd.to_numeric(accounts["fit_score"], errors="coerce").to_numpy(dtype=float)
+    out["conversion_probability"] = (fit / 100).clip(0, 1)
     out["conversion_source"] = "fit_fallback"
     out["conversion_reason"] = (
         "no conversion model (" + message.split(":")[0] + "); based on ICP fit"
     )
     out["conversion_reason_zh"] = "无转化模型，按画像匹配度估计"
-    return out
+    return mark_no_data(
+        out,
+        np.isnan(fit),
+        ["conversion_probability"],
+        ("conversion_reason", "conversion_reason_zh"),
+        "no conversion model and no profile attributes",
+        "无转化模型且无画像属性",
+    )
 
 
 def driver_text(X: pd.DataFrame, contrib: pd.DataFrame) -> pd.Series:
