@@ -21,14 +21,22 @@ NEVER = 10_000  # sentinel day: "not within the simulated horizon"
 def _leads(
     rng: np.random.Generator, co: pd.DataFrame, established: np.ndarray, history_days: int
 ) -> dict[str, np.ndarray]:
-    """Every non-established company has 1-3 leads, established ones 0-2 (upsell); each
-    converts with a probability driven by fit, propensity and source."""
+    """Every non-established company has 1-3 leads in the history, established ones 0-2
+    (upsell); each converts with a probability driven by fit, propensity and source. Leads keep
+    arriving after the as-of date (about one every three years per prospect, fewer for
+    customers): never delivered, they make the future's new customers, as in any real year."""
     n = len(co)
     n_leads = np.where(established, rng.binomial(2, 0.35, size=n), 1 + rng.binomial(2, 0.3, size=n))
-    company = np.repeat(np.arange(n), n_leads)
+    n_future = rng.poisson(np.where(established, 0.12, 0.35))
+    company = np.concatenate([np.repeat(np.arange(n), n_leads), np.repeat(np.arange(n), n_future)])
     m = len(company)
     source = rng.choice(len(LEAD_SOURCE_WEIGHTS), size=m, p=LEAD_SOURCE_WEIGHTS)
-    created = rng.integers(-history_days, 0, size=m)
+    created = np.concatenate(
+        [
+            rng.integers(-history_days, 0, size=int(n_leads.sum())),
+            rng.integers(0, FUTURE_DAYS, size=int(n_future.sum())),
+        ]
+    )
     delay = 7 + rng.exponential(40.0, size=m).astype(np.int64)
     resolve = created + delay
     logit = (
@@ -87,6 +95,11 @@ def _churn(
         & (rng.random(n) < sigmoid(-1.6 - 0.4 * z_value - 0.5 * z_prop + 0.5 * risk))
     )
     end[future_stop] = rng.integers(0, 90, size=future_stop.sum())
+    # Some new customers buy once and leave: the first order is their only one.
+    newcomer = (start > -history_days) & (start < NEVER) & ~churned & ~future_stop
+    once = newcomer & (rng.random(n) < _sigmoid(-1.2 - 0.5 * z_value - 0.4 * z_prop))
+    end[once] = start[once] + 1
+    churned = churned | (once & (end <= -1))
     return end, churned, future_stop
 
 
@@ -95,8 +108,13 @@ def _crm_created(
 ) -> np.ndarray:
     """The CRM record exists before the first lead or order (at least a day before)."""
     n = len(established)
+    past = leads["created"] <= -1  # a lead still to come says nothing about the record today
     first_lead = (
-        pd.Series(leads["created"]).groupby(leads["company"]).min().reindex(np.arange(n)).to_numpy()
+        pd.Series(leads["created"][past])
+        .groupby(leads["company"][past])
+        .min()
+        .reindex(np.arange(n))
+        .to_numpy()
     )
     first_touch = np.where(established, start, np.nan_to_num(first_lead, nan=-1))
     first_touch = np.minimum(first_touch, np.where(start < NEVER, start, first_touch))
@@ -114,7 +132,8 @@ def simulate_lifecycle(
     NEVER for prospects that never convert), end_day (churn day, NEVER if it keeps buying),
     established, churned_before, future_stop, created_day (CRM record creation).
     ``leads`` has one row per lead: company, source_idx, created_day, created_sec, resolve_day,
-    resolve_sec, status, true_conversion_probability.
+    resolve_sec, status, true_conversion_probability; leads created on day 0 or later are the
+    future's (not delivered).
     """
     n = len(co)
     # Roughly 40% of companies were already customers before the window opened.

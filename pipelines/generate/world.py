@@ -211,7 +211,8 @@ def generate_world(
         account_ids,
         pa.array(contact_ids, type=pa.string()),
     )
-    leads, truth_leads = tables.leads_tables(_rng(seed, "leads"), as_of, leads_raw, records)
+    delivered_leads = leads_raw[leads_raw["created_day"] <= -1]  # the future's are not delivered
+    leads, truth_leads = tables.leads_tables(_rng(seed, "leads"), as_of, delivered_leads, records)
     surveys = tables.surveys_table(
         _rng(seed, "surveys"), as_of, co, life, records, contact_first, contact_count,
         contact_ids, history_days,
