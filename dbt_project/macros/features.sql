@@ -18,7 +18,7 @@
         {%- endif -%}
         {#- parse time only: a placeholder with the right shape -#}
         {%- set value = {
-            'rfm_lookback_days': 730,
+            'rfm_lookback_days': 730, 'outcome_horizon_days': 365,
             'engagement': {
                 'lookback_days': 365, 'half_life_days': 90, 'cap_period': 'month', 'caps': {},
             },

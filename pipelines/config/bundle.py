@@ -35,6 +35,7 @@ from pipelines.scoring.clv import ClvConfig
 from pipelines.scoring.conversion import ConversionConfig
 from pipelines.scoring.features import ACTIVITY_TYPES, feature_settings
 from pipelines.scoring.fit import FitConfig
+from pipelines.scoring.models.config import ModelsConfig
 from pipelines.scoring.rfm import RfmConfig
 from pipelines.scoring.risk import RiskConfig
 from pipelines.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, config_dir, tier_policy_override
@@ -50,6 +51,7 @@ SCORING_MODELS: dict[str, type] = {
     "conversion": ConversionConfig,
     "clv": ClvConfig,
     "risk": RiskConfig,
+    "models": ModelsConfig,
 }
 INDUSTRY_SEED = DBT_PROJECT_DIR / "seeds" / "industry_map.csv"
 
@@ -92,7 +94,7 @@ class StratumConfig:
 
     def feature_settings(self) -> dict:
         """Windows and decay of the feature layer, for dbt (``feature_settings`` var)."""
-        return feature_settings(self.rules("rfm"), self.rules("behaviour"))
+        return feature_settings(self.rules("rfm"), self.rules("behaviour"), self.rules("models"))
 
 
 def industry_codes(seed: Path = INDUSTRY_SEED) -> set[str]:

@@ -32,6 +32,7 @@ from pipelines.scoring import rfm as rfm_mod
 from pipelines.scoring import risk as risk_mod
 from pipelines.scoring.conversion_assets import conversion_model, conversion_scores
 from pipelines.scoring.metadata import RISK_LEVELS, score_metadata, share_metadata
+from pipelines.scoring.model_assets import prediction_scores
 from pipelines.scoring.tables import base_metadata, read_features, score_asset, write_scores
 
 
@@ -244,4 +245,5 @@ scoring_assets = [
     conversion_scores,
     clv_scores,
     risk_scores,
+    prediction_scores,
 ]

@@ -16,6 +16,7 @@ from pipelines.ingest.contracts import ACTIVITY_TYPES
 
 if TYPE_CHECKING:  # the score configs import this module for its column names
     from pipelines.scoring.behaviour import BehaviourConfig
+    from pipelines.scoring.models.config import ModelsConfig
     from pipelines.scoring.rfm import RfmConfig
 
 ACCOUNT_FEATURES = "features.account_features"
@@ -31,10 +32,14 @@ def engagement_column(activity_type: str) -> str:
     return f"engagement_{activity_type}"
 
 
-def feature_settings(rfm: RfmConfig, behaviour: BehaviourConfig) -> dict[str, Any]:
-    """The ``feature_settings`` dbt var (see dbt_project/macros/features.sql)."""
+def feature_settings(
+    rfm: RfmConfig, behaviour: BehaviourConfig, models: ModelsConfig | None = None
+) -> dict[str, Any]:
+    """The ``feature_settings`` dbt var (see dbt_project/macros/features.sql); the outcome
+    horizon of features.account_windows is the prediction models' (config/scoring/models.yaml)."""
     return {
         "rfm_lookback_days": rfm.lookback_days,
+        "outcome_horizon_days": models.horizon_days if models is not None else 365,
         "engagement": {
             "lookback_days": behaviour.lookback_days,
             "half_life_days": float(behaviour.half_life_days),

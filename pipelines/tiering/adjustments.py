@@ -96,7 +96,7 @@ def _demote_excess(
 ) -> None:
     quota = t.quota
     members = np.flatnonzero(d.tier == t_rank)
-    limit = quota.limit(ev.n)
+    limit = quota.limit(int(ev.paying.sum()) if quota.population == "paying" else ev.n)
     if len(members) <= limit:
         return
     values = ev.numeric(quota.rank_by)[members]
@@ -116,12 +116,46 @@ def _demote_excess(
     )
 
 
+def _fill(
+    d: TierDecisions, ev: Evaluator, policy: TierPolicy, t_rank: int, t: Tier, ids: np.ndarray
+) -> None:
+    """Promote the best-ranked accounts of the tier below into ``t``'s free capacity; gated,
+    overridden and unranked accounts stay where they are."""
+    quota = t.quota
+    below = t_rank + 1
+    if below >= len(policy.tiers) or policy.tiers[below].code == policy.prospects.tier:
+        return
+    limit = quota.limit(int(ev.paying.sum()) if quota.population == "paying" else ev.n)
+    free = limit - int((d.tier == t_rank).sum())
+    values = ev.numeric(quota.rank_by)
+    # A cap gate that would put the account below this tier keeps it out, applied or not.
+    blocked = np.zeros(ev.n, dtype=bool)
+    for gate in policy.risk_gates:
+        if gate.mode == "cap" and policy.rank(gate.cap_at) > t_rank:  # type: ignore[arg-type]
+            blocked |= ev.mask(gate.when)
+    pool = np.flatnonzero((d.tier == below) & ~blocked & ~d.override_applied & ~np.isnan(values))
+    if free <= 0 or not len(pool):
+        return
+    key = -values[pool] if quota.descending else values[pool]
+    chosen = pool[np.lexsort((ids[pool].astype(str), key))[:free]]
+    d.tier[chosen] = t_rank
+    d.rule_fired[chosen] = f"quota_fill:{t.code}"
+    d.note(
+        chosen,
+        f"; promoted to fill the {t.code} capacity ({limit} accounts by {quota.rank_by})",
+        f"；按{quota.rank_by}递补{t.code}层级名额（共{limit}名）",
+    )
+
+
 def apply_quotas(d: TierDecisions, ev: Evaluator, policy: TierPolicy, ids: np.ndarray) -> None:
     """A tier over its quota keeps its best-ranked accounts; the excess drops a tier (or to
-    ``demote_to``). Best tier first, so the excess can meet the next tier's quota."""
+    ``demote_to``). A tier whose quota ``fill``s takes the best of the tier below into its free
+    capacity. Best tier first, so the excess can meet the next tier's quota."""
     for t_rank, t in enumerate(policy.tiers):
         if t.quota is not None:
             _demote_excess(d, ev, policy, t_rank, t, ids)
+            if t.quota.fill:
+                _fill(d, ev, policy, t_rank, t, ids)
 
 
 def apply_overrides(d: TierDecisions, policy: TierPolicy, as_of: date, ids: np.ndarray) -> None:

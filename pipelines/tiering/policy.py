@@ -66,14 +66,19 @@ class Rule(_Strict):
 
 
 class Quota(_Strict):
-    """At most ``max_accounts`` (or ``max_share`` of all accounts) stay in the tier, chosen
-    by ``rank_by`` (ties by golden_account_id); the excess drops to ``demote_to``."""
+    """At most ``max_accounts`` (or ``max_share`` of the ``population``: all accounts or the
+    paying ones) stay in the tier, chosen by ``rank_by`` (ties by golden_account_id); the
+    excess drops to ``demote_to`` (default: the next tier), where it is ranked again."""
 
     max_accounts: int | None = Field(default=None, ge=0)
     max_share: float | None = Field(default=None, ge=0, le=1)
+    population: Literal["all", "paying"] = "all"
     rank_by: str
     descending: bool = True
     demote_to: str | None = None
+    # Capacity left free (e.g. by risk gates) is filled with the best-ranked accounts of the
+    # tier directly below, so the tier holds the best eligible accounts up to its size.
+    fill: bool = False
 
     @field_validator("rank_by")
     @classmethod
@@ -182,6 +187,9 @@ class TierPolicy(_Strict):
     version: str = Field(min_length=1)
     description: str = ""
     tiers: list[Tier] = Field(min_length=1)
+    # By default no tier may be planned larger than the one below it: share quotas must not
+    # shrink going down, and the fallback tier keeps at least what the quotas above leave.
+    allow_larger_upper_tiers: bool = False
     fallback_tier: str
     prospects: Prospects
     risk_gates: list[RiskGate] = []
@@ -221,6 +229,8 @@ class TierPolicy(_Strict):
             if code is not None and code not in seen:
                 errors.append(f"{key}: unknown tier {code!r} (tiers are {', '.join(codes)})")
 
+        if not self.allow_larger_upper_tiers:
+            errors.extend(self._size_errors())
         check("fallback_tier", self.fallback_tier)
         check("prospects.tier", self.prospects.tier)
         for i, gate in enumerate(self.risk_gates):
@@ -233,6 +243,33 @@ class TierPolicy(_Strict):
         if errors:
             raise ValueError("; ".join(errors))
         return self
+
+    def _size_errors(self) -> list[str]:
+        """Share quotas of one population, top down, that plan a tier larger than the next."""
+        shares = [
+            (i, t.quota.max_share, t.quota.population)
+            for i, t in enumerate(self.tiers)
+            if t.quota is not None and t.quota.max_share is not None
+        ]
+        errors = []
+        for (i, share, pop), (j, below, pop_below) in zip(shares, shares[1:], strict=False):
+            if pop == pop_below and share > below:
+                errors.append(
+                    f"tiers[{i}].quota.max_share: {share} is larger than tiers[{j}]'s {below}: "
+                    "an upper tier may not be larger than the one below it (set "
+                    "allow_larger_upper_tiers: true to allow it)"
+                )
+        by_pop: dict[str, float] = {}
+        for _, share, pop in shares:
+            by_pop[pop] = by_pop.get(pop, 0.0) + share
+        for i, share, pop in shares[-1:]:
+            if share > 1.0 - by_pop[pop] + 1e-9:
+                errors.append(
+                    f"tiers[{i}].quota.max_share: {share} leaves the tiers below only "
+                    f"{1.0 - by_pop[pop]:.2f}: an upper tier may not be larger than the one "
+                    "below it (set allow_larger_upper_tiers: true to allow it)"
+                )
+        return errors
 
     # -- convenience -------------------------------------------------------------------
 

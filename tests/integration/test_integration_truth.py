@@ -4,8 +4,8 @@ The generator knows what the pipeline can only estimate: which CRM records are t
 each company's hidden value, its next-12-month revenue and orders, and every lead's true
 conversion probability. These tests read the first run's immutable snapshot and the identity
 map (no extra pipeline runs), print each figure (visible with ``pytest -s``) and assert floors
-that a broken implementation would not reach. Floors were set from measured values on this
-world (seed 11) with margin, and all sit clearly above chance.
+that a broken implementation would not reach. Scores are judged against their naive baselines
+on the same truth (relative floors); identity resolution against measured values with margin.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from pipelines.scoring.abc import AbcConfig
+from pipelines.scoring.models.metrics import top_k_capture
 from tests.config_files import load_config
 from tests.conftest import REPO_ROOT, PipelineWorld
 from tests.integration.conftest import warehouse
@@ -135,119 +136,133 @@ def test_similar_name_companies_are_never_merged(records):
 
 
 # --- Value and churn ----------------------------------------------------------------------------
+# Each published score must beat its naive baseline on the generator's held-out truth (what
+# happens in the year after the as-of date), and tier order must capture at least as much of
+# next year's revenue as the best single score at the same size.
 
 
-def test_predicted_clv_ranks_true_future_revenue(scored):
+@pytest.fixture(scope="module")
+def features(world, first_run) -> pd.DataFrame:
+    return _warehouse_query(
+        world,
+        "select golden_account_id, days_since_last_order, leads_open, "
+        "has_converted_lead_without_order from features.account_features",
+    ).set_index("golden_account_id")
+
+
+def test_tier_order_captures_next_years_revenue_like_the_best_single_score(scored):
     paying = scored[scored["has_paid_order"]]
-    rho = spearmanr(paying["clv_12m"], paying["future_net_revenue_365d"]).statistic
+    outcome = paying["future_net_revenue_365d"].to_numpy(float)
+    tier_order = -paying["tier"].map({"A": 0, "B": 1, "C": 2}).to_numpy(float)
+    figures = {
+        name: top_k_capture(score, outcome, 0.2)
+        for name, score in {
+            "tier order": tier_order,
+            "expected value": paying["expected_value_12m"].to_numpy(float),
+            "CLV alone": paying["clv_12m"].to_numpy(float),
+            "trailing revenue": paying["net_revenue_365d"].to_numpy(float),
+        }.items()
+    }
+    rho = spearmanr(paying["expected_value_12m"].fillna(0), outcome).statistic
+    rho_naive = spearmanr(paying["net_revenue_365d"], outcome).statistic
     print(
-        f"\nCLV 12m vs true future net revenue, {len(paying)} paying accounts: Spearman {rho:.3f}"
+        f"\ntop-20% capture of next year's revenue, {len(paying)} paying accounts: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in figures.items())
+        + f"; Spearman expected value {rho:.3f} vs trailing revenue {rho_naive:.3f}"
     )
     assert len(paying) >= 300
-    assert rho >= 0.6
+    # Tier order is the expected value's order at the tiers' sizes (A 5% + B 15% = 20%), with
+    # the accounts a risk gate holds back moved below (up to the odd account at the cut: the
+    # tiers' sizes are rounded up, and hand-made accounts without truth are left out here).
+    gated = paying["rule_fired"].fillna("").str.startswith("risk_gate").to_numpy()
+    held_back = np.where(gated, -np.inf, paying["expected_value_12m"].fillna(-1).to_numpy(float))
+    figures["expected value, gated held back"] = top_k_capture(held_back, outcome, 0.2)
+    assert figures["tier order"] == pytest.approx(
+        figures["expected value, gated held back"], abs=0.01
+    )
+    # The expected value itself ranks at least as well as the better of its inputs, and better
+    # than trailing revenue over the whole order.
+    best_single = max(figures["CLV alone"], figures["trailing revenue"])
+    assert figures["expected value"] >= best_single - 0.02
+    assert rho >= rho_naive
+    print(
+        "with the gate's accounts held back: " + f"{figures['expected value, gated held back']:.3f}"
+    )
 
 
-def test_churn_risk_predicts_future_churn(scored):
-    bought = scored[scored["has_paid_order"] & scored["churn_risk"].notna()]
+def test_churn_risk_beats_days_since_last_order(scored, features):
+    bought = scored[scored["has_paid_order"]].join(features["days_since_last_order"])
     auc = roc_auc_score(bought["future_churn"], bought["churn_risk"])
-    # Harder: churners that still looked active (not already gone before as_of).
+    naive = roc_auc_score(bought["future_churn"], bought["days_since_last_order"])
     active = bought[~bought["churned_before_as_of"]]
     auc_active = roc_auc_score(active["future_churn"], active["churn_risk"])
+    naive_active = roc_auc_score(active["future_churn"], active["days_since_last_order"])
     print(
-        f"\nchurn risk vs future churn: AUC {auc:.3f} over {len(bought)} buyers "
-        f"({int(bought['future_churn'].sum())} churn); "
-        f"{auc_active:.3f} among those not churned before as_of "
-        f"({int(active['future_churn'].sum())} churn of {len(active)})"
+        f"\nchurn risk vs future churn: AUC {auc:.3f} (days since last order {naive:.3f}) over "
+        f"{len(bought)} buyers ({int(bought['future_churn'].sum())} churn); among those not "
+        f"churned before as_of {auc_active:.3f} (recency {naive_active:.3f})"
     )
-    # Every buyer must have a P(alive): the score may not silently skip customers.
-    assert len(bought) == int(scored["has_paid_order"].sum())
+    # Every buyer has a churn risk: the score may not silently skip customers.
+    assert bought["churn_risk"].notna().all()
     assert bought["future_churn"].sum() >= 30
-    # Behaviour before as_of barely hints at a stop still to come (the generator draws future
-    # stops from hidden traits), so the AUC among still-active buyers is printed, not floored.
-    assert auc >= 0.7
+    assert auc >= naive + 0.01
 
 
 # --- Conversion ---------------------------------------------------------------------------------
 
 
-def _conversion_metadata(first_run) -> dict:
-    """Metadata of the model step (status, holdout metrics) and of the scoring step (the
-    version it scored with), merged."""
-    found = {}
-    for event in first_run["result"].all_events:
-        key = event.asset_key.path if event.event_type_value == "ASSET_MATERIALIZATION" else None
-        if key in (["scores", "conversion_model"], ["scores", "conversion"]):
-            metadata = event.event_specific_data.materialization.metadata
-            found[key[-1]] = {k: getattr(v, "value", v) for k, v in metadata.items()}
-    assert set(found) == {"conversion_model", "conversion"}, sorted(found)
-    return {**found["conversion_model"], **found["conversion"]}
-
-
-def _conversion_version(snapshot: pd.DataFrame) -> str:
-    versions = dict(
-        part.split("=", 1) for part in str(snapshot["model_version"].iloc[0]).split(";")
+def test_conversion_probability_beats_the_base_rate_and_is_calibrated(world, scored, features):
+    """Prospects as of the date: did they place a first paid order in the next year?"""
+    prospects = scored[~scored["has_paid_order"]].join(features)
+    converted = (prospects["future_orders_365d"] > 0).to_numpy()
+    p = prospects["conversion_probability"].to_numpy(float)
+    rate = converted.mean()
+    auc = roc_auc_score(converted, p)
+    brier, brier_base = (
+        brier_score_loss(converted, p),
+        brier_score_loss(converted, np.full(len(p), rate)),
     )
-    return versions["conversion"]
+    lead = (prospects["leads_open"] > 0) | prospects["has_converted_lead_without_order"]
+    print(
+        f"\nconversion of {len(prospects)} prospects ({int(converted.sum())} converted): AUC "
+        f"{auc:.3f} (has open lead {roc_auc_score(converted, lead):.3f}); Brier {brier:.4f} vs "
+        f"base rate {brier_base:.4f}; mean predicted {p.mean():.3f} vs observed {rate:.3f}; "
+        f"models {sorted(set(prospects['conversion_source']))}"
+    )
+    assert len(prospects) >= 100 and converted.sum() >= 10
+    assert np.isfinite(p).all()
+    assert auc >= 0.5 + 0.1
+    assert brier <= brier_base
 
 
-def test_conversion_model_holdout_auc(world, first_run, snapshot):
+def test_lead_conversion_model_holdout_auc(world, first_run):
+    """The lead-level model (scores/conversion_model) still trains and reports honestly."""
     meta = _conversion_metadata(first_run)
-    version = _conversion_version(snapshot)
-    sources = set(snapshot["conversion_source"])
-    print(f"\nconversion: {version}; sources {sorted(sources)}; status: {meta['model_status']}")
-    assert meta["model_version"] == version
-    if version == "fit_fallback":
-        # Too few converted leads: the run must say so instead of inventing a model.
-        assert sources == {"fit_fallback"}
+    version = meta["model_version"]
+    print(f"\nlead conversion model: {version}; status: {meta['model_status']}")
+    if version == "none (fit fallback)":
         assert "no model trained" in meta["model_status"]
         return
-    card_path = world.data_dir / "models" / "conversion" / version / "card.json"
-    card = json.loads(card_path.read_text())
-    auc = card["metrics"]["roc_auc"]
-    print(
-        f"holdout ROC AUC {auc:.3f} on {card['n_holdout']} leads created from "
-        f"{card['training_window']['holdout_from']} (trained on {card['n_train']})"
+    card = json.loads(
+        (world.data_dir / "models" / "conversion" / version / "card.json").read_text()
     )
-    assert sources == {"model"}
-    assert card["model_version"] == version
+    auc = card["metrics"]["roc_auc"]
     assert meta["roc_auc"] == pytest.approx(auc)
     assert card["n_holdout"] >= 100
-    # The holdout must be the most recent leads (a time split), not a random sample.
     assert (
         card["training_window"]["holdout_from"] > card["training_window"]["first_lead_created_at"]
     )
     assert auc >= 0.6
 
 
-def test_conversion_probability_ranks_prospects_true_propensity(world, first_run, snapshot):
-    leads = _warehouse_query(
-        world, "select lead_id, golden_account_id, created_at from marts.leads"
-    ).merge(pd.read_parquet(world.truth / "leads.parquet"), on="lead_id", how="inner")
-    # An account is scored as a lead arriving today from its latest lead's source; the truth of
-    # that lead is the latest lead's probability (firmographics and propensity are per company).
-    latest = (
-        leads.sort_values(["created_at", "lead_id"])
-        .groupby("golden_account_id")["true_conversion_probability"]
-        .last()
-        .rename("latest")
-    )
-    mean = leads.groupby("golden_account_id")["true_conversion_probability"].mean().rename("mean")
-    prospects = snapshot[~snapshot["has_paid_order"]].join([latest, mean], how="inner")
-    rho = spearmanr(prospects["conversion_probability"], prospects["latest"]).statistic
-    rho_mean = spearmanr(prospects["conversion_probability"], prospects["mean"]).statistic
-    print(
-        f"\nconversion probability vs true propensity, {len(prospects)} prospects with leads: "
-        f"Spearman {rho:.3f} (latest lead), {rho_mean:.3f} (mean over leads); "
-        f"source {sorted(set(prospects['conversion_source']))}"
-    )
-    assert len(prospects) >= 100
-    if set(prospects["conversion_source"]) == {"fit_fallback"}:
-        # No model (test_conversion_model_holdout_auc checks the run says so): the fit score
-        # stands in, exactly as documented.
-        assert np.allclose(prospects["conversion_probability"], prospects["fit_score"] / 100)
-    else:
-        # Measured 0.58 (0.53 on average over model seeds); 0.45 leaves room for seed noise.
-        assert rho >= 0.45
+def _conversion_metadata(first_run) -> dict:
+    """Metadata of the lead model's training step."""
+    for event in first_run["result"].all_events:
+        key = event.asset_key.path if event.event_type_value == "ASSET_MATERIALIZATION" else None
+        if key == ["scores", "conversion_model"]:
+            metadata = event.event_specific_data.materialization.metadata
+            return {k: getattr(v, "value", v) for k, v in metadata.items()}
+    raise AssertionError("no materialization of scores/conversion_model")
 
 
 # --- ABC and tiers ------------------------------------------------------------------------------

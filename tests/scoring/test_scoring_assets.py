@@ -7,6 +7,7 @@ How well the scores track the generator's truth is measured on the integration w
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -23,7 +24,7 @@ from tests.config_files import CONFIG_DIR
 from tests.conftest import built_world, query
 
 ACCOUNTS, SEED = 400, 7
-SCORES = ["rfm", "abc", "clusters", "behaviour", "fit", "conversion", "clv", "risk"]
+SCORES = ["rfm", "abc", "clusters", "behaviour", "fit", "conversion", "clv", "risk", "predictions"]
 
 
 def _config(tmp_path, **conversion) -> str:
@@ -99,7 +100,16 @@ def test_account_scores_is_the_contract_one_row_per_account(scored):
     assert df["score_reasons"].str.len().gt(20).all()
     (versions,) = df["model_version"].unique()
     assert versions.startswith("clusters=kmeans-k") and ";conversion=conv-" in versions
-    assert (df["conversion_source"] == "model").all()
+    assert ";predictions=models-20261120-" in versions
+    # Conversion is scored for prospects, churn and expected value for paying accounts.
+    paying, prospects = df[df["has_paid_order"]], df[~df["has_paid_order"]]
+    assert prospects["conversion_probability"].between(0, 1).all()
+    assert set(prospects["conversion_source"]) <= {"base_rate", "has_open_lead", "hgb_conversion"}
+    assert paying["conversion_probability"].isna().all()
+    assert paying["churn_risk"].between(0, 1).all() and prospects["churn_risk"].isna().all()
+    assert (paying["expected_value_12m"] >= 0).all() and prospects[
+        "expected_value_12m"
+    ].isna().all()
 
 
 def test_every_score_asset_reports_rows_versions_and_a_chart(scored):
@@ -115,6 +125,34 @@ def test_every_score_asset_reports_rows_versions_and_a_chart(scored):
     assert model["model_status"].value.startswith("retrain (no stored model): Trained conv-")
     assert 0.5 < model["roc_auc"].value <= 1
     assert "| feature | auc_drop |" in model["permutation_importance"].value
+
+
+def test_the_model_contest_is_recorded_in_the_warehouse_the_card_and_metadata(scored):
+    world, first, _, _ = scored
+    contest = _query(world, "select * from scores.model_contest order by target, candidate")
+    assert set(contest["target"]) == {"value", "churn", "conversion"}
+    (version,) = contest["model_version"].unique()
+    card = json.loads(
+        (world.data_dir / "models" / "predictions" / version / "card.json").read_text()
+    )
+    for target, rows in contest.groupby("target"):
+        assert rows["winner"].sum() == 1, target
+        entry = card["targets"][target]
+        assert entry["winner"] == rows.loc[rows["winner"], "candidate"].item()
+        assert [c["candidate"] for c in entry["contest"]] == sorted(
+            rows["candidate"], key=[c["candidate"] for c in entry["contest"]].index
+        )
+    # The naive baseline always takes part (alone when the history is too short for more).
+    naive = {
+        "value": "trailing_revenue",
+        "churn": "days_since_last_order",
+        "conversion": "base_rate",
+    }
+    for target, name in naive.items():
+        assert name in set(contest.loc[contest["target"] == target, "candidate"])
+    meta = _meta(first, ["scores", "predictions"])
+    assert meta["model_version"].value == version
+    assert "| candidate |" in meta["churn_contest"].value
 
 
 def test_rerun_reuses_the_model_and_keeps_cluster_ids(scored):

@@ -66,7 +66,12 @@ def test_too_few_converted_leads_means_no_model_and_fit_fallback():
     out = fallback_scores(
         pd.DataFrame({"golden_account_id": ["a", "b"], "fit_score": [80.0, None]}), result.message
     )
-    assert out["conversion_probability"].tolist() == [0.8, 0.0]
+    # Without a fit score there is nothing to fall back on: null with "no data", never 0.
+    assert out["conversion_probability"].iloc[0] == 0.8
+    assert pd.isna(out["conversion_probability"].iloc[1])
+    assert out["conversion_reason"].iloc[1] == (
+        "no data: no conversion model and no profile attributes"
+    )
     assert (out["conversion_source"] == "fit_fallback").all()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from pipelines.tiering.engine import assign_tiers, override_report
@@ -237,3 +239,56 @@ def test_missing_score_column_is_named():
     scores = make_scores([{}]).drop(columns=["clv_percentile"])
     with pytest.raises(ValueError, match="clv_percentile"):
         assign_tiers(scores, make_policy(), AS_OF)
+
+
+def test_default_policy_tier_order_is_the_expected_value_order_at_its_sizes():
+    """Tiers A, B, C hold the top 5%, the next 15% and the rest of paying accounts by expected
+    value, whatever else the scores say; prospects stay P; nulls are never A or B; a gated
+    account's place is not handed to anyone else; quotas hold after hysteresis."""
+    from pipelines.tiering.policy import load_policy
+    from tests.config_files import CONFIG_DIR
+    from tests.tiering.tier_fixtures import random_scores
+
+    policy = load_policy(CONFIG_DIR / "tiers" / "default.yaml")
+    scores = random_scores(2000, seed=3)
+    scores["expected_value_12m"] = scores["expected_value_12m"].where(
+        np.arange(2000) % 97 != 0
+    )  # some unknown
+    scores["risk_level"] = "low"
+    scores["risk_stale"] = False
+    # The highest expected value of all is a high risk: capped at C, its A place goes to the
+    # next best account instead of staying empty.
+    top = scores.loc[scores["has_paid_order"], "expected_value_12m"].idxmax()
+    scores.loc[top, "risk_level"] = "high"
+    out = assign_tiers(scores, policy, AS_OF)
+    assert out.loc[top, "tier"] == "C" and out.loc[top, "risk_gate_applied"] == "high_risk_cap"
+    assert (out["rule_fired"] == "quota_fill:A").sum() == 1
+    # B's capacity is 15% of all paying accounts, its rule ranks those with a known value:
+    # the account A took from B and the unknown-value accounts' share are filled from C.
+    assert (out["rule_fired"] == "quota_fill:B").sum() >= 1
+    filled = out.index[out["rule_fired"] == "quota_fill:A"][0]
+    assert scores.loc[out["rule_fired"].str.startswith("quota_fill"), "risk_level"].eq("low").all()
+    assert "promoted to fill the A capacity" in out.loc[filled, "reason_en"]
+    scores = scores.drop(index=top)
+    out = out.drop(index=top)
+    paying = scores["has_paid_order"].to_numpy()
+    assert (out.loc[~paying, "tier"] == "P").all()
+    n_paying = int(paying.sum())
+    # Filled to capacity: 5% and 15% of the paying accounts (the one capped at C included).
+    sizes = out.loc[paying, "tier"].value_counts()
+    assert sizes["A"] == math.ceil(0.05 * (n_paying + 1))
+    assert sizes["B"] == math.ceil(0.15 * (n_paying + 1))
+    assert sizes["A"] <= sizes["B"] <= sizes["C"]
+    ev = scores.loc[paying, "expected_value_12m"]
+    tier = out.loc[paying, "tier"]
+    assert ev[tier == "A"].min() >= ev[tier == "B"].max()
+    assert ev[tier == "B"].min() >= ev[tier == "C"].max()
+    assert tier[ev.isna()].eq("C").all()
+    # Last run's tiers held by hysteresis: the quotas still bound A and B, best first.
+    previous = out.assign(tier_since=pd.Timestamp("2024-01-01"))
+    paying = scores["has_paid_order"].to_numpy()
+    shuffled = scores.assign(expected_value_12m=scores["expected_value_12m"].sample(
+        frac=1, random_state=1).to_numpy())  # fmt: skip
+    again = assign_tiers(shuffled, policy, AS_OF, previous_state=previous)
+    sizes = again.loc[paying, "tier"].value_counts()
+    assert sizes["A"] <= math.ceil(0.05 * n_paying) and sizes["B"] <= math.ceil(0.15 * n_paying)

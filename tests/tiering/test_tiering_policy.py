@@ -124,3 +124,30 @@ def test_validation_errors_name_the_bad_key(mutate, expected):
     data = policy_data()
     mutate(data)
     assert expected in _error(data)
+
+
+def test_an_upper_tier_may_not_be_planned_larger_than_the_one_below():
+    data = policy_data()
+    data["tiers"][0]["quota"] = {"max_share": 0.3, "rank_by": "clv_12m", "population": "paying"}
+    data["tiers"][1]["quota"] = {"max_share": 0.2, "rank_by": "clv_12m", "population": "paying"}
+    assert _error(data).endswith(
+        "tiers[0].quota.max_share: 0.3 is larger than tiers[1]'s 0.2: an upper tier may not be "
+        "larger than the one below it (set allow_larger_upper_tiers: true to allow it)"
+    )
+    # The last capped tier against what is left for the tiers below it.
+    data["tiers"][0]["quota"]["max_share"] = 0.2
+    data["tiers"][1]["quota"]["max_share"] = 0.5
+    assert "tiers[1].quota.max_share: 0.5 leaves the tiers below only 0.30" in _error(data)
+    data["allow_larger_upper_tiers"] = True
+    assert parse_policy(data).tier("B").quota.max_share == 0.5
+
+
+def test_default_policy_ranks_one_expected_value_with_bounded_tiers():
+    policy = load_policy(CONFIG_DIR / "tiers" / "default.yaml")
+    a, b = policy.tier("A"), policy.tier("B")
+    assert {leaf.score for r in a.rules + b.rules for leaf in r.when.leaves()} == {
+        "expected_value_12m"
+    }
+    assert a.quota.rank_by == b.quota.rank_by == "expected_value_12m"
+    assert a.quota.population == b.quota.population == "paying"
+    assert a.quota.max_share <= b.quota.max_share <= 1 - a.quota.max_share - b.quota.max_share

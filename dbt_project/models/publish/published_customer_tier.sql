@@ -67,6 +67,7 @@ select
     cast(scores.churn_risk as double) as churn_risk,
     cast(scores.expected_purchases_12m as double) as expected_purchases_12m,
     cast(scores.clv_12m as double) as clv_12m,
+    cast(scores.expected_value_12m as double) as expected_value_12m,
     cast(scores.risk_level as varchar) as risk_level,
     cast(scores.risk_score as double) as risk_score,
     cast(scores.score_reasons as varchar) as score_reasons,

@@ -58,6 +58,18 @@ risk as (
 
 ),
 
+predictions as (
+
+    select * from {{ source('scores', 'predictions') }}
+
+),
+
+predictions_version as (
+
+    select max(model_version) as version from predictions
+
+),
+
 clusters_version as (
 
     select max(model_version) as version from clusters
@@ -83,10 +95,12 @@ model_versions as (
             "'clusters='", "coalesce(clusters_version.version, '')",
             "';conversion='", "coalesce(conversion_version.version, '')",
             "';clv='", "coalesce(clv_version.version, '')",
+            "';predictions='", "coalesce(predictions_version.version, '')",
         ]) }} as model_version
     from clusters_version
     cross join conversion_version
     cross join clv_version
+    cross join predictions_version
 
 )
 
@@ -110,12 +124,15 @@ select
     cast(clusters.cluster_label as varchar) as cluster_label,
     cast(behaviour.behaviour_points as double) as behaviour_points,
     cast(fit.fit_score as double) as fit_score,
-    cast(conversion.conversion_probability as double) as conversion_probability,
-    cast(conversion.conversion_source as varchar) as conversion_source,
+    -- prospects only: the winning account-level model, calibrated on prospects
+    cast(predictions.conversion_probability as double) as conversion_probability,
+    cast(predictions.conversion_model as varchar) as conversion_source,
     cast(clv.expected_purchases_12m as double) as expected_purchases_12m,
     cast(clv.p_alive as double) as p_alive,
-    cast(clv.churn_risk as double) as churn_risk,
+    -- paying accounts only: P(no paid order in the next 12 months) of the winning churn model
+    cast(predictions.churn_probability as double) as churn_risk,
     cast(clv.clv_12m as double) as clv_12m,
+    cast(predictions.expected_value_12m as double) as expected_value_12m,
     cast(clv.clv_percentile as double) as clv_percentile,
     cast(risk.risk_score as double) as risk_score,
     cast(risk.risk_level as varchar) as risk_level,
@@ -126,6 +143,7 @@ select
             rfm.rfm_segment,
             {{ dbt.concat(["'ABC '", "abc.abc_class"]) }},
             clusters.cluster_label,
+            predictions.prediction_reason,
             clv.clv_reason,
             risk.risk_reason,
             behaviour.behaviour_reason
@@ -139,6 +157,7 @@ select
             rfm.rfm_segment_zh,
             {{ dbt.concat(["abc.abc_class", "'类'"]) }},
             clusters.cluster_label_zh,
+            predictions.prediction_reason_zh,
             clv.clv_reason_zh,
             risk.risk_reason_zh,
             behaviour.behaviour_reason_zh
@@ -148,7 +167,13 @@ select
     cast(abc.abc_reason as varchar) as abc_reason,
     cast(behaviour.behaviour_reason as varchar) as behaviour_reason,
     cast(fit.fit_reason as varchar) as fit_reason,
-    cast(conversion.conversion_reason as varchar) as conversion_reason,
+    cast(
+        case
+            when predictions.conversion_probability is not null
+                then predictions.prediction_reason
+            else conversion.conversion_reason
+        end as varchar
+    ) as conversion_reason,
     cast(clv.clv_reason as varchar) as clv_reason,
     cast(risk.risk_reason as varchar) as risk_reason
 from features
@@ -169,3 +194,5 @@ left join clv
     on features.golden_account_id = clv.golden_account_id
 left join risk
     on features.golden_account_id = risk.golden_account_id
+left join predictions
+    on features.golden_account_id = predictions.golden_account_id

@@ -1,0 +1,413 @@
+-- The company's own history as training and backtest rows: one row per account and reference
+-- date, for three reference dates H days apart (H = var('feature_settings').outcome_horizon_days,
+-- default 365): periods_back 2 (as-of - 2H), 1 (as-of - H) and 0 (the as-of date). Each row
+-- holds the account's point-in-time features as of its reference date (orders, engagement,
+-- NPS, risk and lead state dated on or before it) and, where the whole window (ref, ref + H]
+-- lies on or before the as-of date, what happened in it: net revenue and paid orders.
+--
+-- The prediction models (pipelines/scoring/models) fit on periods_back 2 and are judged on
+-- periods_back 1 (an earlier window for training, a later one for evaluation, no overlap),
+-- the winner is refitted on periods_back 1 and scores periods_back 0. Firmographics are the
+-- profile's current values (CRM history of slowly changing attributes is not kept per date);
+-- orders are their latest versions as of the run, so a refund booked later counts in the
+-- window of its order.
+
+{%- set settings = feature_settings() %}
+{%- set horizon = settings.get('outcome_horizon_days', 365) | int %}
+
+with
+
+as_of as (
+
+    select {{ as_of_date() }} as as_of_date
+
+),
+
+reference_dates as (
+
+    {%- for back in [2, 1, 0] %}
+    select
+        {{ back }} as periods_back,
+        cast({{ dbt.dateadd('day', -horizon * back, 'as_of.as_of_date') }} as date)
+            as reference_date
+    from as_of
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+profile as (
+
+    select * from {{ ref('customer_360') }}
+
+),
+
+accounts as (
+
+    select
+        profile.golden_account_id,
+        reference_dates.periods_back,
+        reference_dates.reference_date
+    from profile
+    cross join reference_dates
+    where cast(profile.account_created_at as date) <= reference_dates.reference_date
+
+),
+
+paid_orders as (
+
+    select
+        golden_account_id,
+        order_date,
+        net_amount_cny
+    from {{ ref('orders') }}
+    where
+        net_amount_cny > 0
+        and coalesce(status, '') <> 'cancelled'
+        and order_date <= {{ as_of_date() }}
+
+),
+
+order_history as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        max(paid_orders.order_date) as last_order_date,
+        min(paid_orders.order_date) as first_order_date,
+        count(distinct paid_orders.order_date) as purchase_days,
+        count(*) as orders_lifetime,
+        sum(paid_orders.net_amount_cny) as net_revenue_lifetime,
+        {{ count_if(dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
+            ~ ' < 90') }} as orders_90d,
+        {{ count_if(dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
+            ~ ' between 90 and 179') }} as orders_prev_90d,
+        {{ count_if(dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
+            ~ ' < 365') }} as orders_365d,
+        {{ sum_if('paid_orders.net_amount_cny',
+            dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day') ~ ' < 90') }}
+            as net_revenue_90d,
+        {{ sum_if('paid_orders.net_amount_cny',
+            dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
+            ~ ' between 90 and 179') }} as net_revenue_prev_90d,
+        {{ sum_if('paid_orders.net_amount_cny',
+            dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
+            ~ ' < 365') }} as net_revenue_365d
+    from accounts
+    inner join paid_orders
+        on
+            accounts.golden_account_id = paid_orders.golden_account_id
+            and paid_orders.order_date <= accounts.reference_date
+    group by accounts.golden_account_id, accounts.periods_back
+
+),
+
+-- Gamma-Gamma's spend per repeat purchase day: net of each day, first day left out.
+purchase_day_spend as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        paid_orders.order_date,
+        sum(paid_orders.net_amount_cny) as day_net,
+        row_number() over (
+            partition by accounts.golden_account_id, accounts.periods_back
+            order by paid_orders.order_date
+        ) as day_rank
+    from accounts
+    inner join paid_orders
+        on
+            accounts.golden_account_id = paid_orders.golden_account_id
+            and paid_orders.order_date <= accounts.reference_date
+    group by accounts.golden_account_id, accounts.periods_back, paid_orders.order_date
+
+),
+
+repeat_spend as (
+
+    select
+        golden_account_id,
+        periods_back,
+        avg(day_net) as repeat_purchase_mean_spend
+    from purchase_day_spend
+    where day_rank > 1
+    group by golden_account_id, periods_back
+
+),
+
+outcomes as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        sum(paid_orders.net_amount_cny) as next_net_revenue,
+        count(*) as next_paid_orders
+    from accounts
+    inner join paid_orders
+        on
+            accounts.golden_account_id = paid_orders.golden_account_id
+            and paid_orders.order_date > accounts.reference_date
+            and paid_orders.order_date
+            <= cast({{ dbt.dateadd('day', horizon, 'accounts.reference_date') }} as date)
+    where accounts.periods_back > 0
+    group by accounts.golden_account_id, accounts.periods_back
+
+),
+
+engagement as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        {{ count_if("activities.activity_type <> 'unsubscribe' and "
+            ~ dbt.datediff('cast(activities.occurred_at as date)', 'accounts.reference_date', 'day')
+            ~ ' < 90') }} as activities_90d,
+        {{ count_if("activities.activity_type <> 'unsubscribe' and "
+            ~ dbt.datediff('cast(activities.occurred_at as date)', 'accounts.reference_date', 'day')
+            ~ ' between 90 and 179') }} as activities_prev_90d,
+        {{ count_if("activities.activity_type <> 'unsubscribe'") }} as activities_365d,
+        {{ count_if("activities.activity_type = 'meeting'") }} as meetings_365d,
+        {{ count_if("activities.activity_type = 'unsubscribe'") }} as unsubscribes_365d,
+        min(
+            {{ dbt.datediff('cast(activities.occurred_at as date)', 'accounts.reference_date', 'day') }}
+        ) as days_since_last_activity
+    from accounts
+    inner join {{ ref('activities') }} as activities
+        on
+            accounts.golden_account_id = activities.golden_account_id
+            and cast(activities.occurred_at as date) <= accounts.reference_date
+            and cast(activities.occurred_at as date)
+            > cast({{ dbt.dateadd('day', -365, 'accounts.reference_date') }} as date)
+    group by accounts.golden_account_id, accounts.periods_back
+
+),
+
+survey_answers as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        surveys.nps_score,
+        surveys.survey_date,
+        accounts.reference_date,
+        row_number() over (
+            partition by accounts.golden_account_id, accounts.periods_back
+            order by surveys.survey_date desc, surveys.response_id desc
+        ) as recency_rank
+    from accounts
+    inner join {{ ref('int_account_identity_map') }} as identity_map
+        on accounts.golden_account_id = identity_map.golden_account_id
+    inner join {{ ref('stg_surveys__responses') }} as surveys
+        on
+            identity_map.account_id = surveys.account_id
+            and surveys.survey_date <= accounts.reference_date
+
+),
+
+nps as (
+
+    select
+        golden_account_id,
+        periods_back,
+        max(case when recency_rank = 1 then nps_score end) as nps_latest,
+        avg(
+            case
+                when {{ dbt.datediff('survey_date', 'reference_date', 'day') }} < 365
+                    then nps_score
+            end
+        ) as nps_avg_365d
+    from survey_answers
+    group by golden_account_id, periods_back
+
+),
+
+risk_assessments as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        risk.credit_rating,
+        risk.overdue_amount_cny,
+        risk.lawsuit_count,
+        risk.abnormal_operation,
+        {{ dbt.datediff('risk.assessed_on', 'accounts.reference_date', 'day') }} as risk_age_days,
+        row_number() over (
+            partition by accounts.golden_account_id, accounts.periods_back
+            order by risk.assessed_on desc, risk.credit_rating asc
+        ) as recency_rank
+    from accounts
+    inner join {{ ref('int_golden_accounts') }} as golden
+        on accounts.golden_account_id = golden.golden_account_id
+    inner join {{ ref('stg_risk__assessments') }} as risk
+        on
+            golden.uscc = risk.uscc
+            and risk.assessed_on <= accounts.reference_date
+
+),
+
+lead_rows as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        accounts.reference_date,
+        leads.lead_source,
+        leads.status,
+        leads.created_at,
+        leads.converted_at,
+        leads.updated_at,
+        row_number() over (
+            partition by accounts.golden_account_id, accounts.periods_back
+            order by leads.created_at desc, leads.lead_id desc
+        ) as recency_rank
+    from accounts
+    inner join {{ ref('leads') }} as leads
+        on
+            accounts.golden_account_id = leads.golden_account_id
+            and cast(leads.created_at as date) <= accounts.reference_date
+
+),
+
+lead_state as (
+
+    select
+        leads.golden_account_id,
+        leads.periods_back,
+        max(case when leads.recency_rank = 1 then leads.lead_source end) as latest_lead_source,
+        -- open on the reference date: created by then, not yet converted, and either still
+        -- open today or closed (lost) only after the reference date
+        {{ count_if(
+            "(leads.converted_at is null or cast(leads.converted_at as date) > "
+            ~ "leads.reference_date) and (leads.status = 'open' or cast(leads.updated_at as "
+            ~ "date) > leads.reference_date)") }} as leads_open,
+        {{ count_if("cast(leads.converted_at as date) <= leads.reference_date") }}
+            as leads_converted,
+        {{ count_if(dbt.datediff('cast(leads.created_at as date)', 'leads.reference_date', 'day')
+            ~ ' < 365') }} as leads_365d,
+        min({{ dbt.datediff('cast(leads.created_at as date)', 'leads.reference_date', 'day') }})
+            as days_since_latest_lead,
+        max(
+            case
+                when cast(leads.converted_at as date) <= leads.reference_date
+                    then cast(leads.converted_at as date)
+            end
+        ) as last_conversion_date
+    from lead_rows as leads
+    group by leads.golden_account_id, leads.periods_back
+
+)
+
+select
+    -- ids
+    cast(accounts.golden_account_id as varchar) as golden_account_id,
+    cast(accounts.periods_back as integer) as periods_back,
+    cast(accounts.reference_date as date) as reference_date,
+
+    -- firmographics (current profile)
+    cast(profile.industry as varchar) as industry,
+    cast(profile.size_band as varchar) as size_band,
+    cast(profile.employee_count as bigint) as employee_count,
+    cast(profile.annual_revenue_cny as double) as annual_revenue_cny,
+    cast(profile.region as varchar) as region,
+    cast(profile.group_depth as integer) as group_depth,
+    cast(
+        {{ dbt.datediff('cast(profile.account_created_at as date)', 'accounts.reference_date', 'day') }}
+        as integer
+    ) as account_age_days,
+
+    -- orders as of the reference date
+    cast(order_history.golden_account_id is not null as boolean) as has_paid_order,
+    cast({{ dbt.datediff('order_history.last_order_date', 'accounts.reference_date', 'day') }}
+        as integer) as days_since_last_order,
+    cast({{ dbt.datediff('order_history.first_order_date', 'accounts.reference_date', 'day') }}
+        as integer) as days_since_first_purchase,
+    cast({{ dbt.datediff('order_history.first_order_date', 'order_history.last_order_date', 'day') }}
+        as integer) as days_first_to_last_purchase,
+    cast(coalesce(order_history.purchase_days, 0) as bigint) as purchase_days,
+    cast(repeat_spend.repeat_purchase_mean_spend as double) as repeat_purchase_mean_spend,
+    cast(coalesce(order_history.orders_90d, 0) as bigint) as orders_90d,
+    cast(coalesce(order_history.orders_prev_90d, 0) as bigint) as orders_prev_90d,
+    cast(coalesce(order_history.orders_365d, 0) as bigint) as orders_365d,
+    cast(coalesce(order_history.orders_lifetime, 0) as bigint) as orders_lifetime,
+    cast(coalesce(order_history.net_revenue_90d, 0) as double) as net_revenue_90d,
+    cast(coalesce(order_history.net_revenue_prev_90d, 0) as double) as net_revenue_prev_90d,
+    cast(coalesce(order_history.net_revenue_365d, 0) as double) as net_revenue_365d,
+    cast(coalesce(order_history.net_revenue_lifetime, 0) as double) as net_revenue_lifetime,
+
+    -- engagement in the 365 days before the reference date
+    cast(coalesce(engagement.activities_90d, 0) as bigint) as activities_90d,
+    cast(coalesce(engagement.activities_prev_90d, 0) as bigint) as activities_prev_90d,
+    cast(coalesce(engagement.activities_365d, 0) as bigint) as activities_365d,
+    cast(coalesce(engagement.meetings_365d, 0) as bigint) as meetings_365d,
+    cast(coalesce(engagement.unsubscribes_365d, 0) as bigint) as unsubscribes_365d,
+    cast(engagement.days_since_last_activity as integer) as days_since_last_activity,
+
+    -- NPS and risk as of the reference date
+    cast(nps.nps_latest as integer) as nps_latest,
+    cast(nps.nps_avg_365d as double) as nps_avg_365d,
+    cast(risk_assessments.credit_rating as varchar) as credit_rating,
+    cast(risk_assessments.overdue_amount_cny as double) as overdue_amount_cny,
+    cast(risk_assessments.lawsuit_count as bigint) as lawsuit_count,
+    cast(risk_assessments.abnormal_operation as boolean) as abnormal_operation,
+    cast(risk_assessments.risk_age_days as integer) as risk_age_days,
+
+    -- lead state on the reference date
+    cast(lead_state.latest_lead_source as varchar) as latest_lead_source,
+    cast(coalesce(lead_state.leads_open, 0) as bigint) as leads_open,
+    cast(coalesce(lead_state.leads_converted, 0) as bigint) as leads_converted,
+    cast(coalesce(lead_state.leads_365d, 0) as bigint) as leads_365d,
+    cast(lead_state.days_since_latest_lead as integer) as days_since_latest_lead,
+    cast(
+        coalesce(
+            lead_state.last_conversion_date is not null
+            and (
+                order_history.last_order_date is null
+                or order_history.last_order_date < lead_state.last_conversion_date
+            ),
+            false
+        ) as boolean
+    ) as has_converted_lead_without_order,
+
+    -- what happened in (reference_date, reference_date + H]; null for the as-of date's rows
+    cast(
+        case when accounts.periods_back > 0 then coalesce(outcomes.next_net_revenue, 0) end
+        as double
+    ) as next_net_revenue,
+    cast(
+        case when accounts.periods_back > 0 then coalesce(outcomes.next_paid_orders, 0) end
+        as bigint
+    ) as next_paid_orders
+from accounts
+inner join profile
+    on accounts.golden_account_id = profile.golden_account_id
+left join order_history
+    on
+        accounts.golden_account_id = order_history.golden_account_id
+        and accounts.periods_back = order_history.periods_back
+left join repeat_spend
+    on
+        accounts.golden_account_id = repeat_spend.golden_account_id
+        and accounts.periods_back = repeat_spend.periods_back
+left join outcomes
+    on
+        accounts.golden_account_id = outcomes.golden_account_id
+        and accounts.periods_back = outcomes.periods_back
+left join engagement
+    on
+        accounts.golden_account_id = engagement.golden_account_id
+        and accounts.periods_back = engagement.periods_back
+left join nps
+    on
+        accounts.golden_account_id = nps.golden_account_id
+        and accounts.periods_back = nps.periods_back
+left join risk_assessments
+    on
+        accounts.golden_account_id = risk_assessments.golden_account_id
+        and accounts.periods_back = risk_assessments.periods_back
+        and risk_assessments.recency_rank = 1
+left join lead_state
+    on
+        accounts.golden_account_id = lead_state.golden_account_id
+        and accounts.periods_back = lead_state.periods_back

@@ -1,0 +1,165 @@
+"""Prediction models that must beat the naive baseline: 12-month value, churn, prospect
+conversion, each decided by a contest on the company's own history.
+
+- :mod:`.matrix` — the model inputs from ``features.account_windows``;
+- :mod:`.candidates` — naive baseline, BG/NBD x Gamma-Gamma, gradient boosting, per target;
+- :mod:`.contest` — fit on the earlier window, judge on the later, winner scores the as-of date;
+- :mod:`.metrics` — capture, Spearman, AUC, Brier, calibration (shared with the backtest).
+
+:func:`predict` runs the three contests and returns the per-account predictions, the contest
+table and the model card; the asset (``scores/predictions``) writes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.scoring import clv as clv_mod
+from pipelines.scoring.models.config import ModelsConfig
+from pipelines.scoring.models.contest import TARGETS, TargetResult, run_target
+from pipelines.scoring.models.matrix import ACCOUNT_WINDOWS, WINDOW_COLUMNS, vocabularies
+from pipelines.scoring.reasons import NO_DATA_EN, NO_DATA_ZH
+
+__all__ = [
+    "ACCOUNT_WINDOWS",
+    "CONTEST_TYPES",
+    "WINDOW_COLUMNS",
+    "ModelsConfig",
+    "Predictions",
+    "predict",
+]
+
+CONTEST_TYPES = {
+    "as_of_date": "date",
+    "target": "varchar",
+    "candidate": "varchar",
+    "kind": "varchar",
+    "metric": "varchar",
+    "metric_value": "double",
+    "auc": "double",
+    "brier": "double",
+    "capture_20": "double",
+    "spearman": "double",
+    "winner": "boolean",
+    "model_version": "varchar",
+}
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The run's predictions per account, the contests and the card that records them."""
+
+    scores: pd.DataFrame
+    results: dict[str, TargetResult]
+    model_version: str
+    card: dict[str, Any]
+
+    def contest_rows(self, as_of: date) -> pd.DataFrame:
+        """One row per target and candidate, for ``scores.model_contest``."""
+        frames = []
+        for target, result in self.results.items():
+            frame = result.contest.copy()
+            frame["target"], frame["metric"] = target, result.metric
+            frame["metric_value"] = frame[result.metric]
+            frames.append(frame)
+        out = pd.concat(frames, ignore_index=True)
+        out["as_of_date"], out["model_version"] = as_of, self.model_version
+        for column in CONTEST_TYPES:
+            if column not in out:
+                out[column] = np.nan
+        return out[list(CONTEST_TYPES)]
+
+
+def _scores(accounts: pd.Series, results: dict[str, TargetResult]) -> pd.DataFrame:
+    out = pd.DataFrame({"golden_account_id": accounts.to_numpy()})
+    names = {"value": "expected_value_12m", "churn": "churn_probability",
+             "conversion": "conversion_probability"}  # fmt: skip
+    for target, column in names.items():
+        result = results[target]
+        pred = result.predictions.set_index("golden_account_id")["prediction"]
+        out[column] = out["golden_account_id"].map(pred).astype(float)
+        out[f"{target}_model"] = np.where(out[column].notna(), result.winner, None)
+    return out
+
+
+def _reasons(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    value = out["expected_value_12m"].round(0).map("{:,.0f}".format, na_action="ignore")
+    churn = (out["churn_probability"] * 100).round(0).map("{:.0f}%".format, na_action="ignore")
+    conv = (out["conversion_probability"] * 100).round(1).map("{:.1f}%".format, na_action="ignore")
+    en = np.where(
+        out["expected_value_12m"].notna(),
+        "expected CNY " + value.fillna("") + " in 12m (" + out["value_model"].fillna("") + ")"
+        + "; churn risk " + churn.fillna("?") + " (" + out["churn_model"].fillna("") + ")",
+        "conversion within 12m " + conv.fillna("?") + " (" + out["conversion_model"].fillna("")
+        + ")",
+    )  # fmt: skip
+    zh = np.where(
+        out["expected_value_12m"].notna(),
+        "预计12个月金额" + value.fillna("") + "元；流失风险" + churn.fillna("?"),
+        "12个月内转化概率" + conv.fillna("?"),
+    )
+    unknown = out[["expected_value_12m", "churn_probability", "conversion_probability"]].isna()
+    none = unknown.all(axis=1).to_numpy()
+    en = np.where(none, f"{NO_DATA_EN}: history shorter than the model horizon", en)
+    zh = np.where(none, f"{NO_DATA_ZH}：历史短于模型期限", zh)
+    return pd.Series(en, index=out.index), pd.Series(zh, index=out.index)
+
+
+def _version(as_of: date, rules_version: str, results: dict[str, TargetResult]) -> str:
+    summary = {
+        t: [r.winner, r.contest[r.metric].round(6).tolist()] for t, r in sorted(results.items())
+    }
+    digest = hashlib.sha256(
+        json.dumps([rules_version, str(as_of), summary], sort_keys=True, default=str).encode()
+    ).hexdigest()[:8]
+    return f"models-{as_of:%Y%m%d}-{digest}"
+
+
+def _card(version: str, as_of: date, cfg: ModelsConfig, results: dict[str, TargetResult]) -> dict:
+    """The model card: what competed, on which windows, what won and how it calibrates."""
+    return {
+        "model_version": version,
+        "trained_as_of": as_of.isoformat(),
+        "horizon_days": cfg.horizon_days,
+        "windows": {
+            "fit": "features as of as_of - 2H, outcomes in the following H days",
+            "judge": "features as of as_of - H, outcomes up to as_of (unseen by every candidate)",
+            "score": "features as of as_of; the winner refitted on the judged window",
+        },
+        "tie_tolerance": cfg.tie_tolerance,
+        "targets": {
+            t: {
+                "metric": r.metric,
+                "winner": r.winner,
+                "note": r.note,
+                "contest": json.loads(r.contest.to_json(orient="records")),
+                "calibration": json.loads(r.calibration.to_json(orient="records")),
+            }
+            for t, r in results.items()
+        },
+    }
+
+
+def predict(
+    windows: pd.DataFrame,
+    accounts: pd.Series,
+    cfg: ModelsConfig,
+    clv_cfg: clv_mod.ClvConfig,
+    as_of: date,
+    rules_version: str,
+) -> Predictions:
+    """Run the three contests on ``windows`` (rows of features.account_windows, ordered by
+    account and periods_back) and predict for ``accounts`` (golden ids, in order)."""
+    vocab = vocabularies(windows)
+    results = {t: run_target(windows, t, cfg, clv_cfg, vocab) for t in TARGETS}
+    out = _scores(accounts, results)
+    out["prediction_reason"], out["prediction_reason_zh"] = _reasons(out)
+    version = _version(as_of, rules_version, results)
+    return Predictions(out, results, version, _card(version, as_of, cfg, results))

@@ -1,0 +1,188 @@
+"""The candidates of each prediction target, simplest first: a naive baseline, a probabilistic
+purchase model (BG/NBD x Gamma-Gamma) where it applies, and gradient boosting on the
+point-in-time account features.
+
+A candidate is fitted on one window's rows and outcomes and returns a predictor: rows ->
+scores (higher = more value / more likely to churn / to convert). Naive and BG/NBD candidates
+learn nothing from the outcomes: BG/NBD is fitted on the purchase history of the rows it
+scores, which ends on their reference date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from pipelines.scoring import clv as clv_mod
+from pipelines.scoring.models.config import ModelsConfig
+from pipelines.scoring.models.matrix import CATEGORICAL, model_matrix
+
+Predictor = Callable[[pd.DataFrame], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One way to predict a target; ``kind`` is naive, probabilistic or learned."""
+
+    name: str
+    kind: str
+    description: str
+    fit: Callable[[pd.DataFrame, np.ndarray], Predictor]
+
+
+def _column(name: str, sign: float = 1.0) -> Callable[[pd.DataFrame, np.ndarray], Predictor]:
+    def fit(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
+        return lambda r: sign * pd.to_numeric(r[name], errors="coerce").to_numpy(float)
+
+    return fit
+
+
+def _constant(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
+    rate = float(np.mean(y)) if len(y) else 0.0
+    return lambda r: np.full(len(r), rate)
+
+
+def _has_open_lead(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
+    def predict(r: pd.DataFrame) -> np.ndarray:
+        open_leads = pd.to_numeric(r["leads_open"]).fillna(0).to_numpy() > 0
+        won = r["has_converted_lead_without_order"].astype("boolean").fillna(False).to_numpy()
+        return (open_leads | won).astype(float)
+
+    return predict
+
+
+def _bgnbd_fit(clv_cfg: clv_mod.ClvConfig, horizon_days: int):
+    """BG/NBD x Gamma-Gamma fitted on the purchase history of the rows it scores (which ends on
+    their reference date): per-row expected purchases, P(alive) and CLV over the horizon. One
+    fit per window, remembered: several candidates read it."""
+    cfg = clv_cfg.model_copy(update={"horizon_days": float(horizon_days)})
+    memo: dict[tuple, pd.DataFrame] = {}
+
+    def outputs(rows: pd.DataFrame) -> pd.DataFrame:
+        ids = rows["golden_account_id"]
+        key = (len(rows), str(ids.iloc[0]) if len(rows) else "", str(ids.iloc[-1]) if len(rows) else "",
+               int(rows["periods_back"].iloc[0]) if len(rows) else -1)  # fmt: skip
+        if key not in memo:
+            pred, _, _ = clv_mod.score_clv(clv_mod.purchase_summary(rows, cfg.time_unit_days), cfg)
+            memo[key] = pred.set_index("golden_account_id")
+        return memo[key].reindex(ids)
+
+    return outputs
+
+
+def _bgnbd(output: str, outputs):
+    """A BG/NBD output as the score: ``clv_12m`` or ``churn_risk`` (1 - P(alive))."""
+
+    def fit(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
+        return lambda r: outputs(r)[output].to_numpy(float)
+
+    return fit
+
+
+def _bgnbd_features(outputs):
+    """BG/NBD x Gamma-Gamma outputs as features of the rows: stacked under gradient boosting,
+    which learns where to trust them."""
+
+    def features(rows: pd.DataFrame) -> pd.DataFrame:
+        pred = outputs(rows)
+        return pd.DataFrame(
+            {
+                "bgnbd_expected_purchases": pred["expected_purchases_12m"].to_numpy(float),
+                "bgnbd_p_alive": pred["p_alive"].to_numpy(float),
+                "bgnbd_clv": pred["clv_12m"].to_numpy(float),
+            },
+            index=rows.index,
+        )
+
+    return features
+
+
+def _blend(first, second):
+    """The mean of two candidates' predictions (a missing one counts 0)."""
+
+    def fit(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
+        a, b = first(rows, y), second(rows, y)
+        return lambda r: 0.5 * np.nan_to_num(a(r)) + 0.5 * np.nan_to_num(b(r))
+
+    return fit
+
+
+def _sample(rows: pd.DataFrame, y: np.ndarray, cfg: ModelsConfig):
+    if len(rows) <= cfg.max_train_rows:
+        return rows, y
+    keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(rows))[: cfg.max_train_rows])
+    return rows.iloc[keep], y[keep]
+
+
+def _hgb(cfg: ModelsConfig, vocabulary: dict, regression: bool, extra=None):
+    """Gradient boosting on the point-in-time features (plus ``extra(rows)`` columns)."""
+
+    def matrix(rows: pd.DataFrame) -> pd.DataFrame:
+        X = model_matrix(rows, vocabulary)
+        return X if extra is None else pd.concat([X, extra(rows)], axis=1)
+
+    def fit(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
+        rows, y = _sample(rows, y, cfg)
+        X = matrix(rows)
+        # A column without any value in the window (prospects have no order history) carries
+        # nothing and cannot be binned: left out of this fit.
+        used = X.columns[X.notna().any()].tolist()
+        params = {
+            **cfg.hgb.model_dump(),
+            "categorical_features": np.isin(used, CATEGORICAL),
+            "random_state": cfg.seed,
+            # Always stop early on a held-out tenth: the rounds are a ceiling, not a target.
+            "early_stopping": True,
+        }
+        if regression:
+            model = HistGradientBoostingRegressor(loss="poisson", **params)
+        else:
+            model = HistGradientBoostingClassifier(**params)
+        model.fit(X[used], y)
+        if regression:
+            return lambda r: model.predict(matrix(r)[used])
+        return lambda r: model.predict_proba(matrix(r)[used])[:, 1]
+
+    return fit
+
+
+def candidates(
+    target: str, cfg: ModelsConfig, clv_cfg: clv_mod.ClvConfig, vocabulary: dict
+) -> list[Candidate]:
+    """The candidates of ``target`` (value, churn or conversion), simplest first."""
+    hgb = "gradient boosting on point-in-time account features"
+    bgnbd = _bgnbd_fit(clv_cfg, cfg.horizon_days)
+    stacked = _bgnbd_features(bgnbd)
+    if target == "value":
+        return [
+            Candidate("trailing_revenue", "naive", "net revenue of the last 365 days",
+                      _column("net_revenue_365d")),
+            Candidate("bgnbd_gamma_gamma", "probabilistic", "BG/NBD x Gamma-Gamma CLV",
+                      _bgnbd("clv_12m", bgnbd)),
+            Candidate("hgb_value", "learned", hgb + " and BG/NBD outputs (Poisson loss)",
+                      _hgb(cfg, vocabulary, True, stacked)),
+            Candidate("blend_bgnbd_hgb", "learned", "mean of BG/NBD x Gamma-Gamma and hgb_value",
+                      _blend(_bgnbd("clv_12m", bgnbd),
+                             _hgb(cfg, vocabulary, True, stacked))),
+        ]  # fmt: skip
+    if target == "churn":
+        return [
+            Candidate("days_since_last_order", "naive", "days since the last paid order",
+                      _column("days_since_last_order")),
+            Candidate("bgnbd_p_alive", "probabilistic", "1 - P(alive) of BG/NBD",
+                      _bgnbd("churn_risk", bgnbd)),
+            Candidate("hgb_churn", "learned", hgb + " and BG/NBD outputs",
+                      _hgb(cfg, vocabulary, False, stacked)),
+        ]  # fmt: skip
+    if target == "conversion":
+        return [
+            Candidate("base_rate", "naive", "the prospects' conversion rate", _constant),
+            Candidate("has_open_lead", "naive", "an open lead, or a converted one not yet ordered",
+                      _has_open_lead),
+            Candidate("hgb_conversion", "learned", hgb, _hgb(cfg, vocabulary, False)),
+        ]  # fmt: skip
+    raise ValueError(f"unknown target {target!r}")

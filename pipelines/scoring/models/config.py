@@ -1,0 +1,38 @@
+"""The prediction models' rules (config/scoring/models.yaml)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipelines.config.loader import StrictModel
+
+
+class HgbSettings(StrictModel):
+    """scikit-learn HistGradientBoosting* settings shared by the regressor and classifiers."""
+
+    max_iter: int = Field(200, ge=10)
+    learning_rate: float = Field(0.06, gt=0)
+    max_leaf_nodes: int = Field(15, ge=2)
+    min_samples_leaf: int = Field(40, ge=1)
+    l2_regularization: float = Field(1.0, ge=0)
+
+
+class ModelsConfig(StrictModel):
+    """Horizon, contest and fitting settings of the value, churn and conversion models."""
+
+    version: str
+    horizon_days: int = Field(365, ge=30, le=730)
+    seed: int = 42
+    tie_tolerance: float = Field(0.005, ge=0)
+    min_rows: int = Field(200, ge=10)
+    min_positive: int = Field(20, ge=1)
+    # Fits see at most this many rows (a fixed-seed sample); prediction covers everyone.
+    max_train_rows: int = Field(200_000, ge=1000)
+    hgb: HgbSettings = HgbSettings()
+    calibration_bins: int = Field(10, ge=2)
+    # The backtest (pipelines/backtest): the snapshots published this many days ago, found
+    # up to backtest_slack_days earlier, judged on what happened since; a published score
+    # more than backtest_tolerance worse than its naive baseline fails the WARN check.
+    backtest_horizons_days: list[int] = Field([365, 180], min_length=1)
+    backtest_slack_days: int = Field(7, ge=0)
+    backtest_tolerance: float = Field(0.01, ge=0)

@@ -1,0 +1,142 @@
+"""Champion and challengers on the company's own history, per prediction target.
+
+For each target every candidate is fitted on the earlier window (features as of as-of - 2H,
+outcomes in the H days after) and judged on the later one (features as of as-of - H, outcomes
+up to the as-of date). The best on the target's metric wins; a more complex candidate must
+beat the simpler winner by more than ``tie_tolerance``. The winner is then refitted on the
+later window and scores the as-of date; a classifier's score becomes a probability through
+isotonic calibration on that later window (for gradient boosting: fitted on two thirds of it,
+calibrated on the other third, one fit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.scoring import clv as clv_mod
+from pipelines.scoring.models import metrics as m
+from pipelines.scoring.models.candidates import Candidate, candidates
+from pipelines.scoring.models.config import ModelsConfig
+from pipelines.scoring.models.matrix import targets, window
+
+# Population and metric the contest is decided on, per target.
+TARGETS = {
+    "value": (True, "capture_20"),
+    "churn": (True, "auc"),
+    "conversion": (False, "auc"),
+}
+
+
+@dataclass
+class TargetResult:
+    """One target's contest (a row per candidate), winner, calibration and predictions."""
+
+    target: str
+    metric: str
+    contest: pd.DataFrame
+    winner: str
+    calibration: pd.DataFrame
+    predictions: pd.DataFrame  # golden_account_id, prediction (as-of date's rows)
+    note: str = ""
+
+
+def evaluate(target: str, score: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
+    """The metrics of one score on one window."""
+    if target == "value":
+        out = {
+            f"capture_{int(s * 100):02d}": m.top_k_capture(score, y, s) for s in m.CAPTURE_SHARES
+        }
+        return {**out, "spearman": m.spearman(score, y)}
+    prob = m.cross_fitted_probability(score, y, seed)
+    return {"auc": m.auc(score, y), "brier": m.brier(prob, y), "rate": float(np.mean(y))}
+
+
+def pick_winner(contest: pd.DataFrame, metric: str, tolerance: float) -> str:
+    """The best candidate on ``metric``; a later (more complex) one must beat the current
+    winner by more than ``tolerance``. Candidates that failed (NaN) never win."""
+    best, best_value = None, -np.inf
+    for name, value in zip(contest["candidate"], contest[metric], strict=True):
+        if np.isnan(value):
+            continue
+        if best is None or value > best_value + tolerance:
+            best, best_value = name, value
+    return best if best is not None else str(contest["candidate"].iloc[0])
+
+
+def _judge(cands: list[Candidate], target, past, recent, cfg) -> tuple[pd.DataFrame, dict]:
+    y_past, y_recent = targets(past)[target], targets(recent)[target]
+    rows, scores = [], {}
+    for cand in cands:
+        row = {"candidate": cand.name, "kind": cand.kind, "description": cand.description}
+        try:
+            scores[cand.name] = cand.fit(past, y_past)(recent)
+            row.update(evaluate(target, scores[cand.name], y_recent, cfg.seed))
+        except ValueError as exc:  # e.g. too few repeat buyers for Gamma-Gamma
+            row["error"] = str(exc)[:200]
+        rows.append(row)
+    contest = pd.DataFrame(rows)
+    for column in ("error", TARGETS[target][1]):
+        if column not in contest:
+            contest[column] = np.nan if column != "error" else None
+    return contest, scores
+
+
+def _probabilities(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, now, seed) -> np.ndarray:
+    """Calibrated probabilities of the as-of date's rows (see the module docstring)."""
+    if len(recent) == 0 or y.min(initial=0) == y.max(initial=0):
+        return np.full(len(now), np.nan if len(recent) == 0 else float(np.mean(y)))
+    if cand.kind == "learned":
+        fit_part = np.random.default_rng(seed).permutation(len(recent)) < (2 * len(recent)) // 3
+        predictor = cand.fit(recent.iloc[np.flatnonzero(fit_part)], y[fit_part])
+        held = recent.iloc[np.flatnonzero(~fit_part)]
+        calibrator = m.isotonic(predictor(held), y[~fit_part])
+    else:
+        predictor = cand.fit(recent, y)
+        calibrator = m.isotonic(predictor(recent), y)
+    return calibrator.predict(m._filled(predictor(now)))
+
+
+def run_target(
+    rows: pd.DataFrame, target: str, cfg: ModelsConfig, clv_cfg: clv_mod.ClvConfig, vocab: dict
+) -> TargetResult:
+    """The contest of one target on the account_windows ``rows`` and its winner's predictions."""
+    paying, metric = TARGETS[target]
+    past, recent, now = (window(rows, k, paying) for k in (2, 1, 0))
+    cands = candidates(target, cfg, clv_cfg, vocab)
+    y_recent = targets(recent)[target]
+    positives = [targets(w)[target].sum() for w in (past, recent)] if target != "value" else []
+    note = ""
+    if min(len(past), len(recent)) < cfg.min_rows or min(positives, default=cfg.min_positive) < (
+        cfg.min_positive
+    ):
+        note = (
+            f"too little history for a contest ({len(past)} and {len(recent)} rows in the two "
+            f"windows, minimum {cfg.min_rows}; {positives} positives, minimum "
+            f"{cfg.min_positive}): the naive baseline is used"
+        )
+        cands = cands[:1]
+    contest, scores = _judge(cands, target, past, recent, cfg)
+    winner = pick_winner(contest, metric, cfg.tie_tolerance)
+    contest["winner"] = contest["candidate"] == winner
+    champion = next(c for c in cands if c.name == winner)
+    if target == "value":
+        predictor = (
+            champion.fit(recent, y_recent)
+            if champion.kind == "learned"
+            else (champion.fit(now, y_recent))
+        )
+        values = np.clip(predictor(now), 0, None)
+        calibration = pd.DataFrame()
+    else:
+        values = _probabilities(champion, recent, y_recent, now, cfg.seed)
+        calibration = pd.DataFrame()
+        if winner in scores and len(y_recent):
+            probability = m.cross_fitted_probability(scores[winner], y_recent, cfg.seed)
+            calibration = m.calibration_table(probability, y_recent, cfg.calibration_bins)
+    predictions = pd.DataFrame(
+        {"golden_account_id": now["golden_account_id"].to_numpy(), "prediction": values}
+    )
+    return TargetResult(target, metric, contest, winner, calibration, predictions, note)

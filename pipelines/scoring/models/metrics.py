@@ -1,0 +1,88 @@
+"""How a score is judged against what happened: capture, rank correlation, AUC, Brier and
+calibration. Plain NumPy/pandas functions, shared by the model contest and the backtest."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+CAPTURE_SHARES = (0.05, 0.10, 0.20, 0.50)
+
+
+def top_k_capture(score: np.ndarray, outcome: np.ndarray, share: float) -> float:
+    """Share of the (non-negative) ``outcome`` held by the top ``share`` of rows by ``score``
+    (missing scores last; ties in row order, so a constant score captures at random)."""
+    score = np.asarray(score, dtype=float)
+    outcome = np.clip(np.asarray(outcome, dtype=float), 0, None)
+    total = outcome.sum()
+    if len(score) == 0 or total <= 0:
+        return float("nan")
+    key = np.where(np.isnan(score), -np.inf, score)
+    order = np.argsort(-key, kind="stable")
+    k = int(round(len(score) * share))
+    return float(outcome[order[:k]].sum() / total)
+
+
+def spearman(score: np.ndarray, outcome: np.ndarray) -> float:
+    """Spearman rank correlation (missing scores ranked lowest); NaN when either is constant."""
+    score = np.nan_to_num(np.asarray(score, dtype=float), nan=-np.inf)
+    if len(score) < 3 or np.unique(score).size < 2 or np.unique(outcome).size < 2:
+        return float("nan")
+    return float(spearmanr(score, outcome).statistic)
+
+
+def auc(score: np.ndarray, label: np.ndarray) -> float:
+    """ROC AUC, missing scores treated as the lowest; NaN with only one class."""
+    label = np.asarray(label, dtype=int)
+    if label.min(initial=0) == label.max(initial=0):
+        return float("nan")
+    score = np.asarray(score, dtype=float)
+    filled = np.where(np.isnan(score), np.nanmin(score, initial=0.0) - 1.0, score)
+    return float(roc_auc_score(label, filled))
+
+
+def brier(probability: np.ndarray, label: np.ndarray) -> float:
+    """Mean squared error of a probability; NaN without rows."""
+    if len(label) == 0:
+        return float("nan")
+    return float(brier_score_loss(label, np.clip(probability, 0, 1)))
+
+
+def isotonic(score: np.ndarray, label: np.ndarray) -> IsotonicRegression:
+    """Score -> probability, monotone, fitted on (score, label); missing scores count lowest."""
+    model = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    return model.fit(_filled(score), np.asarray(label, dtype=float))
+
+
+def _filled(score: np.ndarray) -> np.ndarray:
+    score = np.asarray(score, dtype=float)
+    return np.where(np.isnan(score), np.nanmin(score, initial=0.0) - 1.0, score)
+
+
+def cross_fitted_probability(score: np.ndarray, label: np.ndarray, seed: int) -> np.ndarray:
+    """Isotonic probabilities where each half of the rows is calibrated on the other half:
+    an honest calibrated probability of a score on the window it is judged on."""
+    n = len(score)
+    half = np.random.default_rng(seed).permutation(n) < n // 2
+    out = np.empty(n)
+    for part in (half, ~half):
+        if part.all() or not part.any():
+            return isotonic(score, label).predict(_filled(score))
+        out[part] = isotonic(score[~part], label[~part]).predict(_filled(score[part]))
+    return out
+
+
+def calibration_table(probability: np.ndarray, label: np.ndarray, bins: int) -> pd.DataFrame:
+    """Mean predicted vs observed rate per equal-count bin of the probability (deciles)."""
+    if len(label) == 0:
+        return pd.DataFrame(columns=["bin", "n", "mean_predicted", "observed_rate"])
+    rank = pd.Series(np.asarray(probability, dtype=float)).rank(method="first")
+    q = pd.qcut(rank, q=min(bins, len(label)), labels=False)
+    frame = pd.DataFrame({"bin": q, "p": probability, "y": label})
+    table = frame.groupby("bin").agg(
+        n=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean")
+    )
+    return table.reset_index()

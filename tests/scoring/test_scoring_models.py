@@ -1,0 +1,79 @@
+"""The prediction models' metrics and contest rules, on small frames with known answers.
+
+The contest on a generated world runs in tests/scoring/test_scoring_assets.py (the asset) and
+is judged against the generator's truth in tests/integration/test_integration_truth.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.scoring.models import metrics as m
+from pipelines.scoring.models.contest import pick_winner
+from pipelines.scoring.models.matrix import FEATURES, model_matrix, targets, vocabularies
+
+
+def test_top_k_capture_counts_the_outcome_of_the_top_share_missing_last():
+    score = np.array([5.0, np.nan, 3.0, 1.0, 4.0])
+    outcome = np.array([10.0, 100.0, 0.0, 5.0, -3.0])  # negative outcomes count 0
+    # top 40% = 2 rows: scores 5 and 4 -> 10 + 0 of 115
+    assert m.top_k_capture(score, outcome, 0.4) == pytest.approx(10 / 115)
+    assert m.top_k_capture(outcome, outcome, 0.2) == pytest.approx(100 / 115)
+    assert np.isnan(m.top_k_capture(score, np.zeros(5), 0.2))
+
+
+def test_auc_and_cross_fitted_calibration():
+    rng = np.random.default_rng(1)
+    score = rng.random(4000)
+    label = (rng.random(4000) < score * 0.3).astype(int)  # true probability 0.3 x score
+    assert m.auc(score, label) == pytest.approx(2 / 3, abs=0.03)  # p = 0.3 x U(0, 1)
+    assert m.auc(-score, label) == pytest.approx(1 - m.auc(score, label))
+    assert np.isnan(m.auc(score, np.zeros(4000, dtype=int)))
+    prob = m.cross_fitted_probability(score, label, seed=3)
+    table = m.calibration_table(prob, label, 10)
+    assert len(table) == 10 and table["n"].sum() == 4000
+    # Calibrated: each decile's mean prediction within 5 points of its observed rate, and the
+    # Brier score beats the constant base rate.
+    assert (table["mean_predicted"] - table["observed_rate"]).abs().max() < 0.05
+    assert m.brier(prob, label) < m.brier(np.full(4000, label.mean()), label)
+    # Same inputs, same seed: the same probabilities to the bit.
+    assert np.array_equal(prob, m.cross_fitted_probability(score, label, seed=3))
+
+
+def test_the_winner_must_beat_the_simpler_by_more_than_the_tolerance():
+    contest = pd.DataFrame(
+        {"candidate": ["naive", "probabilistic", "learned"], "auc": [0.80, 0.804, 0.83]}
+    )
+    assert pick_winner(contest, "auc", 0.005) == "learned"
+    contest["auc"] = [0.80, 0.804, 0.8049]  # within the tolerance of the naive one: a tie
+    assert pick_winner(contest, "auc", 0.005) == "naive"
+    contest["auc"] = [0.80, 0.81, 0.8149]  # beats naive, but ties the probabilistic winner
+    assert pick_winner(contest, "auc", 0.005) == "probabilistic"
+    contest["auc"] = [np.nan, np.nan, 0.6]  # failed candidates never win
+    assert pick_winner(contest, "auc", 0.005) == "learned"
+
+
+def test_matrix_codes_categories_the_same_on_every_window_and_targets_follow_the_outcomes():
+    rows = pd.DataFrame(
+        {c: [np.nan, np.nan, np.nan] for c in FEATURES}
+        | {
+            "industry": ["saas", None, "fmcg"],
+            "size_band": ["large", "small", "large"],
+            "region": [None, None, None],
+            "credit_rating": ["A", "AA", None],
+            "abnormal_operation": pd.array([True, None, False], dtype="boolean"),
+            "next_net_revenue": [100.0, -20.0, None],
+            "next_paid_orders": [2, 0, None],
+        }
+    )
+    vocab = vocabularies(rows)
+    assert vocab["industry"] == ["fmcg", "saas"]
+    X = model_matrix(rows, vocab)
+    assert list(X.columns) == FEATURES
+    assert X["industry"].tolist()[0] == 1.0 and np.isnan(X["industry"].iloc[1])
+    assert X["abnormal_operation"].tolist()[0] == 1.0 and np.isnan(X["abnormal_operation"][1])
+    t = targets(rows)
+    assert t["value"].tolist() == [100.0, 0.0, 0.0]
+    assert t["churn"].tolist() == [0, 1, 1] and t["conversion"].tolist() == [1, 0, 0]
