@@ -64,12 +64,14 @@ dagster-home:
 run: manifest sample-data dagster-home
 	$(BIN)/python -m pipelines.launch run $(if $(POLICY),--policy $(POLICY))
 	$(BIN)/python -m pipelines.publish.summary
+	$(BIN)/python -m pipelines.backtest.headline
 
 # Past as-of dates, oldest first: make backfill FROM=2026-01-01 TO=2026-06-30 [STEP=7]
 backfill: manifest dagster-home
 	@test -n "$(FROM)" -a -n "$(TO)" || (echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7]" && exit 2)
 	$(BIN)/python -m pipelines.launch backfill --from $(FROM) --to $(TO) --step $(or $(STEP),1)
 	$(BIN)/python -m pipelines.publish.summary
+	$(BIN)/python -m pipelines.backtest.headline
 
 # Headless Chromium (Debian package `chromium`) for the browser test of the Dagster UI
 # (tests/ui). Best effort: where it cannot be installed (no apt-get, not root) that test is

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor
 
 from pipelines.alerts.sensor import run_alerts_sensor
+from pipelines.backtest.assets import tier_backtest
 from pipelines.catalog import with_catalog
 from pipelines.identity.assets import identity_assets
 from pipelines.ingest.assets import raw_assets, raw_checks
@@ -33,6 +34,7 @@ defs = Definitions(
             *identity_assets,
             *scoring_assets,
             *tiering_assets,
+            tier_backtest,
             *publish_assets,
         ]
     ),

@@ -18,6 +18,7 @@ from pipelines.settings import get_paths
         AssetKey(["tiers", "customer_tier"]),
         AssetKey(["tiers", "tier_kpis"]),
         AssetKey(["identity", "account_matches"]),
+        AssetKey(["tiers", "tier_backtest"]),
     ],
     group_name="publish",
     partitions_def=AS_OF_PARTITIONS,

@@ -37,6 +37,7 @@ TIER_KPIS_COLUMNS = _triples(source_columns("tiers", "tier_kpis"))
 # Pairs of CRM account records a reviewer should decide on (must_link / cannot_link in
 # config/identity_decisions.yaml). Company-level attributes only: no contact person data.
 IDENTITY_REVIEW_COLUMNS = _triples(source_columns("identity", "identity_review"))
+TIER_BACKTEST_COLUMNS = _triples(source_columns("tiers", "tier_backtest"))
 
 # Serving tables copied from the warehouse (tiers and identity schemas), with their contract
 # and which snapshots' rows they keep: "in_force" (every date's in-force snapshot) or "current"
@@ -49,4 +50,5 @@ SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], str]] = {
     "migration_matrix": ("tiers.migration_matrix", MIGRATION_MATRIX_COLUMNS, "in_force"),
     "tier_kpis": ("tiers.tier_kpis", TIER_KPIS_COLUMNS, "in_force"),
     "identity_review": ("identity.identity_review", IDENTITY_REVIEW_COLUMNS, "latest"),
+    "tier_backtest": ("tiers.tier_backtest", TIER_BACKTEST_COLUMNS, "in_force"),
 }
