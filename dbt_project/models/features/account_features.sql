@@ -177,11 +177,11 @@ lead_state as (
 source_delivery as (
 
     select
-        exists (
+        exists(
             select 1 from {{ ref('activities') }} as activities
             where activities.occurred_at < {{ as_of_end() }}
         ) as activity_data_delivered,
-        exists (
+        exists(
             select 1 from {{ ref('leads') }} as delivered_leads
             where delivered_leads.created_at < {{ as_of_end() }}
         ) as lead_data_delivered

@@ -12,6 +12,7 @@
 -- orders are their latest versions as of the run, so a refund booked later counts in the
 -- window of its order.
 
+
 {%- set settings = feature_settings() %}
 {%- set horizon = settings.get('outcome_horizon_days', 365) | int %}
 
@@ -40,7 +41,10 @@ reference_dates as (
 
 profile as (
 
-    select * from {{ ref('customer_360') }}
+    select
+        *,
+        cast(account_created_at as date) as created_on
+    from {{ ref('customer_360') }}
 
 ),
 
@@ -48,11 +52,14 @@ accounts as (
 
     select
         profile.golden_account_id,
-        reference_dates.periods_back,
-        reference_dates.reference_date
+        dates.periods_back,
+        dates.reference_date,
+        {{ dbt.datediff('profile.created_on', 'dates.reference_date', 'day') }}
+            as account_age_days,
+        cast({{ dbt.dateadd('day', horizon, 'dates.reference_date') }} as date) as window_end
     from profile
-    cross join reference_dates
-    where cast(profile.account_created_at as date) <= reference_dates.reference_date
+    cross join reference_dates as dates
+    where profile.created_on <= dates.reference_date
 
 ),
 
@@ -70,58 +77,60 @@ paid_orders as (
 
 ),
 
-order_history as (
-
-    select
-        accounts.golden_account_id,
-        accounts.periods_back,
-        max(paid_orders.order_date) as last_order_date,
-        min(paid_orders.order_date) as first_order_date,
-        count(distinct paid_orders.order_date) as purchase_days,
-        count(*) as orders_lifetime,
-        sum(paid_orders.net_amount_cny) as net_revenue_lifetime,
-        {{ count_if(dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
-            ~ ' < 90') }} as orders_90d,
-        {{ count_if(dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
-            ~ ' between 90 and 179') }} as orders_prev_90d,
-        {{ count_if(dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
-            ~ ' < 365') }} as orders_365d,
-        {{ sum_if('paid_orders.net_amount_cny',
-            dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day') ~ ' < 90') }}
-            as net_revenue_90d,
-        {{ sum_if('paid_orders.net_amount_cny',
-            dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
-            ~ ' between 90 and 179') }} as net_revenue_prev_90d,
-        {{ sum_if('paid_orders.net_amount_cny',
-            dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day')
-            ~ ' < 365') }} as net_revenue_365d
-    from accounts
-    inner join paid_orders
-        on
-            accounts.golden_account_id = paid_orders.golden_account_id
-            and paid_orders.order_date <= accounts.reference_date
-    group by accounts.golden_account_id, accounts.periods_back
-
-),
-
--- Gamma-Gamma's spend per repeat purchase day: net of each day, first day left out.
-purchase_day_spend as (
+-- Every paid order on or before each reference date, with its age on that date.
+order_days as (
 
     select
         accounts.golden_account_id,
         accounts.periods_back,
         paid_orders.order_date,
-        sum(paid_orders.net_amount_cny) as day_net,
-        row_number() over (
-            partition by accounts.golden_account_id, accounts.periods_back
-            order by paid_orders.order_date
-        ) as day_rank
+        paid_orders.net_amount_cny,
+        {{ dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day') }}
+            as days_before
     from accounts
     inner join paid_orders
-        on
-            accounts.golden_account_id = paid_orders.golden_account_id
-            and paid_orders.order_date <= accounts.reference_date
-    group by accounts.golden_account_id, accounts.periods_back, paid_orders.order_date
+        on accounts.golden_account_id = paid_orders.golden_account_id
+        and accounts.reference_date >= paid_orders.order_date
+
+),
+
+order_history as (
+
+    select
+        golden_account_id,
+        periods_back,
+        min(days_before) as days_since_last_order,
+        max(days_before) as days_since_first_purchase,
+        max(days_before) - min(days_before) as days_first_to_last_purchase,
+        max(order_date) as last_order_date,
+        count(distinct order_date) as purchase_days,
+        count(*) as orders_lifetime,
+        sum(net_amount_cny) as net_revenue_lifetime,
+        {{ count_if('days_before < 90') }} as orders_90d,
+        {{ count_if('days_before between 90 and 179') }} as orders_prev_90d,
+        {{ count_if('days_before < 365') }} as orders_365d,
+        {{ sum_if('net_amount_cny', 'days_before < 90') }} as net_revenue_90d,
+        {{ sum_if('net_amount_cny', 'days_before between 90 and 179') }} as net_revenue_prev_90d,
+        {{ sum_if('net_amount_cny', 'days_before < 365') }} as net_revenue_365d
+    from order_days
+    group by golden_account_id, periods_back
+
+),
+
+-- Gamma-Gamma's spend per repeat purchase day: net of each day, the first day left out.
+purchase_day_spend as (
+
+    select
+        golden_account_id,
+        periods_back,
+        order_date,
+        sum(net_amount_cny) as day_net,
+        row_number() over (
+            partition by golden_account_id, periods_back
+            order by order_date
+        ) as day_rank
+    from order_days
+    group by golden_account_id, periods_back, order_date
 
 ),
 
@@ -146,41 +155,55 @@ outcomes as (
         count(*) as next_paid_orders
     from accounts
     inner join paid_orders
-        on
-            accounts.golden_account_id = paid_orders.golden_account_id
-            and paid_orders.order_date > accounts.reference_date
-            and paid_orders.order_date
-            <= cast({{ dbt.dateadd('day', horizon, 'accounts.reference_date') }} as date)
+        on accounts.golden_account_id = paid_orders.golden_account_id
+        and accounts.reference_date < paid_orders.order_date
+        and accounts.window_end >= paid_orders.order_date
     where accounts.periods_back > 0
     group by accounts.golden_account_id, accounts.periods_back
+
+),
+
+activity_dates as (
+
+    select
+        golden_account_id,
+        activity_type,
+        cast(occurred_at as date) as activity_date
+    from {{ ref('activities') }}
+
+),
+
+activity_days as (
+
+    select
+        accounts.golden_account_id,
+        accounts.periods_back,
+        acts.activity_type,
+        {{ dbt.datediff('acts.activity_date', 'accounts.reference_date', 'day') }}
+            as days_before
+    from accounts
+    inner join activity_dates as acts
+        on accounts.golden_account_id = acts.golden_account_id
+        and accounts.reference_date >= acts.activity_date
 
 ),
 
 engagement as (
 
     select
-        accounts.golden_account_id,
-        accounts.periods_back,
-        {{ count_if("activities.activity_type <> 'unsubscribe' and "
-            ~ dbt.datediff('cast(activities.occurred_at as date)', 'accounts.reference_date', 'day')
-            ~ ' < 90') }} as activities_90d,
-        {{ count_if("activities.activity_type <> 'unsubscribe' and "
-            ~ dbt.datediff('cast(activities.occurred_at as date)', 'accounts.reference_date', 'day')
-            ~ ' between 90 and 179') }} as activities_prev_90d,
-        {{ count_if("activities.activity_type <> 'unsubscribe'") }} as activities_365d,
-        {{ count_if("activities.activity_type = 'meeting'") }} as meetings_365d,
-        {{ count_if("activities.activity_type = 'unsubscribe'") }} as unsubscribes_365d,
-        min(
-            {{ dbt.datediff('cast(activities.occurred_at as date)', 'accounts.reference_date', 'day') }}
-        ) as days_since_last_activity
-    from accounts
-    inner join {{ ref('activities') }} as activities
-        on
-            accounts.golden_account_id = activities.golden_account_id
-            and cast(activities.occurred_at as date) <= accounts.reference_date
-            and cast(activities.occurred_at as date)
-            > cast({{ dbt.dateadd('day', -365, 'accounts.reference_date') }} as date)
-    group by accounts.golden_account_id, accounts.periods_back
+        golden_account_id,
+        periods_back,
+        {{ count_if("activity_type <> 'unsubscribe' and days_before < 90") }}
+            as activities_90d,
+        {{ count_if("activity_type <> 'unsubscribe' and days_before between 90 and 179") }}
+            as activities_prev_90d,
+        {{ count_if("activity_type <> 'unsubscribe'") }} as activities_365d,
+        {{ count_if("activity_type = 'meeting'") }} as meetings_365d,
+        {{ count_if("activity_type = 'unsubscribe'") }} as unsubscribes_365d,
+        min(days_before) as days_since_last_activity
+    from activity_days
+    where days_before < 365
+    group by golden_account_id, periods_back
 
 ),
 
@@ -190,8 +213,8 @@ survey_answers as (
         accounts.golden_account_id,
         accounts.periods_back,
         surveys.nps_score,
-        surveys.survey_date,
-        accounts.reference_date,
+        {{ dbt.datediff('surveys.survey_date', 'accounts.reference_date', 'day') }}
+            as days_before,
         row_number() over (
             partition by accounts.golden_account_id, accounts.periods_back
             order by surveys.survey_date desc, surveys.response_id desc
@@ -200,9 +223,8 @@ survey_answers as (
     inner join {{ ref('int_account_identity_map') }} as identity_map
         on accounts.golden_account_id = identity_map.golden_account_id
     inner join {{ ref('stg_surveys__responses') }} as surveys
-        on
-            identity_map.account_id = surveys.account_id
-            and surveys.survey_date <= accounts.reference_date
+        on identity_map.account_id = surveys.account_id
+        and accounts.reference_date >= surveys.survey_date
 
 ),
 
@@ -212,12 +234,7 @@ nps as (
         golden_account_id,
         periods_back,
         max(case when recency_rank = 1 then nps_score end) as nps_latest,
-        avg(
-            case
-                when {{ dbt.datediff('survey_date', 'reference_date', 'day') }} < 365
-                    then nps_score
-            end
-        ) as nps_avg_365d
+        avg(case when days_before < 365 then nps_score end) as nps_avg_365d
     from survey_answers
     group by golden_account_id, periods_back
 
@@ -232,7 +249,8 @@ risk_assessments as (
         risk.overdue_amount_cny,
         risk.lawsuit_count,
         risk.abnormal_operation,
-        {{ dbt.datediff('risk.assessed_on', 'accounts.reference_date', 'day') }} as risk_age_days,
+        {{ dbt.datediff('risk.assessed_on', 'accounts.reference_date', 'day') }}
+            as risk_age_days,
         row_number() over (
             partition by accounts.golden_account_id, accounts.periods_back
             order by risk.assessed_on desc, risk.credit_rating asc
@@ -241,61 +259,64 @@ risk_assessments as (
     inner join {{ ref('int_golden_accounts') }} as golden
         on accounts.golden_account_id = golden.golden_account_id
     inner join {{ ref('stg_risk__assessments') }} as risk
-        on
-            golden.uscc = risk.uscc
-            and risk.assessed_on <= accounts.reference_date
+        on golden.uscc = risk.uscc
+        and accounts.reference_date >= risk.assessed_on
 
 ),
 
+lead_dates as (
+
+    select
+        golden_account_id,
+        lead_id,
+        lead_source,
+        status,
+        created_at,
+        cast(created_at as date) as created_on,
+        cast(converted_at as date) as converted_on,
+        cast(updated_at as date) as updated_on
+    from {{ ref('leads') }}
+
+),
+
+-- Each lead created on or before each reference date, and whether it was open on that date:
+-- not yet converted, and still open today or closed (lost) only after that date.
 lead_rows as (
 
     select
         accounts.golden_account_id,
         accounts.periods_back,
-        accounts.reference_date,
-        leads.lead_source,
-        leads.status,
-        leads.created_at,
-        leads.converted_at,
-        leads.updated_at,
+        lds.lead_source,
+        lds.converted_on,
+        {{ dbt.datediff('lds.created_on', 'accounts.reference_date', 'day') }}
+            as days_before,
+        coalesce(lds.converted_on > accounts.reference_date, true)
+        and (lds.status = 'open' or lds.updated_on > accounts.reference_date) as is_open,
+        coalesce(lds.converted_on <= accounts.reference_date, false) as is_converted,
         row_number() over (
             partition by accounts.golden_account_id, accounts.periods_back
-            order by leads.created_at desc, leads.lead_id desc
+            order by lds.created_at desc, lds.lead_id desc
         ) as recency_rank
     from accounts
-    inner join {{ ref('leads') }} as leads
-        on
-            accounts.golden_account_id = leads.golden_account_id
-            and cast(leads.created_at as date) <= accounts.reference_date
+    inner join lead_dates as lds
+        on accounts.golden_account_id = lds.golden_account_id
+        and accounts.reference_date >= lds.created_on
 
 ),
 
 lead_state as (
 
     select
-        leads.golden_account_id,
-        leads.periods_back,
-        max(case when leads.recency_rank = 1 then leads.lead_source end) as latest_lead_source,
-        -- open on the reference date: created by then, not yet converted, and either still
-        -- open today or closed (lost) only after the reference date
-        {{ count_if(
-            "(leads.converted_at is null or cast(leads.converted_at as date) > "
-            ~ "leads.reference_date) and (leads.status = 'open' or cast(leads.updated_at as "
-            ~ "date) > leads.reference_date)") }} as leads_open,
-        {{ count_if("cast(leads.converted_at as date) <= leads.reference_date") }}
-            as leads_converted,
-        {{ count_if(dbt.datediff('cast(leads.created_at as date)', 'leads.reference_date', 'day')
-            ~ ' < 365') }} as leads_365d,
-        min({{ dbt.datediff('cast(leads.created_at as date)', 'leads.reference_date', 'day') }})
-            as days_since_latest_lead,
-        max(
-            case
-                when cast(leads.converted_at as date) <= leads.reference_date
-                    then cast(leads.converted_at as date)
-            end
-        ) as last_conversion_date
-    from lead_rows as leads
-    group by leads.golden_account_id, leads.periods_back
+        golden_account_id,
+        periods_back,
+        max(case when recency_rank = 1 then lead_source end) as latest_lead_source,
+        {{ count_if('is_open') }} as leads_open,
+        {{ count_if('is_converted') }} as leads_converted,
+        {{ count_if('days_before < 365') }} as leads_365d,
+        min(days_before) as days_since_latest_lead,
+        max(case when is_converted then converted_on end) as last_conversion_date
+    from lead_rows
+    group by golden_account_id, periods_back
 
 )
 
@@ -312,19 +333,13 @@ select
     cast(profile.annual_revenue_cny as double) as annual_revenue_cny,
     cast(profile.region as varchar) as region,
     cast(profile.group_depth as integer) as group_depth,
-    cast(
-        {{ dbt.datediff('cast(profile.account_created_at as date)', 'accounts.reference_date', 'day') }}
-        as integer
-    ) as account_age_days,
+    cast(accounts.account_age_days as integer) as account_age_days,
 
     -- orders as of the reference date
     cast(order_history.golden_account_id is not null as boolean) as has_paid_order,
-    cast({{ dbt.datediff('order_history.last_order_date', 'accounts.reference_date', 'day') }}
-        as integer) as days_since_last_order,
-    cast({{ dbt.datediff('order_history.first_order_date', 'accounts.reference_date', 'day') }}
-        as integer) as days_since_first_purchase,
-    cast({{ dbt.datediff('order_history.first_order_date', 'order_history.last_order_date', 'day') }}
-        as integer) as days_first_to_last_purchase,
+    cast(order_history.days_since_last_order as integer) as days_since_last_order,
+    cast(order_history.days_since_first_purchase as integer) as days_since_first_purchase,
+    cast(order_history.days_first_to_last_purchase as integer) as days_first_to_last_purchase,
     cast(coalesce(order_history.purchase_days, 0) as bigint) as purchase_days,
     cast(repeat_spend.repeat_purchase_mean_spend as double) as repeat_purchase_mean_spend,
     cast(coalesce(order_history.orders_90d, 0) as bigint) as orders_90d,
@@ -383,31 +398,24 @@ from accounts
 inner join profile
     on accounts.golden_account_id = profile.golden_account_id
 left join order_history
-    on
-        accounts.golden_account_id = order_history.golden_account_id
-        and accounts.periods_back = order_history.periods_back
+    on accounts.golden_account_id = order_history.golden_account_id
+    and accounts.periods_back = order_history.periods_back
 left join repeat_spend
-    on
-        accounts.golden_account_id = repeat_spend.golden_account_id
-        and accounts.periods_back = repeat_spend.periods_back
+    on accounts.golden_account_id = repeat_spend.golden_account_id
+    and accounts.periods_back = repeat_spend.periods_back
 left join outcomes
-    on
-        accounts.golden_account_id = outcomes.golden_account_id
-        and accounts.periods_back = outcomes.periods_back
+    on accounts.golden_account_id = outcomes.golden_account_id
+    and accounts.periods_back = outcomes.periods_back
 left join engagement
-    on
-        accounts.golden_account_id = engagement.golden_account_id
-        and accounts.periods_back = engagement.periods_back
+    on accounts.golden_account_id = engagement.golden_account_id
+    and accounts.periods_back = engagement.periods_back
 left join nps
-    on
-        accounts.golden_account_id = nps.golden_account_id
-        and accounts.periods_back = nps.periods_back
+    on accounts.golden_account_id = nps.golden_account_id
+    and accounts.periods_back = nps.periods_back
 left join risk_assessments
-    on
-        accounts.golden_account_id = risk_assessments.golden_account_id
-        and accounts.periods_back = risk_assessments.periods_back
-        and risk_assessments.recency_rank = 1
+    on accounts.golden_account_id = risk_assessments.golden_account_id
+    and accounts.periods_back = risk_assessments.periods_back
+    and risk_assessments.recency_rank = 1
 left join lead_state
-    on
-        accounts.golden_account_id = lead_state.golden_account_id
-        and accounts.periods_back = lead_state.periods_back
+    on accounts.golden_account_id = lead_state.golden_account_id
+    and accounts.periods_back = lead_state.periods_back
