@@ -72,7 +72,7 @@ def horizon_rows(con, ctx, info: SnapshotInfo, cfg) -> pd.DataFrame:
 @asset(
     key=BACKTEST_KEY,
     deps=[AssetKey(["account_features"])],
-    group_name="backtest",
+    group_name="tiering",  # owned and catalogued with the tiers it judges
     kinds={"python", "duckdb"},
     partitions_def=AS_OF_PARTITIONS,
     description=(
