@@ -237,9 +237,9 @@ def test_scores_report_plottable_numbers_and_their_table(scored):
     assert clv["clv_12m_p10"].value <= clv["clv_12m_p50"].value <= clv["clv_12m_p90"].value
     assert 0 <= clv["p_alive_mean"].value <= 1
     risk = _meta(first, ["scores", "risk"])
-    assert sum(risk[f"risk_share_{lvl}"].value for lvl in ("low", "medium", "high", "stale", "unknown")) == (
-        pytest.approx(1.0)
-    )
+    assert sum(
+        risk[f"risk_share_{lvl}"].value for lvl in ("low", "medium", "high", "stale", "unknown")
+    ) == (pytest.approx(1.0))
     assert -1 <= _meta(first, ["scores", "clusters"])["silhouette_score"].value <= 1
 
 
