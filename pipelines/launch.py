@@ -162,6 +162,24 @@ def _outcome(run: DagsterRun) -> str:
     return f"{run.status.value}{': ' + reason if reason else ''}"
 
 
+def failed_warnings(instance: DagsterInstance, run_id: str) -> list[str]:
+    """The WARN-severity checks that failed in the run, one line each: they do not stop the
+    run, so ``make run`` says them at the end instead of leaving them to the UI."""
+    from dagster import AssetCheckSeverity, DagsterEventType
+
+    lines = []
+    for record in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        data = record.dagster_event.event_specific_data
+        if data.passed or data.severity != AssetCheckSeverity.WARN:
+            continue
+        metadata = {k: v.value for k, v in data.metadata.items()}
+        detail = metadata.get("losses") or "; ".join(
+            f"{k}={v}" for k, v in list(metadata.items())[:3]
+        )
+        lines.append(f"{data.asset_key.to_user_string()} {data.check_name}: {detail}")
+    return lines
+
+
 def _new_backfill_id() -> str:
     from dagster._core.utils import make_new_backfill_id
 
@@ -187,6 +205,8 @@ def launch_dates(
             print(f"run {run.run_id} for as-of date {as_of} ({trigger})")
             done = execute(instance, run)
             print(f"run {run.run_id} for {as_of}: {_outcome(done)}")
+            for line in failed_warnings(instance, run.run_id):
+                print(f"  warning: {line}")
             finished.append(done)
         if backfill_id:
             _record_backfill(instance, workspace, backfill_id, finished, started_at)

@@ -18,6 +18,7 @@ import pytest
 from dagster import DagsterInstance
 from nbclient import NotebookClient
 
+from pipelines.launch import failed_warnings
 from pipelines.scoring.models.metrics import top_k_capture
 from tests.conftest import REPO_ROOT, make_world, run_pipeline
 from tests.integration.conftest import failures
@@ -36,6 +37,7 @@ def backtested(tmp_path_factory, dbt_manifest):
         assert first.success, failures(first)
         result = run_pipeline(world, instance)
         assert result.success, failures(result)
+        world.warnings = failed_warnings(instance, result.run_id)
     con = duckdb.connect(str(world.data_dir / "serving" / "stratum_serving.duckdb"), read_only=True)
     try:
         rows = con.execute("select * from tier_backtest").df()
@@ -130,6 +132,18 @@ def test_numeric_metadata_and_the_warn_check(backtested):
     assert check.severity.value == "WARN"
     assert check.metadata["horizons_judged"].value == 1
     assert check.passed == (check.metadata["losses"].value == "none")
+    # What make run prints at the end: every failed WARN check of the run, this one included.
+    failed_warn = [
+        e.asset_check_evaluation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation.passed
+        and e.asset_check_evaluation.severity.value == "WARN"
+    ]
+    warnings = backtested[0].warnings
+    assert len(warnings) == len(failed_warn)
+    if not check.passed:
+        assert f"tiers/tier_backtest {check.check_name}: 365d: " in "\n".join(warnings)
 
 
 def test_headline_and_notebook(backtested, capsys, monkeypatch):
