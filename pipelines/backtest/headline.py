@@ -34,7 +34,7 @@ def headline_lines(rows: pd.DataFrame) -> list[str]:
     """One paragraph per horizon, in words."""
     lines = []
     for horizon, group in rows.groupby("horizon_days", sort=False):
-        start = group["backtest_from"].iloc[0]
+        start = pd.Timestamp(group["backtest_from"].iloc[0]).date()
         lines.append(
             f"Backtest over {horizon} days (tiers published for {start}, judged on what followed):"
         )
@@ -65,7 +65,7 @@ def main() -> int:
         print("Backtest: nothing published yet.")
         return 0
     with wh.connection(paths.serving_db, read_only=True) as con:
-        rows = con.execute(CURRENT_ROWS_SQL).df() if wh.table_exists(con, "tier_backtest") else None
+        rows = con.execute(CURRENT_ROWS_SQL).df() if wh.table_exists(con, "main.tier_backtest") else None
     if rows is None or rows.empty:
         print(
             "Backtest: no tiers were published one horizon (365 or 180 days) before the current "

@@ -103,3 +103,33 @@ def test_the_snapshot_one_horizon_back_is_the_in_force_one_within_the_slack():
     ]
     assert snapshot_for(snapshots, ref, 7).snapshot_id == "rerun"
     assert snapshot_for(snapshots, ref, 2) is None
+
+
+def test_headline_reads_the_current_snapshots_backtest(tmp_path, monkeypatch, capsys):
+    import duckdb
+
+    from pipelines.backtest import headline
+
+    monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path))
+    (tmp_path / "serving").mkdir()
+    assert headline.main() == 0
+    assert "nothing published yet" in capsys.readouterr().out
+    published, facts = _frames()
+    rows = backtest_rows(published, facts, ["A", "B", "C", "P"], bins=5, seed=1)
+    rows.insert(0, "backtest_from", date(2025, 11, 20))
+    rows.insert(0, "horizon_days", 365)
+    rows.insert(0, "snapshot_id", "S2")
+    con = duckdb.connect(str(tmp_path / "serving" / "stratum_serving.duckdb"))
+    con.execute("create table tier_backtest as select * from rows")
+    con.execute(
+        "create table tier_snapshots as select * from (values "
+        "('S1', date '2026-11-20', false), ('S2', date '2026-11-20', true)) "
+        "as t(snapshot_id, as_of_date, in_force)"
+    )
+    con.close()
+    assert headline.main() == 0
+    out = capsys.readouterr().out
+    capture = rows.loc[(rows["subject"] == "tier_order") & (rows["k"] == 0.2), "value"].item()
+    assert out.startswith("Backtest over 365 days (tiers published for 2025-11-20, judged")
+    assert f"top 20% by tier order captured {capture:.1%} of revenue" in out
+    assert "tier A: 5.0% of paying accounts" in out

@@ -123,10 +123,10 @@ def test_numeric_metadata_and_the_warn_check(backtested):
     )
     assert "180 days (no snapshot for" in meta["skipped"].value
     (check,) = [
-        e.asset_check_evaluation
+        e.event_specific_data
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and e.asset_check_evaluation.check_name == "published_scores_beat_naive_baselines"
+        and e.event_specific_data.check_name == "published_scores_beat_naive_baselines"
     ]
     print(f"\nbacktest check: passed={check.passed}; {check.metadata['losses'].value}")
     assert check.severity.value == "WARN"
@@ -134,11 +134,11 @@ def test_numeric_metadata_and_the_warn_check(backtested):
     assert check.passed == (check.metadata["losses"].value == "none")
     # What make run prints at the end: every failed WARN check of the run, this one included.
     failed_warn = [
-        e.asset_check_evaluation
+        e.event_specific_data
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not e.asset_check_evaluation.passed
-        and e.asset_check_evaluation.severity.value == "WARN"
+        and not e.event_specific_data.passed
+        and e.event_specific_data.severity.value == "WARN"
     ]
     warnings = backtested[0].warnings
     assert len(warnings) == len(failed_warn)
