@@ -92,7 +92,13 @@ def apply_risk_gates(d: TierDecisions, ev: Evaluator, policy: TierPolicy) -> Non
 
 
 def _demote_excess(
-    d: TierDecisions, ev: Evaluator, policy: TierPolicy, t_rank: int, t: Tier, ids: np.ndarray
+    d: TierDecisions,
+    ev: Evaluator,
+    policy: TierPolicy,
+    t_rank: int,
+    t: Tier,
+    ids: np.ndarray,
+    previous: np.ndarray,
 ) -> None:
     quota = t.quota
     members = np.flatnonzero(d.tier == t_rank)
@@ -102,7 +108,10 @@ def _demote_excess(
     values = ev.numeric(quota.rank_by)[members]
     key = -values if quota.descending else values.copy()
     key[np.isnan(key)] = np.inf  # missing ranking values go last
-    order = np.lexsort((ids[members].astype(str), key))
+    # Hysteresis for seats: the tier's members of last run keep theirs before newcomers, so a
+    # day's small moves in the ranking do not swap accounts across the line.
+    newcomer = previous[members] != t.code
+    order = np.lexsort((ids[members].astype(str), key, newcomer))
     excess = members[order[limit:]]
     d.tier[excess] = policy.rank(quota.demote_to) if quota.demote_to else t_rank + 1
     d.quota_applied[excess] = t.code
@@ -147,13 +156,22 @@ def _fill(
     )
 
 
-def apply_quotas(d: TierDecisions, ev: Evaluator, policy: TierPolicy, ids: np.ndarray) -> None:
-    """A tier over its quota keeps its best-ranked accounts; the excess drops a tier (or to
-    ``demote_to``). A tier whose quota ``fill``s takes the best of the tier below into its free
-    capacity. Best tier first, so the excess can meet the next tier's quota."""
+def apply_quotas(
+    d: TierDecisions,
+    ev: Evaluator,
+    policy: TierPolicy,
+    ids: np.ndarray,
+    previous: np.ndarray | None = None,
+) -> None:
+    """A tier over its quota keeps its members of last run (``previous``: last run's tier
+    codes), then its best-ranked accounts; the excess drops a tier (or to ``demote_to``). A
+    tier whose quota ``fill``s takes the best of the tier below into its free capacity. Best
+    tier first, so the excess can meet the next tier's quota."""
+    if previous is None:
+        previous = np.full(len(ids), None, dtype=object)
     for t_rank, t in enumerate(policy.tiers):
         if t.quota is not None:
-            _demote_excess(d, ev, policy, t_rank, t, ids)
+            _demote_excess(d, ev, policy, t_rank, t, ids, previous)
             if t.quota.fill:
                 _fill(d, ev, policy, t_rank, t, ids)
 

@@ -247,7 +247,7 @@ def assign_tiers(
     )  # fmt: skip
     apply_hold(decisions, base, hyst, policy, np.asarray(policy.codes, dtype=object))
     apply_risk_gates(decisions, ev, policy)
-    apply_quotas(decisions, ev, policy, ids)
+    apply_quotas(decisions, ev, policy, ids, hyst["previous_tier"].to_numpy(object))
     apply_overrides(decisions, policy, as_of, ids)
     out = _assemble(decisions, ids, props, base_rule, hyst, policy, pd.Timestamp(as_of))
     out.index = scores.index

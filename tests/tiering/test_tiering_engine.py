@@ -292,3 +292,31 @@ def test_default_policy_tier_order_is_the_expected_value_order_at_its_sizes():
     again = assign_tiers(shuffled, policy, AS_OF, previous_state=previous)
     sizes = again.loc[paying, "tier"].value_counts()
     assert sizes["A"] <= math.ceil(0.05 * n_paying) and sizes["B"] <= math.ceil(0.15 * n_paying)
+
+
+def test_small_daily_moves_in_expected_value_do_not_swap_accounts_across_quota_lines():
+    """Quotas keep last run's members before newcomers: a day later, with every expected value
+    moved by a little noise, (almost) nobody changes tier."""
+    from datetime import timedelta
+
+    from pipelines.tiering.policy import load_policy
+    from tests.config_files import CONFIG_DIR
+    from tests.tiering.test_tiering_hysteresis import state_of
+
+    policy = load_policy(CONFIG_DIR / "tiers" / "default.yaml")
+    scores = random_scores(3000, seed=5).assign(risk_level="low", risk_stale=False)
+    first = assign_tiers(scores, policy, AS_OF)
+    noise = np.random.default_rng(2).normal(1.0, 0.05, len(scores))
+    nudged = scores.assign(expected_value_12m=scores["expected_value_12m"] * noise)
+    # Last run's tiers were held long enough for promotions to be allowed.
+    previous = state_of(first).assign(tier_since=pd.Timestamp(AS_OF - timedelta(90)))
+    second = assign_tiers(nudged, policy, AS_OF + timedelta(1), previous)
+    moved = second["tier"] != first["tier"]
+    quota_moves = second["rule_fired"].str.startswith("quota")
+    print(f"\n{int(moved.sum())} moved, {int((moved & quota_moves).sum())} by a quota")
+    assert not (moved & quota_moves).any()
+    paying = scores["has_paid_order"].to_numpy()
+    sizes = second.loc[paying, "tier"].value_counts()
+    assert sizes["A"] <= math.ceil(0.05 * paying.sum()) and sizes["B"] <= math.ceil(
+        0.15 * paying.sum()
+    )
