@@ -8,6 +8,7 @@ the WARN check, the ``make run`` headline and the notebook ``notebooks/tier_vali
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 
 import duckdb
@@ -15,11 +16,13 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from dagster import DagsterInstance
 from nbclient import NotebookClient
 
 from pipelines.launch import failed_warnings
 from pipelines.scoring.models.metrics import top_k_capture
+from tests.config_files import CONFIG_DIR
 from tests.conftest import REPO_ROOT, make_world, run_pipeline
 from tests.integration.conftest import failures
 
@@ -28,11 +31,29 @@ pytestmark = pytest.mark.integration
 ACCOUNTS, SEED = 1000, 11
 
 
+def _config_accepting_a_years_growth(root, as_of) -> str:
+    """The shipped config, with the volume gates of ``as_of`` accepted: a year separates the
+    two runs, so the world (and every tier) has grown beyond a day's bounds, as it would have."""
+    config = root / "config"
+    shutil.copytree(CONFIG_DIR, config)
+    accepted = [
+        {"check": check, "as_of": as_of.isoformat(), "accepted_by": "tests",
+         "accepted_on": as_of.isoformat(), "reason": "a year between the two runs"}
+        for check in ("volume", "tier_volume")
+    ]  # fmt: skip
+    (config / "acceptances.yaml").write_text(
+        yaml.safe_dump({"version": "1", "acceptances": accepted}), encoding="utf-8"
+    )
+    return str(config)
+
+
 @pytest.fixture(scope="module")
 def backtested(tmp_path_factory, dbt_manifest):
-    world = make_world(tmp_path_factory.mktemp("backtest"), ACCOUNTS, SEED)
+    root = tmp_path_factory.mktemp("backtest")
+    world = make_world(root, ACCOUNTS, SEED)
     year_ago = world.as_of - timedelta(365)
-    with DagsterInstance.ephemeral() as instance:
+    with DagsterInstance.ephemeral() as instance, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STRATUM_CONFIG_DIR", _config_accepting_a_years_growth(root, world.as_of))
         first = run_pipeline(world, instance, as_of=year_ago)
         assert first.success, failures(first)
         result = run_pipeline(world, instance)
