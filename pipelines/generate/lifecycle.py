@@ -97,7 +97,7 @@ def _churn(
     end[future_stop] = rng.integers(0, 90, size=future_stop.sum())
     # Some new customers buy once and leave: the first order is their only one.
     newcomer = (start > -history_days) & (start < NEVER) & ~churned & ~future_stop
-    once = newcomer & (rng.random(n) < _sigmoid(-1.2 - 0.5 * z_value - 0.4 * z_prop))
+    once = newcomer & (rng.random(n) < sigmoid(-1.2 - 0.5 * z_value - 0.4 * z_prop))
     end[once] = start[once] + 1
     churned = churned | (once & (end <= -1))
     return end, churned, future_stop
