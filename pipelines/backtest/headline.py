@@ -65,7 +65,11 @@ def main() -> int:
         print("Backtest: nothing published yet.")
         return 0
     with wh.connection(paths.serving_db, read_only=True) as con:
-        rows = con.execute(CURRENT_ROWS_SQL).df() if wh.table_exists(con, "main.tier_backtest") else None
+        rows = (
+            con.execute(CURRENT_ROWS_SQL).df()
+            if wh.table_exists(con, "main.tier_backtest")
+            else None
+        )
     if rows is None or rows.empty:
         print(
             "Backtest: no tiers were published one horizon (365 or 180 days) before the current "
