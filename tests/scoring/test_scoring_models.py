@@ -6,13 +6,16 @@ is judged against the generator's truth in tests/integration/test_integration_tr
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipelines.scoring.models import metrics as m
-from pipelines.scoring.models.contest import pick_winner
+from pipelines.scoring.models.contest import pick_winner, run_target
 from pipelines.scoring.models.matrix import FEATURES, model_matrix, targets, vocabularies
+from tests.config_files import run_context
 
 
 def test_top_k_capture_counts_the_outcome_of_the_top_share_missing_last():
@@ -77,3 +80,33 @@ def test_matrix_codes_categories_the_same_on_every_window_and_targets_follow_the
     t = targets(rows)
     assert t["value"].tolist() == [100.0, 0.0, 0.0]
     assert t["churn"].tolist() == [0, 1, 1] and t["conversion"].tolist() == [1, 0, 0]
+
+
+def test_a_new_book_publishes_the_naive_baseline_and_the_card_says_why_in_plain_numbers():
+    """A book with no history one and two horizons back (the as-of date's rows only): no
+    contest, the naive baseline, and a note a reader can read; churn without a window to
+    calibrate on is null ("no data"), not a made-up probability."""
+    ctx = run_context(date(2026, 11, 20))
+    cfg, clv_cfg = ctx.config.rules("models"), ctx.config.rules("clv")
+    n = 5
+    rows = pd.DataFrame(
+        {c: [np.nan] * n for c in FEATURES}
+        | {
+            "golden_account_id": [f"GA-{i}" for i in range(n)],
+            "periods_back": [0] * n,
+            "has_paid_order": [True] * n,
+            **{c: [None] * n for c in ("industry", "size_band", "region", "credit_rating")},
+            "abnormal_operation": pd.array([None] * n, dtype="boolean"),
+            "next_net_revenue": [None] * n,
+            "next_paid_orders": [None] * n,
+        }
+    )
+    result = run_target(rows, "churn", cfg, clv_cfg, vocabularies(rows))
+    assert result.winner == "days_since_last_order"
+    assert result.note == (
+        f"too little history for a contest (0 and 0 rows in the two windows, minimum "
+        f"{cfg.min_rows}; [0, 0] positives, minimum {cfg.min_positive}): the naive baseline "
+        "is used"
+    )
+    assert result.predictions["golden_account_id"].tolist() == rows["golden_account_id"].tolist()
+    assert result.predictions["prediction"].isna().all()

@@ -107,7 +107,8 @@ def run_target(
     past, recent, now = (window(rows, k, paying) for k in (2, 1, 0))
     cands = candidates(target, cfg, clv_cfg, vocab)
     y_recent = targets(recent)[target]
-    positives = [targets(w)[target].sum() for w in (past, recent)] if target != "value" else []
+    # Plain ints: the list is printed in the model card's note (numpy would say np.int64(0)).
+    positives = [int(targets(w)[target].sum()) for w in (past, recent)] if target != "value" else []
     note = ""
     if min(len(past), len(recent)) < cfg.min_rows or min(positives, default=cfg.min_positive) < (
         cfg.min_positive
