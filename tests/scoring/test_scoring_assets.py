@@ -232,7 +232,6 @@ def test_scores_report_plottable_numbers_and_their_table(scored):
     )
     model = _meta(first, ["scores", "conversion_model"])
     assert model["model_roc_auc"].value == model["roc_auc"].value
-    assert 0 < model["model_brier"].value < 0.25
     conversion = _meta(first, ["scores", "conversion"])
     assert conversion["conversion_probability_p10"].value >= 0
     assert conversion["conversion_probability_p90"].value <= 1
@@ -244,6 +243,22 @@ def test_scores_report_plottable_numbers_and_their_table(scored):
         risk[f"risk_share_{lvl}"].value for lvl in ("low", "medium", "high", "stale", "unknown")
     ) == (pytest.approx(1.0))
     assert -1 <= _meta(first, ["scores", "clusters"])["silhouette_score"].value <= 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: the lead-level model's holdout Brier 0.266 vs 0.249 for a constant at its "
+    "holdout base rate 0.473, AUC 0.499 (400-account world, seed 7). Its probabilities are not "
+    "published: conversion_probability comes from the account-level contest (scores/predictions).",
+)
+def test_the_lead_level_model_beats_a_constant_on_its_holdout(scored):
+    """The lead-level model's holdout Brier against a constant at its holdout base rate p,
+    whose Brier is p(1 - p): a model that loses to it adds nothing."""
+    _, first, _, _ = scored
+    model = _meta(first, ["scores", "conversion_model"])
+    rate = model["model_holdout_base_rate"].value
+    assert 0 < rate < 1
+    assert model["model_brier"].value < rate * (1 - rate)
 
 
 def test_a_world_with_only_accounts_and_orders_scores_null_not_zero(tmp_path, dbt_manifest):
