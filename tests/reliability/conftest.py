@@ -4,7 +4,10 @@ The template is a generated history split in two deliveries: what was known by `
 weeks before the world's end ``D``) is delivered and run for ``D0``; then the rest is
 delivered. The first delivery also carries four hand-made contacts (``tests/privacy/people``),
 and the second the erasure requests of three of them, so the run for D erases them and
-rewrites the warehouse file. Two states are kept:
+rewrites the warehouse file. The second delivery also carries a risk report rating D0's best
+tier-A account ``C``: four weeks are inside the tier policy's dwell and downgrade grace, so the
+world's own data demotes nobody by D, while a high-risk cap applies at once. Two states are
+kept:
 
 * ``mid``: D0 published, the second delivery in the landing folder, not yet loaded;
 * ``full``: ``mid`` plus an uninterrupted run for ``D`` — the baseline a killed-and-rerun
@@ -124,6 +127,7 @@ def template(tmp_path_factory, dbt_manifest) -> dict[str, Path]:
             result = run_pipeline(env.world, instance, D0)
             assert result.success, _failures(result)
         deliver(env.world.landing, after, "delivery2")
+        deliver(env.world.landing, {"risk": _risk_turns_high(env, world.landing_frames())}, "alert")
         people.write_requests(env.world.landing, D)
         states["mid"] = base / "mid"
         shutil.copytree(env.root, states["mid"])
@@ -133,6 +137,32 @@ def template(tmp_path_factory, dbt_manifest) -> dict[str, Path]:
     states["full"] = base / "full"
     shutil.copytree(env.root, states["full"])
     return states
+
+
+def _risk_turns_high(env: Env, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """A provider report dated D rating the best tier-A account of D0 ``C`` (high risk).
+
+    Four weeks are within the tier policy's dwell and downgrade grace, so on the world's own
+    data nothing is demoted between D0 and D; a high-risk cap applies at once (no grace), so
+    this account is demoted and gets a downgrade notice, and the quota's freed seats move
+    others: the run for D has movers and notices to compare.
+    """
+    _, tiers = in_force(env, D0)
+    with env.warehouse() as con:
+        uscc = con.execute("select golden_account_id, uscc from marts.customer_360").df()
+    top = (
+        tiers.loc[tiers["tier"] == "A", ["golden_account_id", "expected_value_12m"]]
+        .merge(uscc.dropna(), on="golden_account_id")
+        .sort_values(["expected_value_12m", "golden_account_id"], ascending=[False, True])
+    )
+    assert len(top), "no tier-A account with a credit code in the D0 snapshot"
+    risk = frames["risk"]
+    code = top["uscc"].iloc[0]
+    assert not ((risk["uscc"] == code) & (risk["as_of_date"] >= pd.Timestamp(D))).any()
+    return pd.DataFrame(
+        {"uscc": [code], "as_of_date": [pd.Timestamp(D)], "credit_rating": ["C"],
+         "overdue_amount_cny": [250000.0], "lawsuit_count": [2], "abnormal_operation": [False]}
+    )  # fmt: skip
 
 
 def _failures(result) -> list:
