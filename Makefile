@@ -32,7 +32,7 @@ help:
 	@echo "make test    set up and run the test suite (installs headless chromium for the UI test)"
 	@echo "make dev     Dagster UI on http://localhost:3000 (run history, checks, metadata)"
 	@echo "make docs    dbt docs (lineage raw -> tiers) on http://localhost:8080, Data Docs on :8081"
-	@echo "make lint    ruff + sqlfluff;  make bench   speed/memory benchmarks at scale"
+	@echo "make lint    ruff + sqlfluff;  make bench [SIZES=100000,1000000]   the whole job timed at scale"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -99,8 +99,9 @@ format: install
 	$(BIN)/ruff check --fix pipelines tests bench
 	$(BIN)/ruff format pipelines tests bench
 
+# The whole job per size next to the DuckDB floor (docs/performance.md); SIZES=20000 for a quick one.
 bench: manifest
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(SIZES),--sizes $(SIZES))
 
 # The UI, the daemon (schedule, sensors, freshness) and the code location; DEV_PORT=3001 for
 # another port. Ctrl-C stops it. A script that runs it in the background must restore SIGINT
