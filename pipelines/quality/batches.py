@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.quality.config import Severity
-from pipelines.quality.gx_runner import ExpectationOutcome
+from pipelines.quality.outcomes import ExpectationOutcome
 from pipelines.settings import ENTITIES
 from pipelines.warehouse import table_columns, table_exists
 

@@ -23,12 +23,9 @@ import threading
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import great_expectations as gx
 import pandas as pd
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import ProgressBarsConfig
 
 from pipelines.privacy.gx_results import store_masked
 from pipelines.quality.config import (
@@ -38,6 +35,11 @@ from pipelines.quality.config import (
 )
 from pipelines.quality.outcomes import ExpectationOutcome, ValidationOutcome, jsonable
 from pipelines.settings import EXPECTATIONS_DIR, get_paths
+
+# Importing GX takes seconds and half a GB: only the steps that validate pay for it, not every
+# process that loads the code location (launcher, code server, UI, sensors).
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 __all__ = ["ExpectationOutcome", "ValidationOutcome", "jsonable", "validate_frame"]
 
@@ -65,6 +67,8 @@ def suite_names() -> list[str]:
 def load_suite(suite_name: str) -> gx.ExpectationSuite:
     """Build the suite from its JSON file. GX drops invalid expectations silently, so a
     suite whose expectation count shrinks while loading is an error here."""
+    import great_expectations as gx
+
     doc = json.loads(suite_path(suite_name).read_text(encoding="utf-8"))
     suite = gx.ExpectationSuite(**doc)
     if len(suite.expectations) != len(doc.get("expectations", [])):
@@ -98,6 +102,9 @@ class _Runner:
     """A GX file context rooted under the quality dir, with the suites registered lazily."""
 
     def __init__(self, quality_dir: Path) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
         quality_dir.mkdir(parents=True, exist_ok=True)
         self.quality_dir = quality_dir
         self.context = gx.get_context(mode="file", project_root_dir=str(quality_dir))
@@ -132,6 +139,8 @@ class _Runner:
         self.checkpoints: dict[str, gx.Checkpoint] = {}
 
     def checkpoint(self, suite_name: str, examples: int) -> gx.Checkpoint:
+        import great_expectations as gx
+
         cache_key = f"{suite_name}/{examples}"
         if cache_key in self.checkpoints:
             return self.checkpoints[cache_key]
@@ -230,6 +239,8 @@ def validate_frame(
     result is stored in the file context and rendered into the Data Docs site, under
     ``run_name`` (e.g. the Dagster run id). Nothing is written to the warehouse here.
     """
+    from great_expectations.core.run_identifier import RunIdentifier
+
     policy = config.policy(suite_name)
     quality_dir = (quality_dir or get_paths().quality_dir).resolve()
     run_name = run_name or "adhoc"

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.metadata import markdown_table
-from pipelines.quality.gx_runner import ValidationOutcome, jsonable
+from pipelines.quality.outcomes import ValidationOutcome, jsonable
 
 RESULTS_TABLE = "quality.validation_results"
 
