@@ -29,7 +29,8 @@ from pipelines.ingest.errors import LandingFileError
 from pipelines.ingest.files import FileFormat, file_format
 from pipelines.ingest.headers import HeaderMap, ReadResult, map_header
 from pipelines.ingest.parquet_reader import read_parquet
-from pipelines.ingest.rowwise_readers import cell_to_text, read_jsonl, read_xlsx
+from pipelines.ingest.rowwise_readers import cell_to_text, read_jsonl
+from pipelines.ingest.xlsx_reader import read_xlsx
 
 __all__ = [
     "ENCODINGS",

@@ -1,14 +1,14 @@
-"""XLSX and JSON Lines into a VARCHAR temp table, through bounded Arrow batches.
+"""JSON Lines into a VARCHAR temp table, through bounded Arrow batches (XLSX shares them).
 
-These formats hold Python values (openpyxl cells, JSON values); each is turned into the string
-a CSV export would have held (:func:`cell_to_text`) and appended in batches of 50,000 rows.
+These formats hold Python values (JSON values, spreadsheet cells: ``xlsx_reader.py``); each is
+turned into the string a CSV export would have held (:func:`cell_to_text`) and appended in
+batches of 50,000 rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from pipelines.ingest.contracts import EntityContract
 from pipelines.ingest.encodings import open_binary
 from pipelines.ingest.errors import LandingFileError
 from pipelines.ingest.files import FileFormat
-from pipelines.ingest.headers import ReadResult, blank_header_error, map_header
+from pipelines.ingest.headers import ReadResult
 
 _BATCH_ROWS = 50_000
 
@@ -49,11 +49,7 @@ def cell_to_text(value: Any) -> str | None:
     return str(value)
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-class _BatchWriter:
+class BatchWriter:
     """Append rows to a temp table through Arrow batches, so memory stays bounded."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...]):
@@ -90,76 +86,6 @@ class _BatchWriter:
         self.values = {c: [] for c in self.columns}
 
 
-def _xlsx_rows(path: Path, name: str) -> Iterator[tuple[Any, ...]]:
-    from openpyxl import load_workbook
-
-    try:
-        # data_only=False: a formula in an export is kept as its text and then quarantined as
-        # formula-like, instead of silently becoming NULL (openpyxl has no cached value).
-        # read_only: rows stream from the sheet XML; a merged header cell then reads as blank
-        # beyond its first column, which the blank-header rule catches.
-        workbook = load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException alike
-        raise LandingFileError(name, f"unreadable XLSX: {type(exc).__name__}: {exc}") from None
-    try:
-        sheet = workbook.worksheets[0]
-        yield from sheet.iter_rows(values_only=True)
-    except LandingFileError:
-        raise
-    except Exception as exc:
-        raise LandingFileError(name, f"unreadable XLSX: {type(exc).__name__}: {exc}") from None
-    finally:
-        workbook.close()
-
-
-def _column_letter(position: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(position + 1)
-
-
-def read_xlsx(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    contract: EntityContract,
-    table: str,
-    name: str,
-) -> ReadResult:
-    """Read the first sheet of an XLSX file (header in row 1) into temp table ``table``."""
-    rows = _xlsx_rows(path, name)
-    header = next(rows, None)
-    if header is None or all(_blank(h) for h in header):
-        raise LandingFileError(name, "empty file (no header row)", "row 1")
-    header_map = map_header(header, contract, name)
-    writer = _BatchWriter(con, table, contract.column_names)
-    blank_rows = 0
-    for row_number, row in enumerate(rows, start=2):
-        if all(_blank(v) for v in row):
-            blank_rows += 1
-            continue
-        for pos in header_map.blank:
-            if pos < len(row) and not _blank(row[pos]):
-                location = f"row 1, column {_column_letter(pos)}"
-                raise blank_header_error(name, pos, location)
-        writer.add(
-            row_number,
-            {
-                c: cell_to_text(row[p]) if p < len(row) else None
-                for c, p in header_map.mapping.items()
-            },
-        )
-    writer.flush()
-    return ReadResult(
-        table,
-        writer.rows,
-        header_map.present(contract),
-        header_map.unknown,
-        "xlsx",
-        None,
-        blank_rows=blank_rows,
-    )
-
-
 def _json_object(raw: bytes, line_number: int, name: str) -> dict | None:
     try:
         text = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
@@ -194,7 +120,7 @@ def read_jsonl(
     wanted = {c.lower(): c for c in contract.column_names}
     seen: set[str] = set()
     unknown: list[str] = []
-    writer = _BatchWriter(con, table, contract.column_names)
+    writer = BatchWriter(con, table, contract.column_names)
     blank_rows = 0
     try:
         with open_binary(path, fmt.gzip) as fh:
