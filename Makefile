@@ -27,7 +27,8 @@ DBT_ARGS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_pro
 
 help:
 	@echo "make run     set up, generate sample data if data/landing is empty, run the whole pipeline"
-	@echo "             (STRATUM_AS_OF=YYYY-MM-DD for another date, POLICY=config/tiers/x.yaml)"
+	@echo "             (STRATUM_AS_OF=YYYY-MM-DD for another date, POLICY=config/tiers/x.yaml,"
+	@echo "             REBUILD=1 to rebuild a date whose inputs have not changed since its snapshot)"
 	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7]   past as-of dates, oldest first"
 	@echo "make test    set up and run the test suite (installs headless chromium for the UI test)"
 	@echo "make dev     Dagster UI on http://localhost:3000 (run history, checks, metadata)"
@@ -62,7 +63,7 @@ dagster-home:
 # One as-of date (default: the last complete day; STRATUM_AS_OF=YYYY-MM-DD picks another),
 # launched through the workspace so the run belongs to the `stratum` code location in the UI.
 run: manifest sample-data dagster-home
-	$(BIN)/python -m pipelines.launch run $(if $(POLICY),--policy $(POLICY))
+	$(BIN)/python -m pipelines.launch run $(if $(POLICY),--policy $(POLICY)) $(if $(REBUILD),--rebuild)
 	$(BIN)/python -m pipelines.publish.summary
 	$(BIN)/python -m pipelines.backtest.headline
 

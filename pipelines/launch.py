@@ -1,6 +1,6 @@
 """Run the pipeline from the command line, as runs of the ``stratum`` code location.
 
-    python -m pipelines.launch run [--as-of YYYY-MM-DD] [--policy FILE]      # make run
+    python -m pipelines.launch run [--as-of YYYY-MM-DD] [--policy FILE] [--rebuild]  # make run
     python -m pipelines.launch backfill --from YYYY-MM-DD --to YYYY-MM-DD [--step DAYS]
 
 Runs are created through the workspace (``workspace.yaml``), exactly as the UI, the schedule
@@ -57,10 +57,15 @@ def dates_between(start: date, end: date, step_days: int = 1) -> list[date]:
     return days if days[-1] == end else [*days, end]
 
 
-def run_config(policy: str | None) -> dict[str, Any]:
+def run_config(policy: str | None, rebuild: bool = False) -> dict[str, Any]:
     config = yaml.safe_load(RUN_CONFIG.read_text(encoding="utf-8")) or {}
+    run: dict[str, Any] = {}
     if policy:
-        config.setdefault("resources", {})["run"] = {"config": {"tier_policy": policy}}
+        run["tier_policy"] = policy
+    if rebuild:  # even when nothing changed since the date's snapshot (pipelines/run_inputs.py)
+        run["rebuild"] = True
+    if run:
+        config.setdefault("resources", {})["run"] = {"config": run}
     return config
 
 
@@ -187,12 +192,16 @@ def _new_backfill_id() -> str:
 
 
 def launch_dates(
-    dates: Sequence[date], trigger: str, policy: str | None = None, backfill: bool = False
+    dates: Sequence[date],
+    trigger: str,
+    policy: str | None = None,
+    backfill: bool = False,
+    rebuild: bool = False,
 ) -> list[DagsterRun]:
     """Create and execute one run per date, in order; returns the finished runs."""
     instance = DagsterInstance.get()
     ensure_nothing_running(instance)
-    config = run_config(policy)
+    config = run_config(policy, rebuild)
     finished = []
     started_at = time.time()
     with _workspace(instance) as workspace:
@@ -248,6 +257,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     run = sub.add_parser("run", help="run one as-of date (default: the last complete day)")
     run.add_argument("--as-of", help="YYYY-MM-DD (default: make run's variable, else yesterday)")
     run.add_argument("--policy", help="tier policy file for this run")
+    run.add_argument(
+        "--rebuild", action="store_true", help="rebuild and publish even if nothing changed"
+    )
     fill = sub.add_parser("backfill", help="run a range of past as-of dates, oldest first")
     fill.add_argument("--from", dest="start", required=True, help="first as-of date")
     fill.add_argument("--to", dest="end", required=True, help="last as-of date")
@@ -261,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             value = args.as_of or env_as_of() or latest_complete_as_of().isoformat()
-            runs = launch_dates([check_as_of(value)], "make run", args.policy)
+            runs = launch_dates([check_as_of(value)], "make run", args.policy, rebuild=args.rebuild)
         else:
             dates = dates_between(check_as_of(args.start), check_as_of(args.end), args.step)
             runs = launch_dates(dates, "backfill", args.policy, backfill=True)

@@ -164,9 +164,15 @@ class RunContextResource(ConfigurableResource):
 
     ``tier_policy``: a policy file for this run instead of ``config/tiers/default.yaml``
     (run config ``resources.run.config.tier_policy``; ``STRATUM_TIER_POLICY`` when empty).
+    ``rebuild``: build and publish even when nothing changed since the snapshot in force for
+    the date (see :mod:`pipelines.run_inputs`).
     """
 
     tier_policy: str = Field(default="", description="Tier policy file for this run.")
+    rebuild: bool = Field(
+        default=False,
+        description="Rebuild and publish even if no input changed since the date's snapshot.",
+    )
 
     _context: RunContext | None = PrivateAttr(default=None)
     _lock: run_lock.RunLock | None = PrivateAttr(default=None)

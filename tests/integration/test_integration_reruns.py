@@ -1,5 +1,6 @@
-"""Runs after the first one, on a private copy of its world: a rerun of the same date, the next
-day, then a bad delivery that must not publish.
+"""Runs after the first one, on a private copy of its world: the same date again with nothing
+new (publishes nothing), a rebuild of the same date, the next day, then a bad delivery that must
+not publish.
 
 The runs happen in that order in one module fixture (:func:`runs`), which records what each
 left behind; the tests only read those records, so they pass in any order and never see a
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
+from pipelines.ingest.assets import UNCHANGED_TAG
 from tests.conftest import PipelineWorld, run_pipeline
 from tests.integration.conftest import (
     copy_world,
@@ -47,12 +49,15 @@ class Step:
     first_snapshot_files: dict[str, str] = field(default_factory=dict)
     history_current: int = 0
     current_rows: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
 
 
-def _record(world: PipelineWorld, result, first_snapshot_id: str) -> Step:
+def _record(world: PipelineWorld, result, first_snapshot_id: str, instance=None) -> Step:
     first_dir = world.data_dir / "serving" / "snapshots" / first_snapshot_id
+    run = instance.get_run_by_id(result.run_id) if instance is not None else None
     return Step(
         result=result,
+        tags=dict(run.tags) if run is not None else {},
         snapshots=_serving_query(
             world,
             "select snapshot_id, as_of_date from tier_snapshots order by as_of_date, created_at",
@@ -86,13 +91,16 @@ def _bad_delivery(world: PipelineWorld) -> None:
 
 @pytest.fixture(scope="module")
 def runs(world, first_run, tmp_path_factory) -> dict:
-    """The first run's world copied, then, in this order: the same date again, the next day,
-    and two days on with a bad delivery."""
+    """The first run's world copied, then, in this order: the same date again (nothing new),
+    the same date rebuilt, the next day, and two days on with a bad delivery."""
     mine = copy_world(world, tmp_path_factory.mktemp("reruns"))
     first_id = first_run["snapshot_id"]
     steps: dict = {"world": mine, "first": _record(mine, first_run["result"], first_id)}
     with DagsterInstance.ephemeral() as instance:
-        steps["rerun"] = _record(mine, run_pipeline(mine, instance), first_id)
+        unchanged = run_pipeline(mine, instance)
+        steps["unchanged"] = _record(mine, unchanged, first_id, instance)
+        rebuild = {"resources": {"run": {"config": {"rebuild": True}}}}
+        steps["rerun"] = _record(mine, run_pipeline(mine, instance, run_config=rebuild), first_id)
         next_day = world.as_of + timedelta(days=1)
         steps["next_day"] = _record(mine, run_pipeline(mine, instance, next_day), first_id)
         _bad_delivery(mine)
@@ -101,7 +109,24 @@ def runs(world, first_run, tmp_path_factory) -> dict:
     return steps
 
 
+def test_rerun_with_nothing_new_publishes_nothing(runs):
+    """No new file, same configuration and code: the run succeeds, materializes nothing and
+    leaves the snapshot in force (and its files) as they were."""
+    first, unchanged = runs["first"], runs["unchanged"]
+    assert unchanged.result.success, failures(unchanged.result)
+    assert unchanged.snapshots == first.snapshots and len(first.snapshots) == 1
+    assert unchanged.current == first.current
+    assert unchanged.first_snapshot_files == first.first_snapshot_files
+    assert materialized(unchanged.result) == set()
+    skipped = {
+        e.step_key for e in unchanged.result.all_events if e.event_type_value == "STEP_SKIPPED"
+    }
+    assert {"dbt_models", "publish__tier_snapshot"} <= skipped
+    assert unchanged.tags[UNCHANGED_TAG] == first.current
+
+
 def test_rerun_on_unchanged_data_moves_no_account(runs):
+    """A rebuild of the same date (run config rebuild: true) on unchanged data."""
     first, rerun, world = runs["first"], runs["rerun"], runs["world"]
     assert rerun.result.success, failures(rerun.result)
     assert rerun.current != first.current
