@@ -83,11 +83,12 @@ def read_csv(
             ).fetchone()[0]:
                 raise blank_header_error(name, pos, "line 1")
         blank_row = " AND ".join(_is_blank(f"c{i}") for i in range(len(header)))
-        # rowid follows insertion order, which DuckDB keeps equal to file order.
+        # rowid follows insertion order, which DuckDB keeps equal to file order. No ORDER BY:
+        # raw.<entity> is written in file order once, after validation.
         con.execute(
             f'CREATE TEMP TABLE "{table}" AS SELECT rowid + 2 AS _source_line, '
             f"{select_list(contract, header_map.mapping, lambda pos: f'c{pos}')} "
-            f'FROM "{staging}" WHERE NOT ({blank_row}) ORDER BY rowid'
+            f'FROM "{staging}" WHERE NOT ({blank_row})'
         )
         total = count_rows(con, staging)
         con.execute(f'DROP TABLE "{staging}"')

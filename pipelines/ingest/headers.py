@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -23,6 +23,10 @@ class ReadResult:
     file_format: str
     encoding: str | None  # CSV/TSV only: the encoding actually used
     blank_rows: int = 0  # rows with every field blank: skipped, not read
+    # Columns the source table holds in their own type (Parquet), not as text: column ->
+    # source type (``parquet_reader.native_column``). Validation reads them without a text
+    # round trip and renders their text only for a quarantined row or a reason.
+    native: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

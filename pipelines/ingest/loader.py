@@ -131,7 +131,7 @@ def load_file(
     try:
         read = read_landing_file(con, path, contract, _SOURCE, source.encoding, display_name=rel)
         max_date, max_ts = load_limits(load_time, source.future_tolerance_hours)
-        sql = validation_sql(contract, read.columns, _SOURCE)
+        sql = validation_sql(contract, read.columns, _SOURCE, read.native)
         con.execute(
             f'CREATE OR REPLACE TEMP TABLE "{_VALIDATED}" AS {sql}',
             parameters(sql, max_date, max_ts),
@@ -157,12 +157,11 @@ def _commit(
     run_id: str,
     defer_unknown_accounts: bool,
 ) -> FileResult:
-    reasons = dict(
-        con.execute(
-            f'SELECT _rule, count(*) FROM "{_VALIDATED}" WHERE _rule IS NOT NULL '
-            "GROUP BY _rule ORDER BY count(*) DESC, _rule"
-        ).fetchall()
-    )
+    # One scan for every count: rows per rule, the loaded ones under NULL.
+    per_rule = con.execute(
+        f'SELECT _rule, count(*) FROM "{_VALIDATED}" GROUP BY _rule ORDER BY count(*) DESC, _rule'
+    ).fetchall()
+    reasons = {rule: n for rule, n in per_rule if rule is not None}
     if defer_unknown_accounts and reasons.get("unknown account"):
         result.status = "deferred"
         result.note = (
@@ -170,11 +169,9 @@ def _commit(
             "crm_accounts file failed in this run: retried on the next run"
         )
         return result
-    rows_read, rows_quarantined = con.execute(
-        f'SELECT count(*), count(_reason) FROM "{_VALIDATED}"'
-    ).fetchone()
-    result.rows_read, result.rows_quarantined = rows_read, rows_quarantined
-    result.rows_loaded = rows_read - rows_quarantined
+    result.rows_read = sum(n for _, n in per_rule)
+    result.rows_quarantined = sum(reasons.values())
+    result.rows_loaded = result.rows_read - result.rows_quarantined
     result.reason_counts, result.loaded_at = reasons, utc_now()
     result.blank_rows, result.unknown_columns = read.blank_rows, read.unknown_columns
     result.encoding = read.encoding

@@ -12,10 +12,17 @@ converted to the text the contract's rules read, in SQL, without a lossy round t
   float is a whole number of cents (``100.1`` stored as ``100.09999999999999`` is 100.10), else
   its full value (quarantined: more than 2 decimals is not an amount);
 - everything else (strings, integers, decimals, booleans) -> ``CAST(... AS VARCHAR)``.
+
+A column whose Parquet type already *is* the contract's (a ``DATE`` date, a naive timestamp, an
+integer or a decimal of at most two places for an amount, a boolean) is kept in that type
+(:func:`native_column`): parsing its text back would give the same value at many times the
+cost. Validation then checks it typed and renders the text above only where a person reads
+it (a quarantined row's original values, a reason).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -56,6 +63,26 @@ def parquet_text(column: str, source_type: str, contract_type: str) -> str:
     return f"CAST({column} AS VARCHAR)"
 
 
+_INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT")
+_INTEGERS += ("UINTEGER", "UBIGINT", "UHUGEINT")
+
+
+def native_column(source_type: str, contract_type: str) -> bool:
+    """Whether a Parquet column of ``source_type`` holds the contract type's values as they
+    are, so that the typed value equals what parsing its text form would give."""
+    kind = source_type.upper()
+    if contract_type == "date":
+        return kind == "DATE"
+    if contract_type == "timestamp":
+        return kind.startswith("TIMESTAMP") and "TIME ZONE" not in kind
+    if contract_type == "integer":
+        return kind in _INTEGERS
+    if contract_type == "decimal":
+        scale = re.fullmatch(r"DECIMAL\(\d+,\s*(\d+)\)", kind)
+        return kind in _INTEGERS or (scale is not None and int(scale.group(1)) <= 2)
+    return contract_type == "boolean" and kind == "BOOLEAN"
+
+
 def _reason(exc: Exception, path: Path, name: str) -> str:
     # DuckDB names the file by its absolute path; the error names it as the manifest does.
     return f"unreadable Parquet: {first_line(exc).replace(str(path), name)}"
@@ -76,7 +103,7 @@ def read_parquet(
     header = [row[0] for row in described]
     types = [row[1] for row in described]
     header_map = map_header(header, contract, name)
-    parts = []
+    parts, native = [], {}
     for col in contract.columns:
         pos = header_map.mapping.get(col.name)
         if pos is None:
@@ -84,12 +111,17 @@ def read_parquet(
             continue
         # Quoted source names: Parquet names may differ from the contract in case and spaces.
         source = '"' + header[pos].replace('"', '""') + '"'
-        parts.append(f'{parquet_text(source, types[pos], col.type)} AS "{col.name}"')
+        if native_column(types[pos], col.type):
+            native[col.name] = types[pos]
+            parts.append(f'{source} AS "{col.name}"')
+        else:
+            parts.append(f'{parquet_text(source, types[pos], col.type)} AS "{col.name}"')
     try:
+        # No ORDER BY: the scan keeps file order (insertion order is preserved) and rows carry
+        # their number; raw.<entity> is written in file order once, after validation.
         con.execute(
             f'CREATE TEMP TABLE "{table}" AS SELECT file_row_number + 1 AS _source_line, '
-            f"{', '.join(parts)} FROM read_parquet(?, file_row_number = true) "
-            "ORDER BY file_row_number",
+            f"{', '.join(parts)} FROM read_parquet(?, file_row_number = true)",
             [str(path)],
         )
     except duckdb.Error as exc:
@@ -101,4 +133,5 @@ def read_parquet(
         header_map.unknown,
         "parquet",
         None,
+        native=native,
     )

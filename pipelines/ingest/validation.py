@@ -24,21 +24,22 @@ row rules; documented in docs/data-contract.md, "Quarantine reasons"):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from pipelines.ingest.casts import typed_sql
 from pipelines.ingest.contracts import (
-    CONTRACT_TIMEZONE,
     MAX_FIELD_CHARS,
     MIN_DATE,
     Column,
     EntityContract,
 )
+from pipelines.ingest.parquet_reader import parquet_text
 from pipelines.privacy.masking import contact_kind, mask_sql
 
 # Values shown inside a reason are cut here so a reason stays readable.
 REASON_VALUE_CHARS = 100
 # Whitespace trimmed from every value: ASCII blanks, no-break space, ideographic space.
 WHITESPACE_SQL = "' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(12288)"
-_TRUE = ("true", "1", "yes", "y", "是")
-_FALSE = ("false", "0", "no", "n", "否")
 # C0 controls other than tab, line feed and carriage return; DEL; C1 controls. ESC starts
 # ANSI escape sequences, NUL truncates strings in C tools: never data in an export.
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
@@ -47,30 +48,6 @@ CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 # ( ( | ! = @ ), as in "-2+3+cmd|' /C calc'!A0". "+86 138 0013 8000", "-5", "-", "--" stay data.
 FORMULA_PATTERN = r"(?s)^[=@]|^[+-]\s*[A-Za-z]|^[+-].*[(|!=@]"
 FULL_WIDTH_SIGNS = ("＝＋－＠", "=+-@")
-# Named timestamp formats (docs/data-contract.md, "Types"): ISO date and time with " " or "T",
-# optional seconds and fraction (up to microseconds), or a 12-hour clock with AM/PM; with an
-# offset ("+08:00", "+0800", "+08", "Z") the value is converted to the contract's zone.
-TIMESTAMP_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d",
-    "%Y-%m-%d %I:%M:%S %p",
-    "%Y-%m-%d %I:%M %p",
-    "%Y-%m-%d %I:%M:%S%p",
-    "%Y-%m-%d %I:%M%p",
-)
-TIMESTAMP_TZ_FORMATS = (
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S.%f%z",
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y-%m-%d %H:%M%z",
-    "%Y-%m-%dT%H:%M%z",
-)
 
 
 def _q(name: str) -> str:
@@ -80,10 +57,6 @@ def _q(name: str) -> str:
 def _lit(text: str) -> str:
     """A SQL string literal for a constant from the contract (never for data)."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def _list(items: tuple[str, ...]) -> str:
-    return "[" + ", ".join(_lit(i) for i in items) + "]"
 
 
 def _shown(expr: str) -> str:
@@ -96,63 +69,34 @@ def _shown(expr: str) -> str:
     )
 
 
-def _typed(col: Column, v: str) -> str:
-    """SQL turning the trimmed string ``v`` into the column's type, NULL when invalid."""
-    if col.type == "string":
-        return v
-    if col.type == "integer":
-        # TRY_CAST('1.5' AS BIGINT) rounds; only whole numbers (Excel's 120.0 included) pass.
-        return (
-            f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]+(\\.0+)?') "
-            f"THEN TRY_CAST(regexp_replace({v}, '\\.0+$', '') AS BIGINT) END"
-        )
-    if col.type == "decimal":
-        # At most 2 significant decimals (trailing zeros allowed); no separators or exponents.
-        return (
-            f"CASE WHEN regexp_full_match({v}, '[+-]?([0-9]+(\\.[0-9]{{0,2}}0*)?|\\.[0-9]{{1,2}}0*)') "
-            f"THEN TRY_CAST({v} AS DECIMAL(18,2)) END"
-        )
-    if col.type == "date":
-        # A date, or a date at exactly midnight (an export's datetime): never a dropped time.
-        return (
-            f"CASE WHEN regexp_full_match({v}, "
-            f"'[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]00:00(:00(\\.0+)?)?)?') "
-            f"THEN TRY_CAST(left({v}, 10) AS DATE) END"
-        )
-    if col.type == "timestamp":
-        naive = f"try_strptime({v}, {_list(TIMESTAMP_FORMATS)})"
-        # CASE, not coalesce: the offset formats are tried only where the plain ones failed.
-        return (
-            f"CASE WHEN NOT regexp_matches({v}, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([ T]|$)') "
-            f"THEN NULL WHEN {naive} IS NOT NULL THEN {naive} "
-            f"ELSE timezone('{CONTRACT_TIMEZONE}', try_strptime(regexp_replace({v}, 'Z$', "
-            f"'+00:00'), {_list(TIMESTAMP_TZ_FORMATS)})) END"
-        )
-    trues = ", ".join(_lit(x) for x in _TRUE)
-    falses = ", ".join(_lit(x) for x in _FALSE)
-    return (
-        f"CASE WHEN lower({v}) IN ({trues}) THEN true WHEN lower({v}) IN ({falses}) THEN false END"
-    )
-
-
 def _value_reason(label: str, shown: str) -> str:
     return f"{_lit(label)} || '''' || {shown} || ''''"
 
 
-def _column_rules(col: Column) -> list[tuple[str, str, str]]:
+def _text(name: str, contract_type: str, native: Mapping[str, str]) -> str:
+    """Column ``v__<name>`` as a reason shows it: the trimmed string, or the text form of a
+    native value (rendered only where a reason is built, i.e. for failing rows)."""
+    v = _q(f"v__{name}")
+    return parquet_text(v, native[name], contract_type) if name in native else v
+
+
+def _column_rules(col: Column, native: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(condition, rule, reason) SQL triples for one column, in priority order."""
     v, t = _q(f"v__{col.name}"), _q(f"t__{col.name}")
-    name, shown, kind = col.name, _shown(v), contact_kind(col.name)
+    name, shown = col.name, _shown(_text(col.name, col.type, native))
+    kind = contact_kind(col.name)
     if kind is not None:  # a reason is read by people: contact data shown masked
         shown = mask_sql(kind, shown)
-    rules = [
-        (
-            f"length({v}) > {MAX_FIELD_CHARS}",
-            f"field too long: {name}",
-            f"{_lit(f'field too long: {name} has ')} || length({v}) || "
-            f"{_lit(f' characters (limit {MAX_FIELD_CHARS})')}",
+    rules = []
+    if col.name not in native:  # a date, number or boolean cannot be 4096 characters long
+        rules.append(
+            (
+                f"length({v}) > {MAX_FIELD_CHARS}",
+                f"field too long: {name}",
+                f"{_lit(f'field too long: {name} has ')} || length({v}) || "
+                f"{_lit(f' characters (limit {MAX_FIELD_CHARS})')}",
+            )
         )
-    ]
     if col.type == "string":
         # Typed columns need no scan: a control character fails their type rule.
         rules.append(
@@ -220,7 +164,7 @@ def _range_rules(col: Column, t: str, shown: str) -> list[tuple[str, str, str]]:
     return rules
 
 
-def _row_rules(contract: EntityContract) -> list[tuple[str, str, str]]:
+def _row_rules(contract: EntityContract, native: Mapping[str, str]) -> list[tuple[str, str, str]]:
     if contract.name == "privacy_erasure_requests":
         label = "no identifier: contact_id, email or phone required"
         cond = " AND ".join(f"{_q('v__' + c)} IS NULL" for c in ("contact_id", "email", "phone"))
@@ -228,12 +172,13 @@ def _row_rules(contract: EntityContract) -> list[tuple[str, str, str]]:
     if contract.name != "orders":
         return []
     r, a = _q("t__refund_amount_cny"), _q("t__amount_cny")
+    refund = _shown(_text("refund_amount_cny", "decimal", native))
+    amount = _shown(_text("amount_cny", "decimal", native))
     return [
         (
             f"{r} > {a}",
             "refund exceeds amount",
-            f"'refund exceeds amount: refund_amount_cny=' || {_shown(_q('v__refund_amount_cny'))} "
-            f"|| ' > amount_cny=' || {_shown(_q('v__amount_cny'))}",
+            f"'refund exceeds amount: refund_amount_cny=' || {refund} || ' > amount_cny=' || {amount}",
         )
     ]
 
@@ -259,45 +204,80 @@ def _account_rule(contract: EntityContract) -> tuple[str, str, str]:
     return join, f"CASE WHEN {unknown} THEN 'unknown account' END", reason
 
 
-def validation_sql(contract: EntityContract, present: tuple[str, ...], source: str) -> str:
+def _raw_value(column: Column, native: Mapping[str, str]) -> str:
+    """A quarantined row's original value of ``column`` as text (very long ones cut)."""
+    r = _q("r__" + column.name)
+    if column.name in native:
+        return parquet_text(r, native[column.name], column.type)
+    return (
+        f"CASE WHEN length({r}) > {MAX_FIELD_CHARS} THEN left({r}, {MAX_FIELD_CHARS}) || "
+        f"'…[truncated: ' || length({r}) || ' characters]' ELSE {r} END"
+    )
+
+
+def _value(column: Column, native: Mapping[str, str]) -> str:
+    name = _q(column.name)
+    if column.name in native:  # typed already: nothing to trim
+        return f"{name} AS {_q('v__' + column.name)}"
+    return f"nullif(trim({name}, {WHITESPACE_SQL}), '') AS {_q('v__' + column.name)}"
+
+
+def validation_sql(
+    contract: EntityContract,
+    present: tuple[str, ...],
+    source: str,
+    native: Mapping[str, str] | None = None,
+) -> str:
     """SELECT over temp table ``source`` giving, per row: ``_source_line``, ``_raw_values``,
     the typed contract columns, ``_rule`` and ``_reason`` (both NULL for a good row).
 
+    Columns of ``source`` are text, except those in ``native`` (column -> source type, see
+    ``parquet_reader.native_column``), checked in their own type; reasons and original values
+    show them in the text form the Parquet reader gives every other typed value.
     Named parameters: ``$max_date`` (DATE) when the contract has date columns, ``$max_ts``
     (TIMESTAMP) when it has timestamp columns (see :func:`parameters`).
     """
+    native = native or {}
     cols, account_join, account_rule, account_reason = contract.columns, *_account_rule(contract)
-    raw_pairs = ", ".join(
-        f"{_lit(c)}, CASE WHEN length({_q('r__' + c)}) > {MAX_FIELD_CHARS} THEN "
-        f"left({_q('r__' + c)}, {MAX_FIELD_CHARS}) || '…[truncated: ' || "
-        f"length({_q('r__' + c)}) || ' characters]' ELSE {_q('r__' + c)} END"
-        for c in present
-    )
+    by_name = {c.name: c for c in cols}
+    raw_pairs = ", ".join(f"{_lit(c)}, {_raw_value(by_name[c], native)}" for c in present)
     raw_cols = "".join(f"{_q(c)} AS {_q('r__' + c)}, " for c in present)
-    trimmed = ", ".join(
-        f"nullif(trim({_q(c.name)}, {WHITESPACE_SQL}), '') AS {_q('v__' + c.name)}" for c in cols
+    trimmed = ", ".join(_value(c, native) for c in cols)
+    typed = ", ".join(
+        f"{typed_sql(c, _q('v__' + c.name), c.name in native)} AS {_q('t__' + c.name)}"
+        for c in cols
     )
-    typed = ", ".join(f"{_typed(c, _q('v__' + c.name))} AS {_q('t__' + c.name)}" for c in cols)
-    rules = [rule for c in cols for rule in _column_rules(c)] + _row_rules(contract)
+    rules = [rule for c in cols for rule in _column_rules(c, native)]
+    rules += _row_rules(contract, native)
     out_cols = ", ".join(f"{_q('t__' + c.name)} AS {_q(c.name)}" for c in cols)
     key_t = ", ".join(_q("t__" + k) for k in contract.key)
+    key_join = " AND ".join(
+        f"referenced.{_q('t__' + k)} IS NOT DISTINCT FROM firsts.{_q('t__' + k)}"
+        for k in contract.key
+    )
     key_shown = " || ', ' || ".join(
-        f"{_lit(k + '=')} || '''' || {_shown(_q('v__' + k))} || ''''" for k in contract.key
+        f"{_lit(k + '=')} || '''' || {_shown(_text(k, by_name[k].type, native))} || ''''"
+        for k in contract.key
     )
     return f"""
 WITH trimmed AS (SELECT _source_line, {raw_cols}{trimmed} FROM "{source}"),
 typed AS (SELECT *, {typed} FROM trimmed),
 checked AS (SELECT *, {_case(rules, 1)} AS _rule, {_case(rules, 2)} AS _reason FROM typed),
-referenced AS (
+referenced AS MATERIALIZED (
     SELECT checked.* REPLACE (
         coalesce(checked._rule, {account_rule}) AS _rule,
         coalesce(checked._reason, {account_reason}) AS _reason
     )
     FROM checked {account_join}
 ),
+firsts AS (
+    SELECT {key_t}, min(_source_line) AS _first_line
+    FROM referenced WHERE _reason IS NULL
+    GROUP BY ALL HAVING count(*) > 1
+),
 ranked AS (
-    SELECT *, min(_source_line) OVER (PARTITION BY {key_t}, (_reason IS NULL)) AS _first_line
-    FROM referenced
+    SELECT referenced.*, firsts._first_line
+    FROM referenced LEFT JOIN firsts ON referenced._reason IS NULL AND {key_join}
 ),
 decided AS (
     SELECT *,
