@@ -9,7 +9,9 @@ class the accounts ABC by their share of 12-month revenue (80% / 95%), give a to
 write it as Parquet. No validation, quarantine, history, identity, scores or publishing: the
 benchmark (``python -m bench``) reports the real job as a multiple of this.
 
-It imports nothing from ``pipelines``, so it pays none of the project's start-up cost either.
+Of the project it uses only the connection factory (``pipelines.warehouse``: the same DuckDB
+memory cap as the pipeline, so both spill alike), so it pays none of the project's start-up
+cost either.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import argparse
 import codecs
 import json
-import os
 import sys
 import tempfile
 import time
@@ -25,6 +26,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+
+from pipelines import warehouse as wh
 
 RESULT_PREFIX = "FLOOR_RESULT "
 _CSV = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".txt")
@@ -141,12 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     db = args.out / "floor.duckdb"
     db.unlink(missing_ok=True)
-    # The same memory cap as the pipeline's DuckDB (pipelines.settings), so both spill alike.
-    limit = os.environ.get("STRATUM_DUCKDB_MEMORY_LIMIT", "50%")
     started = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="stratum_floor_") as tmp,
-        duckdb.connect(str(db), config={"memory_limit": limit}) as con,
+        wh.connection(db) as con,
     ):
         counts = load(con, args.landing, Path(tmp))
         loaded = time.perf_counter()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
+from pipelines import warehouse as wh
 
 
 def _files(landing: Path, entity: str) -> list[str]:
@@ -26,7 +26,7 @@ def write_increment(landing: Path, day: date, fraction: float = 0.01) -> dict[st
     per_mille = max(1, round(fraction * 1000))
     stamp = day.isoformat()
     written = {}
-    with duckdb.connect() as con:
+    with wh.connection(":memory:") as con:
         queries = {
             "orders": f"""
                 select * replace (

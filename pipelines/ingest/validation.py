@@ -222,6 +222,40 @@ def _value(column: Column, native: Mapping[str, str]) -> str:
     return f"nullif(trim({name}, {WHITESPACE_SQL}), '') AS {_q('v__' + column.name)}"
 
 
+def _duplicates_sql(contract: EntityContract, native: Mapping[str, str]) -> str:
+    """CTEs ``firsts`` .. ``decided`` over ``referenced``: a good row whose key an earlier good
+    row of the file has is a duplicate. Duplicates are rare: the first line of each repeated
+    key is found by a grouped aggregate and joined back (no window over every row)."""
+    by_name = {c.name: c for c in contract.columns}
+    key_t = ", ".join(_q("t__" + k) for k in contract.key)
+    key_join = " AND ".join(
+        f"referenced.{_q('t__' + k)} IS NOT DISTINCT FROM firsts.{_q('t__' + k)}"
+        for k in contract.key
+    )
+    key_shown = " || ', ' || ".join(
+        f"{_lit(k + '=')} || '''' || {_shown(_text(k, by_name[k].type, native))} || ''''"
+        for k in contract.key
+    )
+    return f"""firsts AS (
+    SELECT {key_t}, min(_source_line) AS _first_line
+    FROM referenced WHERE _reason IS NULL
+    GROUP BY ALL HAVING count(*) > 1
+),
+ranked AS (
+    SELECT referenced.*, firsts._first_line
+    FROM referenced LEFT JOIN firsts ON referenced._reason IS NULL AND {key_join}
+),
+decided AS (
+    SELECT *,
+        CASE WHEN _reason IS NULL AND _first_line < _source_line
+            THEN 'duplicate key in file: {"/".join(contract.key)}' ELSE _rule END AS _final_rule,
+        CASE WHEN _reason IS NULL AND _first_line < _source_line
+            THEN 'duplicate key in file: ' || {key_shown} || ' (first at line ' || _first_line || ')'
+            ELSE _reason END AS _final_reason
+    FROM ranked
+)"""
+
+
 def validation_sql(
     contract: EntityContract,
     present: tuple[str, ...],
@@ -250,15 +284,6 @@ def validation_sql(
     rules = [rule for c in cols for rule in _column_rules(c, native)]
     rules += _row_rules(contract, native)
     out_cols = ", ".join(f"{_q('t__' + c.name)} AS {_q(c.name)}" for c in cols)
-    key_t = ", ".join(_q("t__" + k) for k in contract.key)
-    key_join = " AND ".join(
-        f"referenced.{_q('t__' + k)} IS NOT DISTINCT FROM firsts.{_q('t__' + k)}"
-        for k in contract.key
-    )
-    key_shown = " || ', ' || ".join(
-        f"{_lit(k + '=')} || '''' || {_shown(_text(k, by_name[k].type, native))} || ''''"
-        for k in contract.key
-    )
     return f"""
 WITH trimmed AS (SELECT _source_line, {raw_cols}{trimmed} FROM "{source}"),
 typed AS (SELECT *, {typed} FROM trimmed),
@@ -270,24 +295,7 @@ referenced AS MATERIALIZED (
     )
     FROM checked {account_join}
 ),
-firsts AS (
-    SELECT {key_t}, min(_source_line) AS _first_line
-    FROM referenced WHERE _reason IS NULL
-    GROUP BY ALL HAVING count(*) > 1
-),
-ranked AS (
-    SELECT referenced.*, firsts._first_line
-    FROM referenced LEFT JOIN firsts ON referenced._reason IS NULL AND {key_join}
-),
-decided AS (
-    SELECT *,
-        CASE WHEN _reason IS NULL AND _first_line < _source_line
-            THEN 'duplicate key in file: {"/".join(contract.key)}' ELSE _rule END AS _final_rule,
-        CASE WHEN _reason IS NULL AND _first_line < _source_line
-            THEN 'duplicate key in file: ' || {key_shown} || ' (first at line ' || _first_line || ')'
-            ELSE _reason END AS _final_reason
-    FROM ranked
-)
+{_duplicates_sql(contract, native)}
 SELECT
     -- The original values as JSON only for quarantined rows: built for every row, the JSON
     -- was the largest column of the validated temp table (bench/bench_ingest.py, 20M orders).
