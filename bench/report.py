@@ -123,11 +123,11 @@ def steps_table(entry: dict) -> str:
     rows[0] += [_s(full.get("startup_cpu_s")), ""]
     rows[0] += [_s(entry.get(s, {}).get("startup_s")) for s, _ in SCENARIOS[1:]]
     for name, runs in by_step.items():
-        full = runs.get("full", {})
+        first = runs.get("full", {})
         count = max(r["count"] for r in runs.values())
         label = f"{name} ({count} steps)" if count > 1 else name
-        row = [label, _s(full.get("wall_s")), _s(full.get("cpu_s"))]
-        row.append(f"{full['peak_rss_mb']:,} MB" if full.get("peak_rss_mb") else "")
+        row = [label, _s(first.get("wall_s")), _s(first.get("cpu_s"))]
+        row.append(f"{first['peak_rss_mb']:,} MB" if first.get("peak_rss_mb") else "")
         for scenario, _ in SCENARIOS[1:]:
             step = runs.get(scenario)
             row.append("" if step is None else f"{_s(step['wall_s'])} {_mark(step)}".strip())

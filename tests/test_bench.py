@@ -93,7 +93,7 @@ def test_the_process_tree_is_measured_with_its_children(tmp_path):
 
 def _entry(accounts: int, day: str, wall: float) -> dict:
     run = {"wall_s": wall, "cpu_s": wall / 2, "peak_rss_mb": 2048, "load_avg_1m": 1.0,
-           "neighbours_cpu_s": 0.0, "startup_s": 5.0, "steps": [
+           "neighbours_cpu_s": 0.0, "startup_s": 5.0, "between_steps_s": 4.0, "steps": [
                {"step": "raw_ingest", "status": "ok", "wall_s": 3.0, "cpu_s": 2.0,
                 "peak_rss_mb": 900},
                {"step": "raw__orders_gx_orders", "status": "ok", "wall_s": 1.0, "cpu_s": 1.0,
@@ -127,6 +127,7 @@ def test_results_keep_the_latest_entry_per_size_and_rewrite_the_tables(tmp_path)
     assert "9.0 s (none published)" in text
     # The many checks on raw tables are one row: summed wall and CPU, the largest peak.
     assert "| checks on raw/* (2 steps) | 3.0 s | 2.0 s | 1,000 MB |" in text
+    assert "| Dagster between steps, shut-down | 4.0 s |" in text
     assert "| 1,000,000 |" in readme.read_text()
     with pytest.raises(ValueError, match="markers"):
         report.render(results, tmp_path / "README.md", tmp_path / "README.md")
