@@ -1,6 +1,7 @@
 """Load landing files of one entity into ``raw.<entity>``: incremental, idempotent, lossless.
 
-Per file, in one transaction: read it into a VARCHAR temp table (``readers.py``), validate
+Per file, in one transaction: read it into a temp table of text (``readers.py``; typed Parquet
+columns of the contract's type stay typed), validate
 every row in SQL (``validation.py``), append good rows to ``raw.<entity>``, bad rows to
 ``raw._quarantine`` with an exact reason, and one row to ``raw._file_manifest``
 (``manifest.py``). A file whose sha256 is already loaded for the entity is skipped (so the same

@@ -1,10 +1,11 @@
-"""Read any accepted landing file into a DuckDB temp table of VARCHAR columns.
+"""Read any accepted landing file into a DuckDB temp table of (mostly) VARCHAR columns.
 
 Every reader produces the same shape: a temp table with ``_source_line`` (BIGINT) followed by
-one VARCHAR column per contract column (named as in the contract; columns absent from the
-file are NULL). Values are the file's strings, untrimmed (typed Parquet columns are turned
-into the contract's text form, see ``parquet_reader.py``); typing and validation happen later,
-in SQL (``validation.py``).
+one column per contract column (named as in the contract; columns absent from the file are
+NULL). Values are the file's strings, untrimmed; a typed Parquet column is turned into the
+contract's text form, or kept in its type when that already is the contract's
+(:attr:`ReadResult.native`, see ``parquet_reader.py``); typing and validation happen later, in
+SQL (``validation.py``).
 
 ``_source_line`` is the CSV record number (header = 1, first data row = 2; a quoted value
 spanning lines counts once), the XLSX sheet row (header = 1), the JSON Lines line number, or
