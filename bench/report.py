@@ -130,7 +130,7 @@ def steps_table(entry: dict) -> str:
         row.append(f"{first['peak_rss_mb']:,} MB" if first.get("peak_rss_mb") else "")
         for scenario, _ in SCENARIOS[1:]:
             step = runs.get(scenario)
-            row.append("" if step is None else f"{_s(step['wall_s'])} {_mark(step)}".strip())
+            row.append("" if step is None else _cell(step))
         rows.append(row)
     rows.append(["Dagster between steps, shut-down", _s(full.get("between_steps_s")), "", ""])
     rows[-1] += [_s(entry.get(s, {}).get("between_steps_s")) for s, _ in SCENARIOS[1:]]
@@ -138,8 +138,10 @@ def steps_table(entry: dict) -> str:
     return markdown_table(rows, headers, right_align=headers[1:])
 
 
-def _mark(step: dict) -> str:
-    return "" if step["status"] == "ok" else f"({step['status']})"
+def _cell(step: dict) -> str:
+    if step["status"] == "skipped":
+        return "skipped"
+    return _s(step["wall_s"]) + ("" if step["status"] == "ok" else f" ({step['status']})")
 
 
 def _replace_between(text: str, name: str, body: str) -> str:

@@ -100,7 +100,8 @@ def _entry(accounts: int, day: str, wall: float) -> dict:
                 "peak_rss_mb": 950},
                {"step": "raw__risk_gx_risk", "status": "ok", "wall_s": 2.0, "cpu_s": 1.0,
                 "peak_rss_mb": 1000}]}  # fmt: skip
-    rerun = dict(run, published_snapshots=[], wall_s=9.0)
+    skipped = [dict(step, status="skipped", wall_s=0.0) for step in run["steps"]]
+    rerun = dict(run, published_snapshots=[], wall_s=9.0, steps=skipped)
     return {
         "accounts": accounts, "date": day, "commit": "abc", "cpus": 2, "landing_rows": 3_300_000,
         "floor": {"wall_s": wall / 20, "cpu_s": wall / 40}, "full": run, "rerun": rerun,
@@ -128,6 +129,7 @@ def test_results_keep_the_latest_entry_per_size_and_rewrite_the_tables(tmp_path)
     # The many checks on raw tables are one row: summed wall and CPU, the largest peak.
     assert "| checks on raw/* (2 steps) | 3.0 s | 2.0 s | 1,000 MB |" in text
     assert "| Dagster between steps, shut-down | 4.0 s |" in text
+    assert "| `raw_ingest` | 3.0 s | 2.0 s | 900 MB | 3.0 s | skipped |" in text
     assert "| 1,000,000 |" in readme.read_text()
     with pytest.raises(ValueError, match="markers"):
         report.render(results, tmp_path / "README.md", tmp_path / "README.md")
