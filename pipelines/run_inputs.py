@@ -2,9 +2,10 @@
 
 A run's result depends on: its as-of date, the code, every configuration file, the landing
 files loaded so far (history is as-occurred: a run reads every version dated up to its date)
-and the previous in-force snapshot (the tier stage's starting state). :class:`RunInputs`
-names them; the ingest step records them in ``raw._run_inputs`` under the run's snapshot id
-before anything is built, so the inputs of every published snapshot are known.
+and those withdrawn from a blocked delivery, and the previous in-force snapshot (the tier
+stage's starting state). :class:`RunInputs` names them; the ingest step records them in
+``raw._run_inputs`` under the run's snapshot id before anything is built, so the inputs of
+every published snapshot are known.
 
 :func:`unchanged_snapshot` is the no-change fast path: a rerun of a date that loads no new
 file and finds the in-force snapshot of that date built from exactly the same inputs would
@@ -27,6 +28,7 @@ import duckdb
 from pipelines import warehouse as wh
 from pipelines.config.loader import combine_versions
 from pipelines.history import SnapshotInfo, in_force, list_snapshots, previous_in_force
+from pipelines.quality.gate_state import WITHDRAWN_TABLE
 from pipelines.run_context import RunContext
 
 RUN_INPUTS_TABLE = "raw._run_inputs"
@@ -66,12 +68,18 @@ def current_inputs(
         "select entity, sha256 from raw._file_manifest where status = 'loaded' "
         "order by entity, sha256"
     ).fetchall()
+    # A withdrawn file stays loaded in raw but is left out by staging (quality.gate_state).
+    withdrawn = []
+    if wh.table_exists(con, WITHDRAWN_TABLE):
+        withdrawn = con.execute(
+            f"select distinct entity, sha256 from {WITHDRAWN_TABLE} order by entity, sha256"
+        ).fetchall()
     previous = previous_in_force(snapshots_dir, ctx.as_of)
     return RunInputs(
         as_of=ctx.as_of,
         code_version=ctx.code_version,
         config_version=combine_versions(ctx.config.versions),
-        files_version=hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16],
+        files_version=hashlib.sha256(json.dumps([files, withdrawn]).encode()).hexdigest()[:16],
         files_loaded=len(files),
         previous_snapshot_id=previous.snapshot_id if previous else None,
     )

@@ -87,6 +87,20 @@ def test_a_newly_loaded_file_means_rebuild(world):
     assert _decide(con, snapshots, serving, _ctx("run-rerun")) is None
 
 
+def test_a_withdrawn_file_means_rebuild(world):
+    """A file withdrawn from a blocked delivery stays loaded in raw but leaves staging."""
+    from pipelines.quality.gate_state import WITHDRAWN_TABLE, ensure_tables
+
+    con, snapshots, serving, _ = world
+    ensure_tables(con)
+    assert _decide(con, snapshots, serving, _ctx("run-rerun")) is not None  # empty: same
+    con.execute(
+        f"insert into {WITHDRAWN_TABLE} (entity, path, sha256) "
+        "values ('orders', 'orders/sha-orders-1.csv', 'sha-orders-1')"
+    )
+    assert _decide(con, snapshots, serving, _ctx("run-rerun")) is None
+
+
 def test_another_configuration_means_rebuild(world):
     con, snapshots, serving, _ = world
     ctx = _ctx("run-rerun")
