@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -28,6 +28,7 @@ import duckdb
 from pipelines import warehouse as wh
 from pipelines.config.loader import combine_versions
 from pipelines.history import SnapshotInfo, in_force, list_snapshots, previous_in_force
+from pipelines.ingest.loader import utc_now
 from pipelines.quality.gate_state import WITHDRAWN_TABLE
 from pipelines.run_context import RunContext
 
@@ -95,7 +96,7 @@ def record_inputs(con: duckdb.DuckDBPyConnection, ctx: RunContext, inputs: RunIn
         [
             ctx.snapshot_id, ctx.run_id, inputs.as_of, inputs.version, inputs.code_version,
             inputs.config_version, inputs.files_version, inputs.files_loaded,
-            inputs.previous_snapshot_id, datetime.now(UTC).replace(tzinfo=None),
+            inputs.previous_snapshot_id, utc_now(),
         ],
     )  # fmt: skip
 
