@@ -10,6 +10,8 @@ state):
 - ``account_identity``: this run's current records -> golden id, match rule, cluster size
   (the dbt source ``identity.account_identity``);
 - ``identity_events``: merges, splits, issues, deactivations and applied decisions (append-only);
+- ``golden_id_redirects``: every id retired by a merge -> the id carrying its history now, with
+  the merge's date and rule (derived from the two above; published with each snapshot);
 - ``applied_decisions``: decisions already recorded as events;
 - ``match_pairs``: this run's scored pairs (p >= review threshold) with verdict and evidence;
 - ``identity_review``: pairs for a reviewer (published to the serving database);
@@ -29,6 +31,8 @@ from pipelines.identity.registry import EVENT_COLUMNS, REGISTRY_COLUMNS, resolve
 
 SCHEMA = "identity"
 REVIEW_TYPES = types_of(source_columns("identity", "identity_review"))
+REDIRECTS = "identity.golden_id_redirects"
+REDIRECT_TYPES = types_of(source_columns("identity", "golden_id_redirects"))
 
 DDL = {
     "golden_ids": """
@@ -100,6 +104,44 @@ def merge_redirects(con: duckdb.DuckDBPyConnection) -> pd.Series:
     return resolve_redirects(retired)
 
 
+def redirect_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per id retired by a merge (the ``golden_id_redirects`` contract): the survivor
+    at the end of its chain, the id it was merged into, and the date and rule of that merge
+    (its latest ``merged`` event; null when the ledger lacks one)."""
+    survivors = merge_redirects(con)
+    ensure_schema(con)
+    retired = con.execute(
+        """
+        select g.golden_account_id as retired_golden_account_id,
+            g.merged_into as merged_into_golden_account_id,
+            e.as_of_date as merged_on,
+            e.rule
+        from identity.golden_ids as g
+        left join (
+            select golden_account_id, as_of_date, rule
+            from identity.identity_events
+            where event_type = 'merged'
+            qualify row_number() over (
+                partition by golden_account_id order by as_of_date desc, event_id desc
+            ) = 1
+        ) as e on e.golden_account_id = g.golden_account_id
+        where g.status = 'retired'
+        order by 1
+        """
+    ).df()
+    retired["surviving_golden_account_id"] = (
+        retired["retired_golden_account_id"].map(survivors).to_numpy()
+    )
+    return retired[list(REDIRECT_TYPES)]
+
+
+def write_redirects(con: duckdb.DuckDBPyConnection) -> int:
+    """Replace ``identity.golden_id_redirects`` from the registry; returns its rows."""
+    rows = redirect_rows(con)
+    wh.replace_table(con, REDIRECTS, rows, REDIRECT_TYPES)
+    return len(rows)
+
+
 def applied_decision_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
     ensure_schema(con)
     return {
@@ -160,6 +202,7 @@ def write_registry(
         # A backfill for an earlier date: its records resolve to the registry's ids (the dbt
         # source is rewritten for this run), but the registry itself only moves forward.
         wh.replace_table(con, "identity.account_identity", current)
+        write_redirects(con)  # unchanged registry: only makes sure the table exists
         return
     con.execute("delete from identity.golden_ids")
     wh.append_rows(con, "identity.golden_ids", registry[REGISTRY_COLUMNS])
@@ -187,3 +230,4 @@ def write_registry(
         "identity.applied_decisions",
         decisions.assign(first_applied_on=pd.Timestamp(as_of), run_id=run_id),
     )
+    write_redirects(con)

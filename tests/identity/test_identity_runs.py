@@ -131,6 +131,11 @@ def test_must_link_merges_on_the_next_run_and_is_recorded(first_run):
         f"select status, merged_into from identity.golden_ids where golden_account_id = '{retired}'",
     )
     assert registry.values.tolist() == [["retired", survivor]]
+    # the redirect the publish step carries with the next snapshot (golden_id_redirects)
+    redirects = query(path, "select * from identity.golden_id_redirects")
+    assert redirects.astype(str).values.tolist() == [
+        [retired, survivor, survivor, AS_OF.isoformat(), "must_link:D-2026-0001"]
+    ]
     # applied once: the next run records no new event
     run(path, decisions, run_id="run-0003")
     assert query(path, "select * from identity.identity_events where run_id = 'run-0003'").empty
