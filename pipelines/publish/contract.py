@@ -7,7 +7,8 @@ Each column is written once, in the dbt project's YAML (:mod:`pipelines.contract
   publish copies;
 - ``tier_ledger``, ``downgrade_notices``, ``migration_matrix``, ``tier_kpis``: the ``tiers``
   source's columns (_tiers__sources.yml), as the tier stage writes them;
-- ``identity_review``: the ``identity`` source's columns, as the matching asset writes them;
+- ``identity_review``, ``golden_id_redirects``: the ``identity`` source's columns, as the
+  matching asset writes them;
 - ``customer_tier_history``, ``tier_snapshots``: the ``serving`` source's columns, built here.
 
 Each entry below is (column, DuckDB type, meaning), read from there; ``docs/bi-contract.md``
@@ -38,12 +39,16 @@ TIER_KPIS_COLUMNS = _triples(source_columns("tiers", "tier_kpis"))
 # config/identity_decisions.yaml). Company-level attributes only: no contact person data.
 IDENTITY_REVIEW_COLUMNS = _triples(source_columns("identity", "identity_review"))
 TIER_BACKTEST_COLUMNS = _triples(source_columns("tiers", "tier_backtest"))
+# Golden ids retired by a merge -> the id carrying their history now, as the registry stood
+# when the snapshot was published. The serving build re-keys customer_tier_history with the
+# current snapshot's copy.
+GOLDEN_ID_REDIRECTS_COLUMNS = _triples(source_columns("identity", "golden_id_redirects"))
 
 # Serving tables copied from the warehouse (tiers and identity schemas), with their contract
 # and which snapshots' rows they keep: "in_force" (every date's in-force snapshot) or "current"
 # (only the snapshot BI sees as current); "latest" tables hold no snapshot id and are copied
-# as the latest run left them (the review queue). Rows of superseded or unpublished snapshots
-# never appear.
+# as the latest run left them (the review queue, the id redirects). Rows of superseded or
+# unpublished snapshots never appear.
 SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], str]] = {
     "tier_ledger": ("tiers.tier_ledger", TIER_LEDGER_COLUMNS, "in_force"),
     "downgrade_notices": ("tiers.downgrade_notices", DOWNGRADE_NOTICES_COLUMNS, "current"),
@@ -51,4 +56,5 @@ SERVING_TIER_TABLES: dict[str, tuple[str, list[tuple[str, str, str]], str]] = {
     "tier_kpis": ("tiers.tier_kpis", TIER_KPIS_COLUMNS, "in_force"),
     "identity_review": ("identity.identity_review", IDENTITY_REVIEW_COLUMNS, "latest"),
     "tier_backtest": ("tiers.tier_backtest", TIER_BACKTEST_COLUMNS, "in_force"),
+    "golden_id_redirects": ("identity.golden_id_redirects", GOLDEN_ID_REDIRECTS_COLUMNS, "latest"),
 }

@@ -2,11 +2,13 @@
 
 Every table BI reads is derived from ``snapshots/<snapshot_id>/`` — the tiers
 (``customer_tier.parquet``) and the change tables published with them (``tier_ledger``,
-``downgrade_notices``, ``migration_matrix``, ``tier_kpis``, ``identity_review`` as Parquet) — never from warehouse
-tables a killed or unpublished run may have left behind. So the serving file is a pure
-function of the folders: it can be rebuilt at any time (``pipelines.recovery`` does at the
-start of a run when it lags behind them), and it is replaced atomically (``os.replace``): a
-reader sees the old file or the new one, never a half-written one.
+``downgrade_notices``, ``migration_matrix``, ``tier_kpis``, ``identity_review``,
+``golden_id_redirects`` as Parquet) — never from warehouse tables a killed or unpublished run
+may have left behind (``customer_tier_history`` follows identity merges with the current
+snapshot's ``golden_id_redirects``: each row is re-keyed to its surviving id). So the serving
+file is a pure function of the folders: it can be rebuilt at any time (``pipelines.recovery``
+does at the start of a run when it lags behind them), and it is replaced atomically
+(``os.replace``): a reader sees the old file or the new one, never a half-written one.
 """
 
 from __future__ import annotations
@@ -26,23 +28,80 @@ from pipelines.publish.text_safety import safe_text_sql
 BUILDING_SUFFIX = ".building.duckdb"
 
 
-def history_sql(files: list[str]) -> str:
-    # SCD2 history derived from the in-force snapshots themselves, in as-of order, so it can
-    # never disagree with what BI was shown: islands of consecutive snapshots with one tier.
+# A relation with the columns history_sql reads from the redirects, and no row.
+NO_REDIRECTS = (
+    "(select null::varchar as retired_golden_account_id, "
+    "null::varchar as surviving_golden_account_id where false)"
+)
+
+
+def history_sql(files: list[str], redirects: str = NO_REDIRECTS) -> str:
+    """The SELECT of ``customer_tier_history`` over the in-force snapshot files ``files`` (SQL
+    literals, in as-of order), re-keyed with ``redirects`` (a relation holding
+    ``retired_golden_account_id`` -> ``surviving_golden_account_id``)."""
+    # Derived from the snapshots themselves, so it can never disagree with what BI was shown.
+    # Every row is first re-keyed to its survivor, so the survivor carries the history of the
+    # ids merged into it. On a date when several of a survivor's ids had a row, the survivor's
+    # own row wins, then the tier held longest (earliest tier_since), as the tier step does
+    # (pipelines.tiering.store.follow_merges), then the smallest id. An interval is an island
+    # of consecutive dates with one tier published under one id, so each traces to one id.
     return f"""
-        with snaps as (
-            select golden_account_id, tier, as_of_date, snapshot_id, policy_version
+        with snaps as not materialized (
+            select golden_account_id as published_golden_account_id, tier, tier_since,
+                as_of_date, snapshot_id, policy_version
             from read_parquet([{", ".join(files)}])
         ),
+        contenders as (
+            -- The rows of ids a merge touched (few): the only ones that can meet on a date.
+            select
+                coalesce(r.surviving_golden_account_id, s.published_golden_account_id)
+                    as golden_account_id,
+                s.published_golden_account_id,
+                s.as_of_date,
+                s.tier_since,
+                r.retired_golden_account_id is not null as merged_away
+            from snaps as s
+            left join {redirects} as r
+                on r.retired_golden_account_id = s.published_golden_account_id
+            where s.published_golden_account_id in (
+                select retired_golden_account_id from {redirects}
+                union all
+                select surviving_golden_account_id from {redirects}
+            )
+        ),
+        outranked as (
+            select published_golden_account_id, as_of_date
+            from contenders
+            qualify row_number() over (
+                partition by golden_account_id, as_of_date
+                order by merged_away, tier_since nulls last, published_golden_account_id
+            ) > 1
+        ),
+        daily as (
+            select
+                coalesce(r.surviving_golden_account_id, s.published_golden_account_id)
+                    as golden_account_id,
+                s.*
+            from snaps as s
+            left join {redirects} as r
+                on r.retired_golden_account_id = s.published_golden_account_id
+            anti join outranked as o
+                on o.published_golden_account_id = s.published_golden_account_id
+                and o.as_of_date = s.as_of_date
+        ),
         dated as (
-            select *, lag(tier) over (partition by golden_account_id order by as_of_date)
-                as prev_tier
-            from snaps
+            select *,
+                lag(tier) over by_date as prev_tier,
+                lag(published_golden_account_id) over by_date as prev_published
+            from daily
+            window by_date as (partition by golden_account_id order by as_of_date)
         ),
         starts as (
-            select golden_account_id, tier, as_of_date as valid_from, snapshot_id, policy_version
+            select golden_account_id, tier, as_of_date as valid_from, snapshot_id, policy_version,
+                published_golden_account_id
             from dated
             where prev_tier is null or prev_tier <> tier
+                or prev_published <> published_golden_account_id
         )
         select
             golden_account_id,
@@ -52,7 +111,8 @@ def history_sql(files: list[str]) -> str:
             lead(valid_from) over (partition by golden_account_id order by valid_from) is null
                 as is_current,
             snapshot_id,
-            policy_version
+            policy_version,
+            published_golden_account_id
         from starts
     """
 
@@ -108,6 +168,30 @@ def _fill_change_table(
     con.execute(f"create table serving_build.{name} as " + " union all ".join(parts))
 
 
+def _fill_history(con: duckdb.DuckDBPyConnection, files: list[str], closed_on: str) -> None:
+    """``customer_tier_history`` from the in-force snapshot ``files``, re-keyed with the
+    current snapshot's redirects (``serving_build.golden_id_redirects``, filled before)."""
+    redirects = "serving_build.golden_id_redirects"
+    con.execute(
+        f"create table serving_build.customer_tier_history as {history_sql(files, redirects)}"
+    )
+    # Accounts absent from the current snapshot (deleted in the CRM) are closed; an id merged
+    # away is no longer in the history: its rows are its survivor's.
+    con.execute(
+        f"""
+        update serving_build.customer_tier_history
+        set is_current = false, valid_to = {wh.literal(closed_on)}::date
+        where is_current
+          and golden_account_id not in (
+              select coalesce(r.surviving_golden_account_id, c.golden_account_id)
+              from serving_build.customer_tier_current as c
+              left join {redirects} as r
+                  on r.retired_golden_account_id = c.golden_account_id
+          )
+        """
+    )
+
+
 def _fill_serving(
     con: duckdb.DuckDBPyConnection, snapshots: list[SnapshotInfo], folders: dict[str, Path]
 ) -> None:
@@ -131,18 +215,6 @@ def _fill_serving(
         f"({', '.join('?' for _ in TIER_SNAPSHOTS_COLUMNS)})",
         _snapshot_rows(snapshots),
     )
-    history = [tiers[s.snapshot_id] for s in forced]
-    con.execute(f"create table serving_build.customer_tier_history as {history_sql(history)}")
-    # Accounts absent from the current snapshot (deleted or merged away) are closed.
-    con.execute(
-        f"""
-        update serving_build.customer_tier_history
-        set is_current = false, valid_to = {wh.literal(latest.as_of_date)}::date
-        where is_current
-          and golden_account_id not in
-              (select golden_account_id from serving_build.customer_tier_current)
-        """
-    )
     # "latest" tables (no snapshot id) come from the current snapshot's folder, like "current"
     # ones: what BI sees is what the run that published the current snapshot left.
     scopes = {
@@ -152,6 +224,7 @@ def _fill_serving(
     }
     for name, (_, _, scope) in SERVING_TIER_TABLES.items():
         _fill_change_table(con, name, folders, scopes[scope])
+    _fill_history(con, [tiers[s.snapshot_id] for s in forced], latest.as_of_date)
 
 
 def build_serving_db(

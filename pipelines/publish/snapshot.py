@@ -5,8 +5,10 @@ paths, so they are easy to test and to call from a notebook.
 
 A snapshot is a folder ``snapshots/<snapshot_id>/`` holding everything BI is shown for it:
 the tiers (``customer_tier.parquet``), the change tables computed against the previous
-snapshot (``tier_ledger``, ``downgrade_notices``, ``migration_matrix``, ``tier_kpis``) and
-the identity review queue of the run (``identity_review``), as Parquet; its volumes (``volumes.json``) and ``manifest.json``. Publishing one, in order:
+snapshot (``tier_ledger``, ``downgrade_notices``, ``migration_matrix``, ``tier_kpis``), the
+identity review queue of the run (``identity_review``) and the golden-id redirects in force
+(``golden_id_redirects``: retired id -> survivor), as Parquet; its volumes (``volumes.json``)
+and ``manifest.json``. Publishing one, in order:
 
 1. the folder is written in a hidden staging area *outside* ``snapshots/``
    (``.staging/<snapshot_id>-<random>/``), so no reader, not even a glob over
@@ -108,7 +110,8 @@ def _sha256(path: Path) -> str:
 def _write_change_tables(con: duckdb.DuckDBPyConnection, folder: Path, snapshot_id: str) -> None:
     """This snapshot's rows of each change table, with the published columns and types (an
     empty file with that schema when the tier step has not produced the table). A "latest"
-    table (no snapshot id: the identity review queue) is copied whole, as this run left it."""
+    table (no snapshot id: the identity review queue, the golden-id redirects) is copied
+    whole, as this run left it."""
     for name, (source, _, scope) in SERVING_TIER_TABLES.items():
         present = set(wh.table_columns(con, source))
         target = wh.literal((folder / f"{name}.parquet").as_posix())

@@ -52,7 +52,14 @@ def _serving_history(tmp_path, runs) -> pd.DataFrame:
     for day, out, _, _ in runs:
         path = tmp_path / f"{day:%Y%m%d}.parquet"
         out.assign(as_of_date=pd.Timestamp(day))[
-            ["golden_account_id", "tier", "as_of_date", "snapshot_id", "policy_version"]
+            [
+                "golden_account_id",
+                "tier",
+                "tier_since",
+                "as_of_date",
+                "snapshot_id",
+                "policy_version",
+            ]
         ].to_parquet(path)
         files.append(f"'{path.as_posix()}'")
     return duckdb.sql(history_sql(files)).df()
