@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from pipelines import explain
 from pipelines import warehouse as wh
 from pipelines.identity import store
 from pipelines.identity.registry import assign_golden_ids
@@ -262,3 +263,28 @@ def test_serving_rebuilt_from_the_folders_alone_is_the_same(estate):
     report = recover(estate.paths)
     assert report.serving_rebuilt
     assert estate.tables() == before
+
+
+def test_explain_follows_a_retired_id_to_its_survivor(estate, capsys):
+    merged_estate(estate)
+    history = explain.load_history(estate.paths.serving_dir, estate.paths.serving_db, "G-X2")
+    assert history.account == "G-X1"
+    assert history.redirected_from == explain.Merge("G-X2", "G-X1", "G-X1", D3, "probabilistic")
+    assert history.intervals[["tier", "published_golden_account_id"]].values.tolist() == [
+        ["A", "G-X1"], ["B", "G-X2"], ["C", "G-X1"],
+    ]  # fmt: skip
+    assert explain.main(["G-Z1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"Account G-Z1 was merged into G-Y1 on {D3} (rule: must_link:D-2026-0007); it has no "
+        "history of its own: G-Y1's below carries it."
+    )
+    assert f"Ids merged into G-Y1: G-Z1 ({D3}, must_link:D-2026-0007)." in out
+    assert "In 3 of 3 published snapshots; latest tier A as of" in out
+    # the ledger keeps each event under the id it was recorded under
+    assert history.ledger[["recorded_as", "to_tier", "change_type"]].values.tolist() == [
+        ["G-X1", "A", "new"], ["G-X2", "B", "new"], ["G-X1", "C", "change"],
+    ]  # fmt: skip
+    # both ids' rows of D1 are shown, each under the id it was published under
+    assert f"{D1} {D1:%Y%m%d}-r{D1:%m%d} [C] (published as G-Z1)" in out
+    assert f"{D1} {D1:%Y%m%d}-r{D1:%m%d} [A] (published as G-Y1)" in out
