@@ -35,23 +35,10 @@ NO_REDIRECTS = (
 )
 
 
-def history_sql(files: list[str], redirects: str = NO_REDIRECTS) -> str:
-    """The SELECT of ``customer_tier_history`` over the in-force snapshot files ``files`` (SQL
-    literals, in as-of order), re-keyed with ``redirects`` (a relation holding
-    ``retired_golden_account_id`` -> ``surviving_golden_account_id``)."""
-    # Derived from the snapshots themselves, so it can never disagree with what BI was shown.
-    # Every row is first re-keyed to its survivor, so the survivor carries the history of the
-    # ids merged into it. On a date when several of a survivor's ids had a row, the survivor's
-    # own row wins, then the tier held longest (earliest tier_since), as the tier step does
-    # (pipelines.tiering.store.follow_merges), then the smallest id. An interval is an island
-    # of consecutive dates with one tier published under one id, so each traces to one id.
-    return f"""
-        with snaps as not materialized (
-            select golden_account_id as published_golden_account_id, tier, tier_since,
-                as_of_date, snapshot_id, policy_version
-            from read_parquet([{", ".join(files)}])
-        ),
-        contenders as (
+def _outranked_sql(redirects: str) -> str:
+    """CTEs ending with ``outranked``: the (published id, date) of the rows that lose their date
+    to another row of the same survivor (the rule is in :func:`history_sql`), over ``snaps``."""
+    return f"""contenders as (
             -- The rows of ids a merge touched (few): the only ones that can meet on a date.
             select
                 coalesce(r.surviving_golden_account_id, s.published_golden_account_id)
@@ -76,7 +63,26 @@ def history_sql(files: list[str], redirects: str = NO_REDIRECTS) -> str:
                 partition by golden_account_id, as_of_date
                 order by merged_away, tier_since nulls last, published_golden_account_id
             ) > 1
+        ),"""
+
+
+def history_sql(files: list[str], redirects: str = NO_REDIRECTS) -> str:
+    """The SELECT of ``customer_tier_history`` over the in-force snapshot files ``files`` (SQL
+    literals, in as-of order), re-keyed with ``redirects`` (a relation holding
+    ``retired_golden_account_id`` -> ``surviving_golden_account_id``)."""
+    # Derived from the snapshots themselves, so it can never disagree with what BI was shown.
+    # Every row is first re-keyed to its survivor, so the survivor carries the history of the
+    # ids merged into it. On a date when several of a survivor's ids had a row, the survivor's
+    # own row wins, then the tier held longest (earliest tier_since), as the tier step does
+    # (pipelines.tiering.store.follow_merges), then the smallest id. An interval is an island
+    # of consecutive dates with one tier published under one id, so each traces to one id.
+    return f"""
+        with snaps as not materialized (
+            select golden_account_id as published_golden_account_id, tier, tier_since,
+                as_of_date, snapshot_id, policy_version
+            from read_parquet([{", ".join(files)}])
         ),
+        {_outranked_sql(redirects)}
         daily as (
             select
                 coalesce(r.surviving_golden_account_id, s.published_golden_account_id)
