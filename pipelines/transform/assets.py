@@ -55,6 +55,7 @@ from pipelines.transform.metadata import (
     summary_markdown,
 )
 from pipelines.transform.project import stratum_dbt_project
+from pipelines.transform.targets import prune_run_targets, run_target_path
 
 GROUP_NAME = "transform"
 
@@ -150,7 +151,8 @@ def run_dbt_build(
     # duration of the invocation only.
     with dbt_environment() as env:
         context.log.info(f"dbt {' '.join(args)} against {env['STRATUM_WAREHOUSE']}")
-        invocation = dbt.cli(args, context=context)
+        prune_run_targets(stratum_dbt_project.project_dir)
+        invocation = dbt.cli(args, context=context, target_path=run_target_path(context.run_id))
         for event in invocation.stream():
             if isinstance(event, Output) and "unique_id" in event.metadata:
                 built[event.metadata["unique_id"].value] = context.asset_key_for_output(

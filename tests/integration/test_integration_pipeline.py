@@ -6,11 +6,14 @@ one, in test_integration_reruns.py.
 
 from __future__ import annotations
 
+import json
+
 import nbformat
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
+from pipelines.transform.targets import run_target_path
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import HAND_CASES, golden_ids, serving, snapshot_frame, warehouse
 
@@ -100,3 +103,14 @@ def test_notebook_runs_against_published_tables(first_run_copy, monkeypatch):
     )
     client.execute()
     assert (world.data_dir / "serving" / "tier_overview.png").stat().st_size > 1000
+
+
+def test_dbt_parses_the_project_once_per_run(first_run):
+    """The run's dbt steps share one target folder: the first parses the project (the
+    manifest's partial-parse file was made without the run's vars), the others reuse it."""
+    log = REPO_ROOT / "dbt_project" / run_target_path(first_run["result"].run_id) / "dbt.log"
+    events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    invocations = {e["info"]["invocation_id"] for e in events}
+    full_parses = {e["info"]["invocation_id"] for e in events if e["info"]["code"] == "I024"}
+    assert len(invocations) == 5  # staging, models, features, scores, publish
+    assert len(full_parses) == 1
