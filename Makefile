@@ -45,10 +45,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-# dagster-dbt needs dbt's manifest; build it here rather than rely on `dagster dev`.
+# dagster-dbt needs dbt's manifest; build it here rather than rely on `dagster dev`. Parsed
+# into a private folder and renamed into place: a process reading it never sees half a file.
+PARSE_DIR = $(CURDIR)/dbt_project/target/.parse-make-$$$$
 manifest: install
 	@mkdir -p $(dir $(STRATUM_WAREHOUSE))
-	$(DBT) parse $(DBT_ARGS) --quiet --no-partial-parse
+	parse=$(PARSE_DIR); \
+	$(DBT) parse $(DBT_ARGS) --quiet --no-partial-parse --target-path $$parse \
+	&& mv -f $$parse/partial_parse.msgpack $$parse/manifest.json $(CURDIR)/dbt_project/target/ \
+	&& rm -rf $$parse
 
 sample-data: install
 	@if [ -z "$$(ls -A $(STRATUM_DATA_DIR)/landing 2>/dev/null)" ]; then \
@@ -87,8 +92,10 @@ browser:
 	else echo "warning: chromium is missing and cannot be installed here (needs root and" \
 		"apt-get); the Dagster UI browser test will be skipped"; fi
 
+# Two pytest-xdist workers; tests that share a built world run in one (tests/parallel.py).
+TEST_WORKERS ?= 2
 test: manifest browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
 
 lint: install
 	$(BIN)/ruff check pipelines tests bench

@@ -34,6 +34,42 @@ os.environ.update(
     }
 )
 
+
+# make test runs the suite on two pytest-xdist workers, tests that share a world in one
+# worker: tests/parallel.py.
+_GROUPS_FILE = pytest.StashKey[Path]()
+
+
+def _groups_file(config: pytest.Config) -> Path:
+    if _GROUPS_FILE not in config.stash:
+        config.stash[_GROUPS_FILE] = Path(tempfile.mkdtemp(prefix="stratum-xdist-")) / "groups"
+    return config.stash[_GROUPS_FILE]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getoption("dist") == "loadscope":
+        from tests.parallel import SharedWorldScheduling
+
+        return SharedWorldScheduling(config, log, _groups_file(config))
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    from tests.parallel import WORKER_INPUT_KEY
+
+    node.workerinput[WORKER_INPUT_KEY] = str(_groups_file(node.config))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        from tests.parallel import WORKER_INPUT_KEY, order_by_group, write_groups
+
+        write_groups(Path(workerinput[WORKER_INPUT_KEY]), order_by_group(items))
+
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = REPO_ROOT / "dbt_project"
 WORLD_AS_OF = date(2026, 11, 20)
@@ -66,17 +102,26 @@ def dbt_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture(scope="session")
 def dbt_manifest(tmp_path_factory) -> Path:
-    """dagster-dbt loads the manifest at import: produce it here, never rely on `dagster dev`."""
-    warehouse = tmp_path_factory.mktemp("parse") / "parse.duckdb"
+    """dagster-dbt loads the manifest at import: produce it here, never rely on `dagster dev`.
+    Parsed into a private folder beside the target and renamed into place, so another test
+    process reading the manifest (the other pytest-xdist worker, a run being launched) never
+    sees half a file."""
+    import shutil
+
+    target = DBT_DIR / "target"
+    private = target / f".parse-{os.getpid()}"
     dbt_cli(
         "parse",
         "--quiet",
         "--no-partial-parse",
-        env={"STRATUM_WAREHOUSE": str(warehouse)},
+        "--target-path",
+        str(private),
+        env={"STRATUM_WAREHOUSE": str(tmp_path_factory.mktemp("parse") / "parse.duckdb")},
     )
-    manifest = DBT_DIR / "target" / "manifest.json"
-    assert manifest.exists()
-    return manifest
+    for name in ("partial_parse.msgpack", "manifest.json"):
+        os.replace(private / name, target / name)
+    shutil.rmtree(private)
+    return target / "manifest.json"
 
 
 @dataclass
