@@ -102,7 +102,7 @@
                         as period_start,
                     {{ dbt.datediff(
                         'activities.occurred_at', 'reference_points.reference_ts', 'second'
-                    ) }} / 86400.0 as age_days,
+                    ) }} / cast(86400 as double) as age_days,
                     {%- if caps %}
                     case activities.activity_type
                         {%- for activity_type, cap in caps.items() %}

@@ -15,6 +15,15 @@
     )
 {%- endmacro %}
 
+{# Spark's first_value takes "ignore nulls" as its second argument. #}
+{% macro spark__latest_non_null(expr, partition_by, order_by) -%}
+    first_value({{ expr }}, true) over (
+        partition by {{ partition_by }}
+        order by {{ order_by }}
+        rows between unbounded preceding and unbounded following
+    )
+{%- endmacro %}
+
 {#
     Size band from head count (the one place it is defined):
     micro < 10, small 10-99, medium 100-999, large 1000-9999, enterprise >= 10000; null if unknown.

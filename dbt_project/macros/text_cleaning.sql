@@ -1,7 +1,18 @@
 {#
     Text cleaning shared by the staging models. Dialect-specific calls (regexp_replace with
     flags) are kept here so the models stay portable; translate/trim/upper/lower are standard.
+    Patterns are written once, in RE2 syntax (DuckDB); spark_regex() turns one into a Spark
+    string literal of the equivalent Java regex.
 #}
+
+{#
+    A pattern as a Spark SQL string literal: Spark unescapes backslashes in literals (DuckDB
+    does not), and Java spells the Han script \p{IsHan} where RE2 says \p{Han}. The patterns
+    used here (classes, \s, anchors, alternation) mean the same in both engines.
+#}
+{% macro spark_regex(pattern) -%}
+    '{{ pattern | replace('\\p{Han}', '\\p{IsHan}') | replace('\\', '\\\\') }}'
+{%- endmacro %}
 
 {# Remove every character matching a regex class, e.g. whitespace or non-digits. #}
 {% macro regex_remove_all(expr, pattern) -%}
@@ -12,9 +23,29 @@
     regexp_replace({{ expr }}, '{{ pattern }}', '', 'g')
 {%- endmacro %}
 
-{# Replace the first match of a regex (use anchors ^/$ for prefixes and suffixes). #}
+{% macro spark__regex_remove_all(expr, pattern) -%}
+    regexp_replace({{ expr }}, {{ spark_regex(pattern) }}, '')
+{%- endmacro %}
+
+{#
+    Replace the first match of a regex. Only for patterns anchored at the start (^) or the end
+    ($) of the string, which match at most once: Spark's regexp_replace always replaces every
+    match, so an unanchored pattern would mean different things on the two engines.
+#}
 {% macro regex_replace_once(expr, pattern, replacement) -%}
+    {%- if not (pattern.startswith('^') or pattern.endswith('$')) -%}
+        {{ exceptions.raise_compiler_error(
+            "regex_replace_once needs a pattern anchored with ^ or $, got " ~ pattern) }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('regex_replace_once', 'stratum')(expr, pattern, replacement)) }}
+{%- endmacro %}
+
+{% macro default__regex_replace_once(expr, pattern, replacement) -%}
     regexp_replace({{ expr }}, '{{ pattern }}', '{{ replacement }}')
+{%- endmacro %}
+
+{% macro spark__regex_replace_once(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ spark_regex(pattern) }}, {{ spark_replacement(replacement) }})
 {%- endmacro %}
 
 {# True when the whole string matches the regex. #}
@@ -24,6 +55,11 @@
 
 {% macro default__regex_full_match(expr, pattern) -%}
     regexp_full_match({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{# rlike finds a match anywhere: anchored around a group, it must match the whole string. #}
+{% macro spark__regex_full_match(expr, pattern) -%}
+    ({{ expr }} rlike {{ spark_regex('^(?:' ~ pattern ~ ')$') }})
 {%- endmacro %}
 
 {#
@@ -43,6 +79,15 @@
 
 {% macro default__regex_replace_all(expr, pattern, replacement) -%}
     regexp_replace({{ expr }}, '{{ pattern }}', '{{ replacement }}', 'g')
+{%- endmacro %}
+
+{% macro spark__regex_replace_all(expr, pattern, replacement) -%}
+    regexp_replace({{ expr }}, {{ spark_regex(pattern) }}, {{ spark_replacement(replacement) }})
+{%- endmacro %}
+
+{# A replacement's group references as Java writes them: \1 (RE2) is $1. #}
+{% macro spark_replacement(replacement) -%}
+    '{{ modules.re.sub('\\\\([0-9])', '$\\1', replacement) }}'
 {%- endmacro %}
 
 {#

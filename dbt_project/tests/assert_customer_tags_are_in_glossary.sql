@@ -1,6 +1,5 @@
 -- Every tag customer_360 emits must be explained in seeds/tag_rules.csv (values such as the
 -- industry code are compared by prefix, e.g. industry:saas matches industry:<code>).
--- Uses string_split/unnest (DuckDB); the models themselves stay portable.
 -- meta.dagster.ref: it reads two nodes, so Dagster is told which one it checks (else its result
 -- becomes an observation of an asset key that exists nowhere in the graph).
 
@@ -10,7 +9,7 @@ with
 
 emitted as (
 
-    select distinct unnest(string_split(static_tags || ',' || dynamic_tags, ',')) as tag
+    select distinct {{ split_to_rows("static_tags || ',' || dynamic_tags", ',') }} as tag
     from {{ ref('customer_360') }}
     union
     select distinct 'activity_tag=' || activity_tag as tag

@@ -201,20 +201,20 @@ last_paid_order as (
 
 select
     -- ids
-    cast(profile.golden_account_id as varchar) as golden_account_id,
+    cast(profile.golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast(as_of.as_of_date as date) as as_of_date,
 
     -- firmographics
-    cast(profile.industry as varchar) as industry,
+    cast(profile.industry as {{ dbt.type_string() }}) as industry,
     cast(profile.industry_is_known as boolean) as industry_is_known,
-    cast(profile.size_band as varchar) as size_band,
+    cast(profile.size_band as {{ dbt.type_string() }}) as size_band,
     cast(profile.employee_count as bigint) as employee_count,
     cast(profile.annual_revenue_cny as decimal(18, 2)) as annual_revenue_cny,
-    cast(profile.province as varchar) as province,
-    cast(profile.city as varchar) as city,
-    cast(profile.region as varchar) as region,
-    cast(profile.owner_team as varchar) as owner_team,
-    cast(profile.root_golden_account_id as varchar) as root_golden_account_id,
+    cast(profile.province as {{ dbt.type_string() }}) as province,
+    cast(profile.city as {{ dbt.type_string() }}) as city,
+    cast(profile.region as {{ dbt.type_string() }}) as region,
+    cast(profile.owner_team as {{ dbt.type_string() }}) as owner_team,
+    cast(profile.root_golden_account_id as {{ dbt.type_string() }}) as root_golden_account_id,
     cast(profile.group_depth as integer) as group_depth,
     cast(profile.account_created_at as timestamp) as account_created_at,
     cast(
@@ -276,8 +276,8 @@ select
     cast(profile.leads_open as bigint) as leads_open,
     cast(profile.leads_converted as bigint) as leads_converted,
     cast(coalesce(lead_state.leads_lost, 0) as bigint) as leads_lost,
-    cast(lead_state.latest_lead_source as varchar) as latest_lead_source,
-    cast(lead_state.latest_lead_status as varchar) as latest_lead_status,
+    cast(lead_state.latest_lead_source as {{ dbt.type_string() }}) as latest_lead_source,
+    cast(lead_state.latest_lead_status as {{ dbt.type_string() }}) as latest_lead_status,
     cast(lead_state.days_since_latest_lead as integer) as days_since_latest_lead,
     cast(
         coalesce(
@@ -297,7 +297,7 @@ select
     cast(profile.survey_responses as bigint) as survey_responses,
 
     -- risk
-    cast(profile.credit_rating as varchar) as credit_rating,
+    cast(profile.credit_rating as {{ dbt.type_string() }}) as credit_rating,
     cast(profile.overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,
     cast(profile.lawsuit_count as bigint) as lawsuit_count,
     cast(profile.abnormal_operation as boolean) as abnormal_operation,

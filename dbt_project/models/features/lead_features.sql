@@ -50,20 +50,20 @@ profile as (
 
 select
     -- ids
-    cast(leads.lead_id as varchar) as lead_id,
-    cast(leads.golden_account_id as varchar) as golden_account_id,
+    cast(leads.lead_id as {{ dbt.type_string() }}) as lead_id,
+    cast(leads.golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast({{ as_of_date() }} as date) as as_of_date,
 
     -- the lead
-    cast(leads.lead_source as varchar) as lead_source,
-    cast(leads.status as varchar) as status,
+    cast(leads.lead_source as {{ dbt.type_string() }}) as lead_source,
+    cast(leads.status as {{ dbt.type_string() }}) as status,
     cast(leads.created_at as timestamp) as created_at,
     cast(leads.converted_at as timestamp) as converted_at,
 
     -- firmographics
-    cast(profile.industry as varchar) as industry,
-    cast(profile.size_band as varchar) as size_band,
-    cast(profile.region as varchar) as region,
+    cast(profile.industry as {{ dbt.type_string() }}) as industry,
+    cast(profile.size_band as {{ dbt.type_string() }}) as size_band,
+    cast(profile.region as {{ dbt.type_string() }}) as region,
     cast(profile.employee_count as bigint) as employee_count,
     cast(profile.annual_revenue_cny as decimal(18, 2)) as annual_revenue_cny,
 

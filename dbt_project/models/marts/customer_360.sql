@@ -166,20 +166,20 @@ tagged as (
 )
 
 select
-    cast(golden_account_id as varchar) as golden_account_id,
-    cast(account_name as varchar) as account_name,
-    cast(uscc as varchar) as uscc,
-    cast(industry as varchar) as industry,
+    cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
+    cast(account_name as {{ dbt.type_string() }}) as account_name,
+    cast(uscc as {{ dbt.type_string() }}) as uscc,
+    cast(industry as {{ dbt.type_string() }}) as industry,
     cast(industry_is_known as boolean) as industry_is_known,
-    cast(size_band as varchar) as size_band,
+    cast(size_band as {{ dbt.type_string() }}) as size_band,
     cast(employee_count as bigint) as employee_count,
     cast(annual_revenue_cny as decimal(18, 2)) as annual_revenue_cny,
-    cast(province as varchar) as province,
-    cast(city as varchar) as city,
-    cast(region as varchar) as region,
-    cast(owner_team as varchar) as owner_team,
-    cast(parent_golden_account_id as varchar) as parent_golden_account_id,
-    cast(root_golden_account_id as varchar) as root_golden_account_id,
+    cast(province as {{ dbt.type_string() }}) as province,
+    cast(city as {{ dbt.type_string() }}) as city,
+    cast(region as {{ dbt.type_string() }}) as region,
+    cast(owner_team as {{ dbt.type_string() }}) as owner_team,
+    cast(parent_golden_account_id as {{ dbt.type_string() }}) as parent_golden_account_id,
+    cast(root_golden_account_id as {{ dbt.type_string() }}) as root_golden_account_id,
     cast(group_depth as integer) as group_depth,
     cast(account_created_at as timestamp) as account_created_at,
     cast(source_record_count as integer) as source_record_count,
@@ -208,8 +208,7 @@ select
     ) as refund_rate,
     cast(cancelled_orders_lifetime as bigint) as cancelled_orders_lifetime,
     cast(
-        case when orders_lifetime > 0 then net_revenue_lifetime / orders_lifetime end
-        as decimal(18, 2)
+        {{ amount_per('net_revenue_lifetime', 'orders_lifetime') }} as decimal(18, 2)
     ) as avg_order_value,
     cast(paid_orders_lifetime > 0 as boolean) as has_paid_order,
 
@@ -234,7 +233,7 @@ select
     cast(contacts_reachable as bigint) as contacts_reachable,
     cast(last_opt_out_date as date) as last_opt_out_date,
 
-    cast(credit_rating as varchar) as credit_rating,
+    cast(credit_rating as {{ dbt.type_string() }}) as credit_rating,
     cast(overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,
     cast(lawsuit_count as bigint) as lawsuit_count,
     cast(abnormal_operation as boolean) as abnormal_operation,
@@ -244,14 +243,14 @@ select
     cast(nps_avg_365d as double) as nps_avg_365d,
     cast(survey_responses as bigint) as survey_responses,
 
-    cast(activity_tag as varchar) as activity_tag,
-    cast({{ static_tags() }} as varchar) as static_tags,
-    cast({{ dynamic_tags() }} as varchar) as dynamic_tags,
+    cast(activity_tag as {{ dbt.type_string() }}) as activity_tag,
+    cast({{ static_tags() }} as {{ dbt.type_string() }}) as static_tags,
+    cast({{ dynamic_tags() }} as {{ dbt.type_string() }}) as dynamic_tags,
     cast({{ as_of_date() }} as date) as as_of_date,
 
     -- additions beyond docs/architecture.md (never renamed or removed without notice)
-    cast(industry_name_zh as varchar) as industry_name_zh,
-    cast(industry_name_en as varchar) as industry_name_en,
+    cast(industry_name_zh as {{ dbt.type_string() }}) as industry_name_zh,
+    cast(industry_name_en as {{ dbt.type_string() }}) as industry_name_en,
     cast(orders_prev_90d as bigint) as orders_prev_90d,
     cast(last_touch_date as date) as last_touch_date,
     cast(was_in_cycle as boolean) as was_in_hierarchy_cycle

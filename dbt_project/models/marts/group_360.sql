@@ -35,11 +35,11 @@ rolled_up as (
 )
 
 select
-    cast(rolled_up.root_golden_account_id as varchar) as root_golden_account_id,
-    cast(roots.account_name as varchar) as root_account_name,
-    cast(roots.uscc as varchar) as root_uscc,
-    cast(roots.industry as varchar) as root_industry,
-    cast(roots.region as varchar) as root_region,
+    cast(rolled_up.root_golden_account_id as {{ dbt.type_string() }}) as root_golden_account_id,
+    cast(roots.account_name as {{ dbt.type_string() }}) as root_account_name,
+    cast(roots.uscc as {{ dbt.type_string() }}) as root_uscc,
+    cast(roots.industry as {{ dbt.type_string() }}) as root_industry,
+    cast(roots.region as {{ dbt.type_string() }}) as root_region,
     cast(rolled_up.member_count as integer) as member_count,
     cast(rolled_up.max_group_depth as integer) as max_group_depth,
     cast(rolled_up.orders_365d as bigint) as orders_365d,
@@ -51,7 +51,7 @@ select
     cast(rolled_up.last_activity_at as timestamp) as last_activity_at,
     cast(rolled_up.last_order_date as date) as last_order_date,
     cast(rolled_up.leads_open as bigint) as leads_open,
-    cast({{ credit_rating_from_rank('rolled_up.worst_credit_rating_rank') }} as varchar)
+    cast({{ credit_rating_from_rank('rolled_up.worst_credit_rating_rank') }} as {{ dbt.type_string() }})
         as worst_credit_rating,
     cast(rolled_up.abnormal_member_count > 0 as boolean) as any_abnormal_operation,
     cast(rolled_up.abnormal_member_count as integer) as abnormal_member_count,

@@ -105,7 +105,7 @@ model_versions as (
 )
 
 select
-    cast(features.golden_account_id as varchar) as golden_account_id,
+    cast(features.golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast({{ as_of_date() }} as date) as as_of_date,
     cast(features.has_paid_order as boolean) as has_paid_order,
     cast(features.net_revenue_365d as double) as net_revenue_365d,
@@ -117,16 +117,16 @@ select
     cast(rfm.rfm_f as double) as rfm_f,
     cast(rfm.rfm_m as double) as rfm_m,
     cast(rfm.rfm_score as double) as rfm_score,
-    cast(rfm.rfm_segment as varchar) as rfm_segment,
-    cast(abc.abc_class as varchar) as abc_class,
+    cast(rfm.rfm_segment as {{ dbt.type_string() }}) as rfm_segment,
+    cast(abc.abc_class as {{ dbt.type_string() }}) as abc_class,
     cast(abc.revenue_share_cum as double) as revenue_share_cum,
     cast(clusters.cluster_id as integer) as cluster_id,
-    cast(clusters.cluster_label as varchar) as cluster_label,
+    cast(clusters.cluster_label as {{ dbt.type_string() }}) as cluster_label,
     cast(behaviour.behaviour_points as double) as behaviour_points,
     cast(fit.fit_score as double) as fit_score,
     -- prospects only: the winning account-level model, calibrated on prospects
     cast(predictions.conversion_probability as double) as conversion_probability,
-    cast(predictions.conversion_model as varchar) as conversion_source,
+    cast(predictions.conversion_model as {{ dbt.type_string() }}) as conversion_source,
     cast(clv.expected_purchases_12m as double) as expected_purchases_12m,
     cast(clv.p_alive as double) as p_alive,
     -- paying accounts only: P(no paid order in the next 12 months) of the winning churn model
@@ -135,7 +135,7 @@ select
     cast(predictions.expected_value_12m as double) as expected_value_12m,
     cast(clv.clv_percentile as double) as clv_percentile,
     cast(risk.risk_score as double) as risk_score,
-    cast(risk.risk_level as varchar) as risk_level,
+    cast(risk.risk_level as {{ dbt.type_string() }}) as risk_level,
     cast(risk.risk_stale as boolean) as risk_stale,
     cast(
         concat_ws(
@@ -147,10 +147,10 @@ select
             clv.clv_reason,
             risk.risk_reason,
             behaviour.behaviour_reason
-        ) as varchar
+        ) as {{ dbt.type_string() }}
     ) as score_reasons,
-    cast({{ "'" ~ var("rules_version", "") ~ "'" }} as varchar) as rules_version,
-    cast(model_versions.model_version as varchar) as model_version,
+    cast({{ "'" ~ var("rules_version", "") ~ "'" }} as {{ dbt.type_string() }}) as rules_version,
+    cast(model_versions.model_version as {{ dbt.type_string() }}) as model_version,
     cast(
         concat_ws(
             ' | ',
@@ -161,21 +161,21 @@ select
             clv.clv_reason_zh,
             risk.risk_reason_zh,
             behaviour.behaviour_reason_zh
-        ) as varchar
+        ) as {{ dbt.type_string() }}
     ) as score_reasons_zh,
-    cast(rfm.rfm_reason as varchar) as rfm_reason,
-    cast(abc.abc_reason as varchar) as abc_reason,
-    cast(behaviour.behaviour_reason as varchar) as behaviour_reason,
-    cast(fit.fit_reason as varchar) as fit_reason,
+    cast(rfm.rfm_reason as {{ dbt.type_string() }}) as rfm_reason,
+    cast(abc.abc_reason as {{ dbt.type_string() }}) as abc_reason,
+    cast(behaviour.behaviour_reason as {{ dbt.type_string() }}) as behaviour_reason,
+    cast(fit.fit_reason as {{ dbt.type_string() }}) as fit_reason,
     cast(
         case
             when predictions.conversion_probability is not null
                 then predictions.prediction_reason
             else conversion.conversion_reason
-        end as varchar
+        end as {{ dbt.type_string() }}
     ) as conversion_reason,
-    cast(clv.clv_reason as varchar) as clv_reason,
-    cast(risk.risk_reason as varchar) as risk_reason
+    cast(clv.clv_reason as {{ dbt.type_string() }}) as clv_reason,
+    cast(risk.risk_reason as {{ dbt.type_string() }}) as risk_reason
 from features
 cross join model_versions
 left join rfm

@@ -22,7 +22,7 @@ activities as (
 )
 
 select
-    cast(golden_account_id as varchar) as golden_account_id,
+    cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast({{ count_if('is_engagement and ' ~ in_window('occurred_on', 30)) }} as bigint)
         as activities_30d,
     cast({{ count_if('is_engagement and ' ~ in_window('occurred_on', 90)) }} as bigint)

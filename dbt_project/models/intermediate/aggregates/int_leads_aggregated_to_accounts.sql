@@ -16,7 +16,7 @@ leads as (
 )
 
 select
-    cast(golden_account_id as varchar) as golden_account_id,
+    cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast(count(*) as bigint) as leads_total,
     cast({{ count_if("status = 'open'") }} as bigint) as leads_open,
     cast({{ count_if("status = 'converted'") }} as bigint) as leads_converted,

@@ -47,7 +47,7 @@ aggregated as (
 )
 
 select
-    cast(golden_account_id as varchar) as golden_account_id,
+    cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast(first_order_date as date) as first_order_date,
     cast(last_order_date as date) as last_order_date,
     cast(orders_30d as bigint) as orders_30d,

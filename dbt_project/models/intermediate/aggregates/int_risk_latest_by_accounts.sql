@@ -24,8 +24,8 @@ ranked as (
 )
 
 select
-    cast(golden_account_id as varchar) as golden_account_id,
-    cast(credit_rating as varchar) as credit_rating,
+    cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
+    cast(credit_rating as {{ dbt.type_string() }}) as credit_rating,
     cast(overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,
     cast(lawsuit_count as bigint) as lawsuit_count,
     cast(abnormal_operation as boolean) as abnormal_operation,

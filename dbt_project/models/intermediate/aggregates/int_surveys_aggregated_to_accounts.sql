@@ -22,7 +22,7 @@ responses as (
 )
 
 select
-    cast(golden_account_id as varchar) as golden_account_id,
+    cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast(max(case when recency_rank = 1 then nps_score end) as integer) as nps_latest,
     cast(avg(case when {{ in_window('survey_date', 365) }} then nps_score end) as double)
         as nps_avg_365d,

@@ -3,7 +3,7 @@
 -- minus the one link per cycle that int_account_hierarchy_cycles marks as the break.
 -- Chains longer than var('hierarchy_max_depth') are cut there and flagged.
 
-with recursive
+with {{ with_recursive() }}
 
 accounts as (
 
@@ -24,30 +24,23 @@ edges as (
 
 ),
 
-walk as (
-
+{% set anchor %}
     select
         golden_account_id as start_id,
         golden_account_id as current_id,
         0 as depth,
         '/' || golden_account_id || '/' as path
     from accounts
+{% endset %}
 
-    union all
+{#- cycles are already broken; the path guard only keeps a bad input from looping #}
+{% set condition %}
+    walk.depth < {{ var('hierarchy_max_depth') }}
+    and walk.path not like ('%/' || edges.parent_golden_account_id || '/%')
+{% endset %}
 
-    select
-        walk.start_id,
-        edges.parent_golden_account_id as current_id,
-        walk.depth + 1 as depth,
-        walk.path || edges.parent_golden_account_id || '/' as path
-    from walk
-    inner join edges
-        on walk.current_id = edges.golden_account_id
-    where walk.depth < {{ var('hierarchy_max_depth') }}
-        -- cycles are already broken; this guard only keeps a bad input from looping
-        and walk.path not like ('%/' || edges.parent_golden_account_id || '/%')
-
-),
+{#- a recursive CTE on DuckDB, unrolled on Spark (macros/recursion.sql) #}
+{{ parent_walk('walk', anchor, 'edges', condition, var('hierarchy_max_depth')) }},
 
 top as (
 
@@ -62,12 +55,12 @@ top as (
 )
 
 select
-    cast(top.start_id as varchar) as golden_account_id,
-    cast(edges.parent_golden_account_id as varchar) as parent_golden_account_id,
-    cast(top.current_id as varchar) as root_golden_account_id,
+    cast(top.start_id as {{ dbt.type_string() }}) as golden_account_id,
+    cast(edges.parent_golden_account_id as {{ dbt.type_string() }}) as parent_golden_account_id,
+    cast(top.current_id as {{ dbt.type_string() }}) as root_golden_account_id,
     cast(top.depth as integer) as group_depth,
     -- path from the account up to its root, e.g. /G-A3/G-A2/G-A1/
-    cast(top.path as varchar) as path_to_root,
+    cast(top.path as {{ dbt.type_string() }}) as path_to_root,
     root_edges.golden_account_id is not null as is_depth_capped,
     cycles.golden_account_id is not null as was_in_cycle
 from top

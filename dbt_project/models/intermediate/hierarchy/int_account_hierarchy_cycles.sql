@@ -4,7 +4,7 @@
 -- The walk follows each account's chain upwards, keeps the visited ids in a '/'-delimited
 -- path and stops at a revisit or at var('hierarchy_max_depth'), so it always terminates.
 
-with recursive
+with {{ with_recursive() }}
 
 edges as (
 
@@ -15,33 +15,26 @@ edges as (
 
 ),
 
-walk as (
-
+{% set anchor %}
     select
         golden_account_id as start_id,
         parent_golden_account_id as current_id,
         1 as depth,
         '/' || golden_account_id || '/' || parent_golden_account_id || '/' as path
     from edges
+{% endset %}
 
-    union all
+{% set condition %}
+    walk.current_id <> walk.start_id
+    and walk.depth < {{ var('hierarchy_max_depth') }}
+    and (
+        edges.parent_golden_account_id = walk.start_id
+        or walk.path not like ('%/' || edges.parent_golden_account_id || '/%')
+    )
+{% endset %}
 
-    select
-        walk.start_id,
-        edges.parent_golden_account_id as current_id,
-        walk.depth + 1 as depth,
-        walk.path || edges.parent_golden_account_id || '/' as path
-    from walk
-    inner join edges
-        on walk.current_id = edges.golden_account_id
-    where walk.current_id <> walk.start_id
-        and walk.depth < {{ var('hierarchy_max_depth') }}
-        and (
-            edges.parent_golden_account_id = walk.start_id
-            or walk.path not like ('%/' || edges.parent_golden_account_id || '/%')
-        )
-
-),
+{#- a recursive CTE on DuckDB, unrolled on Spark (macros/recursion.sql) #}
+{{ parent_walk('walk', anchor, 'edges', condition, var('hierarchy_max_depth')) }},
 
 closed as (
 
@@ -71,11 +64,11 @@ members as (
 )
 
 select
-    cast(members.start_id as varchar) as golden_account_id,
-    cast(members.cycle_id as varchar) as cycle_id,
+    cast(members.start_id as {{ dbt.type_string() }}) as golden_account_id,
+    cast(members.cycle_id as {{ dbt.type_string() }}) as cycle_id,
     cast(members.cycle_length as integer) as cycle_length,
-    cast(members.cycle_path as varchar) as cycle_path,
-    cast(edges.parent_golden_account_id as varchar) as original_parent_golden_account_id,
+    cast(members.cycle_path as {{ dbt.type_string() }}) as cycle_path,
+    cast(edges.parent_golden_account_id as {{ dbt.type_string() }}) as original_parent_golden_account_id,
     members.start_id = members.cycle_id as is_cycle_break
 from members
 inner join edges

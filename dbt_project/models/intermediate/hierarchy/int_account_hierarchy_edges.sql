@@ -25,7 +25,7 @@ links as (
 )
 
 select
-    cast(golden_account_id as varchar) as golden_account_id,
-    cast(parent_golden_account_id as varchar) as parent_golden_account_id
+    cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
+    cast(parent_golden_account_id as {{ dbt.type_string() }}) as parent_golden_account_id
 from links
 where link_rank = 1

@@ -29,25 +29,25 @@ renamed as (
 
     select
         -- ids
-        cast(trim(account_id) as varchar) as account_id,
-        cast(nullif(trim(parent_account_id), '') as varchar) as parent_account_id,
+        cast(trim(account_id) as {{ dbt.type_string() }}) as account_id,
+        cast(nullif(trim(parent_account_id), '') as {{ dbt.type_string() }}) as parent_account_id,
         cast(
             upper({{ regex_remove_all(fullwidth_to_halfwidth('uscc'), '[^0-9A-Za-z]') }})
-            as varchar
+            as {{ dbt.type_string() }}
         ) as uscc_clean,
-        cast(uscc as varchar) as uscc_raw,
+        cast(uscc as {{ dbt.type_string() }}) as uscc_raw,
 
         -- strings
-        cast({{ clean_company_name('account_name') }} as varchar) as account_name,
-        cast({{ company_name_key('account_name') }} as varchar) as name_key,
-        cast(nullif(trim(industry), '') as varchar) as industry_raw,
+        cast({{ clean_company_name('account_name') }} as {{ dbt.type_string() }}) as account_name,
+        cast({{ company_name_key('account_name') }} as {{ dbt.type_string() }}) as name_key,
+        cast(nullif(trim(industry), '') as {{ dbt.type_string() }}) as industry_raw,
         cast(
             nullif({{ regex_remove_all(fullwidth_to_halfwidth('province'), '\\s') }}, '')
-            as varchar
+            as {{ dbt.type_string() }}
         ) as province_raw,
-        cast(nullif({{ regex_remove_all(fullwidth_to_halfwidth('city'), '\\s') }}, '') as varchar)
+        cast(nullif({{ regex_remove_all(fullwidth_to_halfwidth('city'), '\\s') }}, '') as {{ dbt.type_string() }})
             as city_raw,
-        cast(nullif(trim(owner_team), '') as varchar) as owner_team,
+        cast(nullif(trim(owner_team), '') as {{ dbt.type_string() }}) as owner_team,
 
         -- numerics
         cast(employee_count as bigint) as employee_count,
@@ -58,7 +58,7 @@ renamed as (
         cast(updated_at as timestamp) as updated_at,
 
         -- lineage
-        cast(_source_file as varchar) as source_file,
+        cast(_source_file as {{ dbt.type_string() }}) as source_file,
         cast(_source_line as bigint) as source_line,
         cast(_loaded_at as timestamp) as loaded_at
     from latest

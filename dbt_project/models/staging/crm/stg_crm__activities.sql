@@ -28,12 +28,12 @@ renamed as (
 
     select
         -- ids
-        cast(trim(activity_id) as varchar) as activity_id,
-        cast(trim(account_id) as varchar) as account_id,
-        cast(nullif(trim(contact_id), '') as varchar) as contact_id,
+        cast(trim(activity_id) as {{ dbt.type_string() }}) as activity_id,
+        cast(trim(account_id) as {{ dbt.type_string() }}) as account_id,
+        cast(nullif(trim(contact_id), '') as {{ dbt.type_string() }}) as contact_id,
 
         -- strings
-        cast(lower(trim(activity_type)) as varchar) as activity_type,
+        cast(lower(trim(activity_type)) as {{ dbt.type_string() }}) as activity_type,
 
         -- timestamps
         cast(occurred_at as timestamp) as occurred_at,

@@ -45,22 +45,22 @@ renamed as (
 
     select
         -- ids
-        cast(trim(contact_id) as varchar) as contact_id,
-        cast(trim(account_id) as varchar) as account_id,
+        cast(trim(contact_id) as {{ dbt.type_string() }}) as contact_id,
+        cast(trim(account_id) as {{ dbt.type_string() }}) as account_id,
 
         -- strings
-        cast(nullif(trim(full_name), '') as varchar) as full_name,
-        cast({{ clean_email('email') }} as varchar) as email,
-        cast(phone as varchar) as phone_raw,
+        cast(nullif(trim(full_name), '') as {{ dbt.type_string() }}) as full_name,
+        cast({{ clean_email('email') }} as {{ dbt.type_string() }}) as email,
+        cast(phone as {{ dbt.type_string() }}) as phone_raw,
         -- an extension (转123, ext 123, #123) is not part of the E.164 number: cut it first
         cast(
             {{ regex_remove_all(
                 regex_replace_once(fullwidth_to_halfwidth('phone'), '(转|分机|[Ee][Xx][Tt]|#).*$', ''),
                 '[^0-9]'
             ) }}
-            as varchar
+            as {{ dbt.type_string() }}
         ) as phone_digits,
-        cast(nullif(trim(job_title), '') as varchar) as job_title,
+        cast(nullif(trim(job_title), '') as {{ dbt.type_string() }}) as job_title,
 
         -- booleans
         cast(coalesce(opt_out, false) as boolean) as opt_out,
@@ -80,7 +80,7 @@ select
     account_id,
     full_name,
     email,
-    cast({{ phone_e164_from_digits('phone_digits') }} as varchar) as phone_e164,
+    cast({{ phone_e164_from_digits('phone_digits') }} as {{ dbt.type_string() }}) as phone_e164,
     phone_raw,
     job_title,
     opt_out,

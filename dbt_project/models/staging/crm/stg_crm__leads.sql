@@ -28,12 +28,12 @@ renamed as (
 
     select
         -- ids
-        cast(trim(lead_id) as varchar) as lead_id,
-        cast(trim(account_id) as varchar) as account_id,
+        cast(trim(lead_id) as {{ dbt.type_string() }}) as lead_id,
+        cast(trim(account_id) as {{ dbt.type_string() }}) as account_id,
 
         -- strings
-        cast(lower(nullif(trim(lead_source), '')) as varchar) as lead_source,
-        cast(lower(trim(status)) as varchar) as status,
+        cast(lower(nullif(trim(lead_source), '')) as {{ dbt.type_string() }}) as lead_source,
+        cast(lower(trim(status)) as {{ dbt.type_string() }}) as status,
 
         -- timestamps
         cast(created_at as timestamp) as created_at,

@@ -31,12 +31,12 @@ renamed as (
 
     select
         -- ids
-        cast(trim(order_id) as varchar) as order_id,
-        cast(trim(account_id) as varchar) as account_id,
+        cast(trim(order_id) as {{ dbt.type_string() }}) as order_id,
+        cast(trim(account_id) as {{ dbt.type_string() }}) as account_id,
 
         -- strings
-        cast(lower(trim(status)) as varchar) as status,
-        cast(nullif(trim(product_line), '') as varchar) as product_line,
+        cast(lower(trim(status)) as {{ dbt.type_string() }}) as status,
+        cast(nullif(trim(product_line), '') as {{ dbt.type_string() }}) as product_line,
 
         -- numerics
         cast(amount_cny as decimal(18, 2)) as amount_cny,

@@ -19,11 +19,11 @@ renamed as (
         -- USCCs as typed: half-width, no spaces or dashes, upper-case
         cast(
             upper({{ regex_remove_all(fullwidth_to_halfwidth('uscc'), '[^0-9A-Za-z]') }})
-            as varchar
+            as {{ dbt.type_string() }}
         ) as uscc,
 
         -- strings
-        cast(upper(nullif(trim(credit_rating), '')) as varchar) as credit_rating,
+        cast(upper(nullif(trim(credit_rating), '')) as {{ dbt.type_string() }}) as credit_rating,
 
         -- numerics
         cast(overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,
@@ -53,7 +53,7 @@ latest as (
 )
 
 select
-    uscc || '|' || cast(assessed_on as varchar) as assessment_id,
+    uscc || '|' || cast(assessed_on as {{ dbt.type_string() }}) as assessment_id,
     uscc,
     assessed_on,
     credit_rating,

@@ -28,12 +28,12 @@ renamed as (
 
     select
         -- ids
-        cast(trim(response_id) as varchar) as response_id,
-        cast(trim(account_id) as varchar) as account_id,
-        cast(nullif(trim(contact_id), '') as varchar) as contact_id,
+        cast(trim(response_id) as {{ dbt.type_string() }}) as response_id,
+        cast(trim(account_id) as {{ dbt.type_string() }}) as account_id,
+        cast(nullif(trim(contact_id), '') as {{ dbt.type_string() }}) as contact_id,
 
         -- strings
-        cast(nullif(trim(comment), '') as varchar) as comment,
+        cast(nullif(trim(comment), '') as {{ dbt.type_string() }}) as comment,
 
         -- numerics
         cast(nps_score as integer) as nps_score,
