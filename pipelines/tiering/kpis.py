@@ -38,6 +38,7 @@ import pandas as pd
 
 from pipelines import warehouse as wh
 from pipelines.contracts import source_columns
+from pipelines.engine import read_model
 from pipelines.history import SnapshotInfo, read_snapshot
 
 TREATED = "treated"
@@ -204,7 +205,7 @@ def read_current(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """This run's per-account inputs: ``tiers.customer_tier`` with the accounts' orders in the
     last 90 days and NPS from the feature layer."""
     tiers = wh.read_table(con, "tiers.customer_tier", CURRENT_COLUMNS[:7])
-    features = wh.read_table(
+    features = read_model(
         con, "features.account_features", ["golden_account_id", "orders_90d", "nps_avg_365d"]
     )
     return tiers.merge(features, on="golden_account_id", how="left")

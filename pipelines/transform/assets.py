@@ -42,12 +42,14 @@ from dagster import (
     Output,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
 from pipelines import warehouse as wh
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContext, RunContextResource
-from pipelines.settings import dbt_environment
+from pipelines.settings import dbt_environment, engine
+from pipelines.transform.engines import UNIQUE_ID_KEY, duckdb_copies, source_relations
 from pipelines.transform.metadata import (
     count_relation_rows,
     customer_360_summary,
@@ -117,14 +119,27 @@ STAGING_SELECT = "china_regions industry_map staging"
 FEATURES_SELECT = "path:models/features"
 
 
-def dbt_build_args(ctx: RunContext, latest_snapshot_as_of: str | None) -> list[str]:
+def dbt_build_args(
+    ctx: RunContext,
+    latest_snapshot_as_of: str | None,
+    spark_sources: Mapping[str, str] | None = None,
+) -> list[str]:
     """``dbt build`` arguments for the run: its context as ``--vars``; the SCD2 attribute
     snapshot left out when the run is for a date before the latest change it recorded (a
     backfill), because its versions only move forward in business time. "buildable" indirect
     selection: a test runs in the part that builds all of its parents (the tag glossary test,
-    seed + customer_360, runs with the marts, not with the seeds)."""
-    args = ["build", "--vars", json.dumps(ctx.dbt_vars(), sort_keys=True)]
+    seed + customer_360, runs with the marts, not with the seeds).
+
+    On the Spark engine (``spark_sources``: source relation -> its Parquet export) the target
+    is ``spark``, the exports are the ``external_sources`` var, and the snapshot is left out:
+    dbt-spark snapshots need a table format with MERGE (Delta, Iceberg), not plain Parquet."""
+    dbt_vars = ctx.dbt_vars()
+    if spark_sources is not None:
+        dbt_vars = {**dbt_vars, "external_sources": dict(sorted(spark_sources.items()))}
+    args = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += ["--indirect-selection", "buildable"]
+    if spark_sources is not None:
+        return [*args, "--target", "spark", "--exclude", SNAPSHOT_NODE]
     if latest_snapshot_as_of is not None and ctx.as_of.isoformat() < latest_snapshot_as_of:
         args += ["--exclude", SNAPSHOT_NODE]
     return args
@@ -143,14 +158,17 @@ def run_dbt_build(
     context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, ctx: RunContext
 ) -> Iterator[Any]:
     """``dbt build`` of the asset's selection for the run's as-of date (its context passed as
-    ``--vars``, never read from the environment); then row counts and, when customer_360 was
-    built, a profile summary as observations."""
-    args = dbt_build_args(ctx, _latest_snapshot_as_of(warehouse))
+    ``--vars``, never read from the environment) on the configured engine; then row counts and,
+    when customer_360 was built, a profile summary as observations."""
+    on_spark = engine() == "spark"
+    spark_sources = _export_sources(context, warehouse) if on_spark else None
+    args = dbt_build_args(ctx, _latest_snapshot_as_of(warehouse), spark_sources)
     built: dict[str, AssetKey] = {}
     # dbt reads the warehouse path from the environment (profiles.yml), set for the
     # duration of the invocation only.
     with dbt_environment() as env:
-        context.log.info(f"dbt {' '.join(args)} against {env['STRATUM_WAREHOUSE']}")
+        where = env.get("STRATUM_SPARK_DIR") if on_spark else env["STRATUM_WAREHOUSE"]
+        context.log.info(f"dbt {' '.join(args)} against {where}")
         prune_run_targets(stratum_dbt_project.project_dir)
         invocation = dbt.cli(args, context=context, target_path=run_target_path(context.run_id))
         for event in invocation.stream():
@@ -159,8 +177,41 @@ def run_dbt_build(
                     event.output_name
                 )
             yield event
-    # After dbt has exited (and released the DuckDB file).
+    # After dbt has exited (and released the DuckDB file or the Spark metastore).
+    if on_spark:
+        _copy_back(context, warehouse, invocation.manifest, built)
     yield from _observations(context, warehouse, relations_for(invocation.manifest, built), built)
+
+
+def _export_sources(context: AssetExecutionContext, warehouse: Warehouse) -> dict[str, str]:
+    """Spark engine: the DuckDB tables the selected models read as sources, as Parquet."""
+    from pipelines.spark.exchange import export_tables
+
+    manifest = get_manifest_and_translator_from_dbt_assets([context.assets_def])[0]
+    unique_ids = [
+        context.assets_def.get_asset_spec(key).metadata[UNIQUE_ID_KEY]
+        for key in context.selected_asset_keys
+    ]
+    with warehouse.connect(read_only=True) as con:
+        exported = export_tables(con, source_relations(manifest, unique_ids))
+    context.log.info(f"exported for Spark: {', '.join(exported) or 'nothing'}")
+    return exported
+
+
+def _copy_back(
+    context: AssetExecutionContext,
+    warehouse: Warehouse,
+    manifest: Mapping[str, Any],
+    built: Mapping[str, AssetKey],
+) -> None:
+    """Spark engine: the built models the single-node stages read, into DuckDB (Arrow)."""
+    from pipelines.spark.exchange import copy_to_duckdb
+
+    relations = duckdb_copies(manifest, built)
+    if relations:
+        with warehouse.connect() as con:
+            rows = copy_to_duckdb(con, relations)
+        context.log.info(f"copied to DuckDB: {rows}")
 
 
 def _observations(
@@ -170,7 +221,7 @@ def _observations(
     built: dict[str, AssetKey],
 ) -> Iterator[AssetObservation]:
     with warehouse.connect(read_only=True) as con:
-        counts = count_relation_rows(con, relations)
+        counts = _row_counts(con, relations)
         summary = customer_360_summary(con) if AssetKey("customer_360") in built.values() else None
     for unique_id, rows in counts.items():
         metadata: dict[str, Any] = {"dagster/row_count": rows}
@@ -181,6 +232,14 @@ def _observations(
         yield AssetObservation(
             asset_key=built[unique_id], metadata=metadata, partition=context.partition_key
         )
+
+
+def _row_counts(con: Any, relations: dict[str, str]) -> dict[str, int]:
+    if engine() == "spark":  # the tables are Spark's; DuckDB may hold stale ones
+        from pipelines.spark.exchange import count_rows
+
+        return count_rows(relations)
+    return count_relation_rows(con, relations)
 
 
 def build_dbt_assets(name: str, select: str, exclude: str | None = None) -> AssetsDefinition:

@@ -1,0 +1,39 @@
+"""What a dbt step needs on the Spark engine, around the one ``dbt build``: plain functions.
+
+Before the build, the DuckDB tables its models read as sources are exported to Parquet for
+Spark (:func:`pipelines.spark.exchange.export_tables`) and passed to dbt as the
+``external_sources`` var. After it, the models the single-node stages read in DuckDB (dbt meta
+``stratum.read_in_duckdb``: the profile for the quality suite and the run summary, the scores
+for the tier step, the published rows) are copied back. On DuckDB neither happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+UNIQUE_ID_KEY = "dagster_dbt/unique_id"
+
+
+def source_relations(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
+    """The sources (``schema.table``) that the given dbt nodes read directly, sorted."""
+    relations: set[str] = set()
+    for unique_id in unique_ids:
+        for parent in manifest.get("parent_map", {}).get(unique_id, []):
+            if parent.startswith("source."):
+                source = manifest["sources"][parent]
+                relations.add(f"{source['schema']}.{source.get('identifier') or source['name']}")
+    return sorted(relations)
+
+
+def duckdb_copies(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
+    """The built models (``schema.table``) marked ``meta.stratum.read_in_duckdb``, sorted."""
+    relations: set[str] = set()
+    for unique_id in unique_ids:
+        node = manifest.get("nodes", {}).get(unique_id)
+        if node is None or node.get("resource_type") != "model":
+            continue
+        meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
+        if (meta.get("stratum") or {}).get("read_in_duckdb"):
+            relations.add(f"{node['schema']}.{node.get('alias') or node['name']}")
+    return sorted(relations)
