@@ -51,8 +51,10 @@ select
     cast(rolled_up.last_activity_at as timestamp) as last_activity_at,
     cast(rolled_up.last_order_date as date) as last_order_date,
     cast(rolled_up.leads_open as bigint) as leads_open,
-    cast({{ credit_rating_from_rank('rolled_up.worst_credit_rating_rank') }} as {{ dbt.type_string() }})
-        as worst_credit_rating,
+    cast(
+        {{ credit_rating_from_rank('rolled_up.worst_credit_rating_rank') }}
+        as {{ dbt.type_string() }}
+    ) as worst_credit_rating,
     cast(rolled_up.abnormal_member_count > 0 as boolean) as any_abnormal_operation,
     cast(rolled_up.abnormal_member_count as integer) as abnormal_member_count,
     cast(rolled_up.overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,

@@ -68,7 +68,8 @@ select
     cast(members.cycle_id as {{ dbt.type_string() }}) as cycle_id,
     cast(members.cycle_length as integer) as cycle_length,
     cast(members.cycle_path as {{ dbt.type_string() }}) as cycle_path,
-    cast(edges.parent_golden_account_id as {{ dbt.type_string() }}) as original_parent_golden_account_id,
+    cast(edges.parent_golden_account_id as {{ dbt.type_string() }})
+        as original_parent_golden_account_id,
     members.start_id = members.cycle_id as is_cycle_break
 from members
 inner join edges

@@ -45,8 +45,10 @@ renamed as (
             nullif({{ regex_remove_all(fullwidth_to_halfwidth('province'), '\\s') }}, '')
             as {{ dbt.type_string() }}
         ) as province_raw,
-        cast(nullif({{ regex_remove_all(fullwidth_to_halfwidth('city'), '\\s') }}, '') as {{ dbt.type_string() }})
-            as city_raw,
+        cast(
+            nullif({{ regex_remove_all(fullwidth_to_halfwidth('city'), '\\s') }}, '')
+            as {{ dbt.type_string() }}
+        ) as city_raw,
         cast(nullif(trim(owner_team), '') as {{ dbt.type_string() }}) as owner_team,
 
         -- numerics
