@@ -141,7 +141,7 @@ def test_the_same_assets_and_checks_run_on_both_engines(first_run, spark_run):
 
     def checks(result) -> dict[str, bool]:
         return {
-            f"{e.asset_key.to_user_string()}:{e.event_specific_data.check_name}": (
+            f"{e.event_specific_data.asset_key.to_user_string()}:{e.event_specific_data.check_name}": (
                 e.event_specific_data.passed
             )
             for e in result.all_events
