@@ -78,14 +78,24 @@ def copy_to_duckdb(con: duckdb.DuckDBPyConnection, relations: Iterable[str]) -> 
     rows: dict[str, int] = {}
     for relation in relations:
         table = read_arrow(relation)
-        schema = relation.split(".")[0]
+        schema, name = relation.split(".")
         con.execute(f"create schema if not exists {wh.quoted(schema)}")
-        name = f"_arrow_{uuid.uuid4().hex[:8]}"
-        con.register(name, table)
+        # A staging view of an earlier DuckDB-engine run in the same data dir gives way.
+        kind = con.execute(
+            "select table_type from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchone()
+        if kind and kind[0] == "VIEW":
+            con.execute(f"drop view {wh.quoted(relation)}")
+        arrow_name = f"_arrow_{uuid.uuid4().hex[:8]}"
+        con.register(arrow_name, table)
         try:
-            con.execute(f"create or replace table {wh.quoted(relation)} as select * from {name}")
+            con.execute(
+                f"create or replace table {wh.quoted(relation)} as select * from {arrow_name}"
+            )
         finally:
-            con.unregister(name)
+            con.unregister(arrow_name)
         rows[relation] = table.num_rows
     return rows
 

@@ -3,8 +3,9 @@
 Before the build, the DuckDB tables its models read as sources are exported to Parquet for
 Spark (:func:`pipelines.spark.exchange.export_tables`) and passed to dbt as the
 ``external_sources`` var. After it, the models the single-node stages read in DuckDB (dbt meta
-``stratum.read_in_duckdb``: the profile for the quality suite and the run summary, the scores
-for the tier step, the published rows) are copied back. On DuckDB neither happens.
+``stratum.read_in_duckdb``: staging accounts and contacts for the identity matcher, the profile
+for the quality suite and the run summary, the scores for the tier step, the published rows)
+are copied back. On DuckDB neither happens.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ def source_relations(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> 
 
 
 def duckdb_copies(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
-    """The built models (``schema.table``) marked ``meta.stratum.read_in_duckdb``, sorted."""
+    """The built models and seeds (``schema.table``) marked ``meta.stratum.read_in_duckdb``."""
     relations: set[str] = set()
     for unique_id in unique_ids:
         node = manifest.get("nodes", {}).get(unique_id)
-        if node is None or node.get("resource_type") != "model":
+        if node is None or node.get("resource_type") not in {"model", "seed"}:
             continue
         meta = (node.get("config") or {}).get("meta") or node.get("meta") or {}
         if (meta.get("stratum") or {}).get("read_in_duckdb"):

@@ -21,25 +21,38 @@ def manifest(dbt_manifest) -> dict:
     return json.loads(Path(dbt_manifest).read_text(encoding="utf-8"))
 
 
-def _selection(manifest: dict, tag: str | None) -> list[str]:
-    """Model ids of one dbt asset selection: untagged (dbt_models) or with ``tag``."""
-    return [
-        uid
-        for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in {"model", "seed", "snapshot"}
-        and (
-            tag in node["tags"] if tag else not {"after_scores", "after_tiers"} & set(node["tags"])
-        )
-    ]
+STAGING = {"china_regions", "industry_map"}
+
+
+def _selection(manifest: dict, part: str) -> list[str]:
+    """Node ids of one dbt asset selection: ``staging`` (seeds + staging views), ``models`` (from
+    the identity models to the features), ``after_scores`` or ``after_tiers``."""
+    ids = []
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] not in {"model", "seed", "snapshot"}:
+            continue
+        tags = {"after_scores", "after_tiers"} & set(node["tags"])
+        staging = node["name"] in STAGING or node["fqn"][1:2] == ["staging"]
+        if part == "staging":
+            ids += [uid] if staging else []
+        elif part == "models":
+            ids += [uid] if not staging and not tags else []
+        elif part in tags:
+            ids.append(uid)
+    return ids
 
 
 def test_each_dbt_step_exports_exactly_the_sources_it_reads(manifest):
     from pipelines.settings import ENTITIES
     from pipelines.transform.engines import source_relations
 
-    assert source_relations(manifest, _selection(manifest, None)) == sorted(
+    assert source_relations(manifest, _selection(manifest, "staging")) == sorted(
         f"raw.{e}" for e in ENTITIES
     )
+    # the identity models read the matcher's output, written in DuckDB by Python
+    assert source_relations(manifest, _selection(manifest, "models")) == [
+        "identity.account_identity"
+    ]
     scores = source_relations(manifest, _selection(manifest, "after_scores"))
     assert scores == sorted(
         f"scores.{s}"
@@ -54,7 +67,13 @@ def test_each_dbt_step_exports_exactly_the_sources_it_reads(manifest):
 def test_models_the_single_node_stages_read_are_copied_back(manifest):
     from pipelines.transform.engines import duckdb_copies
 
-    assert duckdb_copies(manifest, _selection(manifest, None)) == [
+    # the identity matcher reads staging accounts, contacts and the regions seed in DuckDB
+    assert duckdb_copies(manifest, _selection(manifest, "staging")) == [
+        "staging.china_regions",
+        "staging.stg_crm__accounts",
+        "staging.stg_crm__contacts",
+    ]
+    assert duckdb_copies(manifest, _selection(manifest, "models")) == [
         "intermediate.int_account_hierarchy_cycles",
         "intermediate.int_account_identity_map",
         "marts.customer_360",

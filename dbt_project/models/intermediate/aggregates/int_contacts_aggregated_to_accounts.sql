@@ -53,8 +53,10 @@ per_account as (
 )
 
 select
-    cast(coalesce(per_account.golden_account_id, unsubscribes.golden_account_id) as {{ dbt.type_string() }})
-        as golden_account_id,
+    cast(
+        coalesce(per_account.golden_account_id, unsubscribes.golden_account_id)
+        as {{ dbt.type_string() }}
+    ) as golden_account_id,
     cast(coalesce(per_account.contacts_total, 0) as bigint) as contacts_total,
     cast(coalesce(per_account.contacts_opted_out, 0) as bigint) as contacts_opted_out,
     cast(coalesce(per_account.contacts_reachable, 0) as bigint) as contacts_reachable,

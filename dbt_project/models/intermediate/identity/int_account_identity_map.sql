@@ -53,7 +53,10 @@ sized as (
 select
     cast(account_id as {{ dbt.type_string() }}) as account_id,
     cast(golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
-    cast(case when cluster_size = 1 then 'singleton' else match_rule end as {{ dbt.type_string() }}) as match_rule,
+    cast(
+        case when cluster_size = 1 then 'singleton' else match_rule end
+        as {{ dbt.type_string() }}
+    ) as match_rule,
     cast('golden:' || golden_account_id as {{ dbt.type_string() }}) as cluster_key,
     account_id = anchor_account_id as is_anchor,
     cast(cluster_size as integer) as cluster_size
