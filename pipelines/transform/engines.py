@@ -14,12 +14,20 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 UNIQUE_ID_KEY = "dagster_dbt/unique_id"
+# Tables Python writes that a macro looks up by name rather than as a source (it may not exist
+# yet): the relation each such macro reads.
+LOOKED_UP_BY_MACRO = {"macro.stratum.not_withdrawn": "quality.withdrawn_files"}
 
 
 def source_relations(manifest: Mapping[str, Any], unique_ids: Iterable[str]) -> list[str]:
-    """The sources (``schema.table``) that the given dbt nodes read directly, sorted."""
+    """The tables written outside dbt (``schema.table``) that the given dbt nodes read directly:
+    their sources and the tables their macros look up (``LOOKED_UP_BY_MACRO``), sorted."""
     relations: set[str] = set()
     for unique_id in unique_ids:
+        macros = ((manifest.get("nodes", {}).get(unique_id) or {}).get("depends_on") or {}).get(
+            "macros", []
+        )
+        relations.update(LOOKED_UP_BY_MACRO[m] for m in macros if m in LOOKED_UP_BY_MACRO)
         for parent in manifest.get("parent_map", {}).get(unique_id, []):
             if parent.startswith("source."):
                 source = manifest["sources"][parent]
