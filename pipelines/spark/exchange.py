@@ -81,12 +81,11 @@ def copy_to_duckdb(con: duckdb.DuckDBPyConnection, relations: Iterable[str]) -> 
         schema, name = relation.split(".")
         con.execute(f"create schema if not exists {wh.quoted(schema)}")
         # A staging view of an earlier DuckDB-engine run in the same data dir gives way.
-        kind = con.execute(
-            "select table_type from information_schema.tables "
-            "where table_schema = ? and table_name = ?",
+        is_view = con.execute(
+            "select count(*) from duckdb_views() where schema_name = ? and view_name = ?",
             [schema, name],
-        ).fetchone()
-        if kind and kind[0] == "VIEW":
+        ).fetchone()[0]
+        if is_view:
             con.execute(f"drop view {wh.quoted(relation)}")
         arrow_name = f"_arrow_{uuid.uuid4().hex[:8]}"
         con.register(arrow_name, table)

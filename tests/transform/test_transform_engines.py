@@ -189,3 +189,42 @@ def test_export_writes_parquet_that_reads_back_equal_and_skips_missing_tables(
         f"select count(*) from read_parquet('{directory}/*.parquet')"
     ).fetchone() == (4,)
     assert not [p for p in directory.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_copy_back_lands_arrow_types_and_replaces_a_view_of_an_earlier_duckdb_run(monkeypatch):
+    """The Arrow a Spark table arrives as becomes a DuckDB table with the same types; a staging
+    view left by a DuckDB-engine run in the same data dir gives way to it."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from pipelines.spark import exchange
+
+    arrow = pa.table(
+        {
+            "account_id": pa.array(["A-1", "A-2"]),
+            "annual_revenue_cny": pa.array([Decimal("10.50"), None], pa.decimal128(18, 2)),
+            "created_at": pa.array([date(2026, 1, 1), date(2026, 1, 2)], pa.date32()),
+        }
+    )
+    monkeypatch.setattr(exchange, "read_arrow", lambda relation: arrow)
+    con = duckdb.connect()
+    con.execute("create schema staging")
+    con.execute("create view staging.stg_crm__accounts as select 'old' as account_id")
+    assert exchange.copy_to_duckdb(con, ["staging.stg_crm__accounts"]) == {
+        "staging.stg_crm__accounts": 2
+    }
+    assert con.execute(
+        "select count(*) from duckdb_views() where view_name = 'stg_crm__accounts'"
+    ).fetchone() == (0,)
+    assert [
+        (c, t) for c, t, *_ in con.execute("describe staging.stg_crm__accounts").fetchall()
+    ] == [
+        ("account_id", "VARCHAR"),
+        ("annual_revenue_cny", "DECIMAL(18,2)"),
+        ("created_at", "DATE"),
+    ]
+    assert con.execute("select * from staging.stg_crm__accounts order by 1").fetchall() == [
+        ("A-1", Decimal("10.50"), date(2026, 1, 1)),
+        ("A-2", None, date(2026, 1, 2)),
+    ]
