@@ -139,7 +139,9 @@ repeat_spend as (
     select
         golden_account_id,
         periods_back,
-        avg(day_net) as repeat_purchase_mean_spend
+        -- the exact decimal sum divided once in double: avg() of a decimal rounds its
+        -- result to 6 places on Spark, and the two engines would differ in the 10th digit
+        cast(sum(day_net) as double) / count(*) as repeat_purchase_mean_spend
     from purchase_day_spend
     where day_rank > 1
     group by golden_account_id, periods_back
@@ -322,16 +324,16 @@ lead_state as (
 
 select
     -- ids
-    cast(accounts.golden_account_id as varchar) as golden_account_id,
+    cast(accounts.golden_account_id as {{ dbt.type_string() }}) as golden_account_id,
     cast(accounts.periods_back as integer) as periods_back,
     cast(accounts.reference_date as date) as reference_date,
 
     -- firmographics (current profile)
-    cast(profile.industry as varchar) as industry,
-    cast(profile.size_band as varchar) as size_band,
+    cast(profile.industry as {{ dbt.type_string() }}) as industry,
+    cast(profile.size_band as {{ dbt.type_string() }}) as size_band,
     cast(profile.employee_count as bigint) as employee_count,
     cast(profile.annual_revenue_cny as double) as annual_revenue_cny,
-    cast(profile.region as varchar) as region,
+    cast(profile.region as {{ dbt.type_string() }}) as region,
     cast(profile.group_depth as integer) as group_depth,
     cast(accounts.account_age_days as integer) as account_age_days,
 
@@ -362,14 +364,14 @@ select
     -- NPS and risk as of the reference date
     cast(nps.nps_latest as integer) as nps_latest,
     cast(nps.nps_avg_365d as double) as nps_avg_365d,
-    cast(risk_assessments.credit_rating as varchar) as credit_rating,
+    cast(risk_assessments.credit_rating as {{ dbt.type_string() }}) as credit_rating,
     cast(risk_assessments.overdue_amount_cny as double) as overdue_amount_cny,
     cast(risk_assessments.lawsuit_count as bigint) as lawsuit_count,
     cast(risk_assessments.abnormal_operation as boolean) as abnormal_operation,
     cast(risk_assessments.risk_age_days as integer) as risk_age_days,
 
     -- lead state on the reference date
-    cast(lead_state.latest_lead_source as varchar) as latest_lead_source,
+    cast(lead_state.latest_lead_source as {{ dbt.type_string() }}) as latest_lead_source,
     cast(coalesce(lead_state.leads_open, 0) as bigint) as leads_open,
     cast(coalesce(lead_state.leads_converted, 0) as bigint) as leads_converted,
     cast(coalesce(lead_state.leads_365d, 0) as bigint) as leads_365d,
