@@ -15,6 +15,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue
 
 from pipelines import warehouse as wh
+from pipelines.engine import read_model
 from pipelines.metadata import markdown_table, numeric_distribution_md
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
@@ -40,11 +41,12 @@ def prediction_scores(
     cfg, clv_cfg = ctx.config.rules("models"), ctx.config.rules("clv")
     version = ctx.config.rules_version_of("models")
     with warehouse.connect() as con:
-        windows = wh.read_table(
+        # from the engine that built the feature layer (on Spark through Arrow)
+        windows = read_model(
             con, models.ACCOUNT_WINDOWS, models.WINDOW_COLUMNS,
             order_by=("golden_account_id", "periods_back"),
         )  # fmt: skip
-        accounts = wh.read_table(con, "features.account_features", ["golden_account_id"])
+        accounts = read_model(con, "features.account_features", ["golden_account_id"])
         result = models.predict(
             windows, accounts["golden_account_id"], cfg, clv_cfg, ctx.as_of, version
         )

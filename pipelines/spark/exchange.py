@@ -84,7 +84,7 @@ def copy_to_duckdb(con: duckdb.DuckDBPyConnection, relations: Iterable[str]) -> 
         is_view = con.execute(
             "select count(*) from duckdb_views() where schema_name = ? and view_name = ?",
             [schema, name],
-        ).fetchone()[0]
+        ).fetchall()[0][0]  # fetched to the end: the connection registers a table next
         if is_view:
             con.execute(f"drop view {wh.quoted(relation)}")
         arrow_name = f"_arrow_{uuid.uuid4().hex[:8]}"

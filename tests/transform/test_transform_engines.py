@@ -57,7 +57,17 @@ def test_each_dbt_step_exports_exactly_the_sources_it_reads(manifest):
     scores = source_relations(manifest, _selection(manifest, "after_scores"))
     assert scores == sorted(
         f"scores.{s}"
-        for s in ("rfm", "abc", "clusters", "behaviour", "fit", "conversion", "clv", "risk")
+        for s in (
+            "rfm",
+            "abc",
+            "clusters",
+            "behaviour",
+            "fit",
+            "conversion",
+            "clv",
+            "risk",
+            "predictions",
+        )
     )
     assert source_relations(manifest, _selection(manifest, "after_tiers")) == [
         "tiers.customer_tier"
@@ -74,10 +84,16 @@ def test_models_the_single_node_stages_read_are_copied_back(manifest):
         "staging.stg_crm__accounts",
         "staging.stg_crm__contacts",
     ]
+    # the profile summary, the quality suite and the run summary read the profile, the identity
+    # map and the cycles; the backtest's outcome query reads orders, leads and the feature
+    # layer's accounts
     assert duckdb_copies(manifest, _selection(manifest, "models")) == [
+        "features.account_features",
         "intermediate.int_account_hierarchy_cycles",
         "intermediate.int_account_identity_map",
         "marts.customer_360",
+        "marts.leads",
+        "marts.orders",
     ]
     assert duckdb_copies(manifest, _selection(manifest, "after_scores")) == [
         "scores.account_scores"
@@ -85,8 +101,8 @@ def test_models_the_single_node_stages_read_are_copied_back(manifest):
     assert duckdb_copies(manifest, _selection(manifest, "after_tiers")) == [
         "tiers.published_customer_tier"
     ]
-    # the feature layer stays on the engine: the score assets read it there through Arrow
-    assert "features.account_features" not in duckdb_copies(manifest, manifest["nodes"])
+    # the training windows stay on the engine: the prediction models read them there (Arrow)
+    assert "features.account_windows" not in duckdb_copies(manifest, manifest["nodes"])
 
 
 def test_spark_build_args_target_spark_with_the_exports_and_without_the_snapshot():
