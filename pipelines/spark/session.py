@@ -9,6 +9,7 @@ session of its own without a catalog, which is also all it needs.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,3 +95,16 @@ def reader_session() -> SparkSession:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def stop_reader_session() -> None:
+    """Stop this process's reading session if one is running (a test module's teardown, a
+    long-lived process done with the Spark engine); the next :func:`reader_session` starts a
+    fresh one. Does not import pyspark when it was never used."""
+    if "pyspark.sql" not in sys.modules:
+        return
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession() or SparkSession._instantiatedSession
+    if session is not None:
+        session.stop()

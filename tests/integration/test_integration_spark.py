@@ -1,19 +1,23 @@
 """The Spark engine gives what DuckDB gives (issue 15): the integration world (1,000 accounts and
 the hand-made cases) run once more with ``STRATUM_ENGINE=spark`` builds the same profile, identity
-map and features, row for row (floats within 1e-9 relative), and publishes the same tiers as the
-DuckDB run of test_integration_pipeline.py (``first_run``, read only).
+map, features and training windows, row for row (floats within 1e-9 relative), copies back to
+DuckDB what the single-node stages read there, and publishes the same tiers as the DuckDB run.
 
-Needs the ``spark`` extra, which ``make test`` installs.
+One world, two runs: the DuckDB run is the integration modules' shared, read-only ``first_run``
+(computed once per test process, by whichever module asks first), the Spark run is this
+module's own, in a Dagster instance of its own; the Spark session it leaves in this process is
+stopped when the module ends. Needs the ``spark`` extra, which ``make test`` installs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 import pytest
+from dagster import DagsterInstance
 
-from pipelines.spark.session import table_location
+from pipelines.spark.session import stop_reader_session, table_location
 from tests.conftest import PipelineWorld, make_world, run_pipeline
 from tests.integration.conftest import add_hand_cases, failures, materialized, warehouse
 
@@ -24,26 +28,32 @@ RUN_COLUMNS = {"snapshot_id", "run_id"}
 
 
 @pytest.fixture(scope="module")
-def spark_run(tmp_path_factory, instance) -> Iterator[tuple[PipelineWorld, object]]:
-    """The same landing files as ``world``, the whole job on the Spark engine."""
+def spark_run(tmp_path_factory, dbt_manifest) -> Iterator[tuple[PipelineWorld, object]]:
+    """The same landing files as ``world``, the whole job on the Spark engine, in a Dagster
+    instance of its own; this process's Spark reading session is stopped when the module ends,
+    and one left by an earlier module is stopped before the run."""
     spark_world = make_world(tmp_path_factory.mktemp("spark_world"), accounts=1000, seed=11)
     add_hand_cases(spark_world)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STRATUM_ENGINE", "spark")
-        result = run_pipeline(spark_world, instance)
-    assert result.success, failures(result)
-    yield spark_world, result
+    stop_reader_session()
+    try:
+        with DagsterInstance.ephemeral() as instance, pytest.MonkeyPatch.context() as mp:
+            mp.setenv("STRATUM_ENGINE", "spark")
+            result = run_pipeline(spark_world, instance)
+            assert result.success, failures(result)
+            yield spark_world, result
+    finally:
+        stop_reader_session()
 
 
-def _duckdb_table(world: PipelineWorld, relation: str, key: str) -> pd.DataFrame:
+def _duckdb_table(world: PipelineWorld, relation: str, keys: Sequence[str]) -> pd.DataFrame:
     con = warehouse(world)
     try:
-        return con.execute(f"select * from {relation} order by {key}").df()
+        return con.execute(f"select * from {relation} order by {', '.join(keys)}").df()
     finally:
         con.close()
 
 
-def _spark_table(world: PipelineWorld, relation: str, key: str) -> pd.DataFrame:
+def _spark_table(world: PipelineWorld, relation: str, keys: Sequence[str]) -> pd.DataFrame:
     """A table as Spark built it, through the engine's Arrow reader (DuckDB's pandas types)."""
     from pipelines.engine import read_model
 
@@ -53,7 +63,7 @@ def _spark_table(world: PipelineWorld, relation: str, key: str) -> pd.DataFrame:
         assert table_location(relation).is_dir()
         con = warehouse(world)
         try:
-            return read_model(con, relation, order_by=(key,))
+            return read_model(con, relation, order_by=tuple(keys))
         finally:
             con.close()
 
@@ -76,29 +86,36 @@ def assert_same_rows(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
 
 
 @pytest.mark.parametrize(
-    ("relation", "key"),
+    ("relation", "keys"),
     [
-        ("marts.customer_360", "golden_account_id"),
-        ("intermediate.int_account_identity_map", "account_id"),
-        ("features.account_features", "golden_account_id"),
-        ("features.lead_features", "lead_id"),
-        ("marts.group_360", "root_golden_account_id"),
+        ("marts.customer_360", ["golden_account_id"]),
+        ("intermediate.int_account_identity_map", ["account_id"]),
+        ("features.account_features", ["golden_account_id"]),
+        ("features.account_windows", ["golden_account_id", "periods_back"]),
+        ("features.lead_features", ["lead_id"]),
+        ("marts.group_360", ["root_golden_account_id"]),
     ],
 )
 def test_spark_builds_the_same_profile_identity_and_features(
-    world, first_run, spark_run, relation, key
+    world, first_run, spark_run, relation, keys
 ):
     spark_world, _ = spark_run
-    assert_same_rows(_duckdb_table(world, relation, key), _spark_table(spark_world, relation, key))
+    assert_same_rows(
+        _duckdb_table(world, relation, keys), _spark_table(spark_world, relation, keys)
+    )
 
 
 def test_the_models_python_reads_in_duckdb_arrive_with_duckdbs_types(world, first_run, spark_run):
-    """customer_360, the identity map and the score and publish models are copied back to the
+    """The models the single-node stages read in DuckDB (the profile, the identity map, the
+    backtest's orders, leads and accounts, the score and publish models) are copied back to the
     Spark run's DuckDB: same column types as DuckDB's own build, same rows."""
     spark_world, _ = spark_run
     for relation, key in [
         ("marts.customer_360", "golden_account_id"),
         ("intermediate.int_account_identity_map", "account_id"),
+        ("marts.orders", "order_id"),
+        ("marts.leads", "lead_id"),
+        ("features.account_features", "golden_account_id"),
         ("scores.account_scores", "golden_account_id"),
         ("tiers.published_customer_tier", "golden_account_id"),
     ]:
@@ -111,7 +128,7 @@ def test_the_models_python_reads_in_duckdb_arrive_with_duckdbs_types(world, firs
             spark.close()
         assert types[0] == types[1], relation
         assert_same_rows(
-            _duckdb_table(world, relation, key), _duckdb_table(spark_world, relation, key)
+            _duckdb_table(world, relation, [key]), _duckdb_table(spark_world, relation, [key])
         )
 
 
