@@ -98,13 +98,26 @@ def reader_session() -> SparkSession:
 
 
 def stop_reader_session() -> None:
-    """Stop this process's reading session if one is running (a test module's teardown, a
-    long-lived process done with the Spark engine); the next :func:`reader_session` starts a
-    fresh one. Does not import pyspark when it was never used."""
+    """Stop this process's reading session if one is running, and the JVM behind it (a test
+    module's teardown, a long-lived process done with the Spark engine): a stopped session
+    alone leaves its JVM holding memory for the life of the process. The next
+    :func:`reader_session` starts a fresh JVM and session. Does not import pyspark when it was
+    never used."""
     if "pyspark.sql" not in sys.modules:
         return
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     session = SparkSession.getActiveSession() or SparkSession._instantiatedSession
     if session is not None:
         session.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    gateway.shutdown()
+    proc = getattr(gateway, "proc", None)
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=60)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
