@@ -16,24 +16,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from _measure import print_table, report_step, run_step
 from _pipeline_world import env, is_built, materialize, world_dir
 
-# Dependency order. The conversion model and its scoring are one step: a run's scoring uses
-# the model its own training step chose (recorded under the run's snapshot id).
+# Dependency order (predictions: the value, churn and conversion contests, which read
+# features.account_windows).
 STEPS = {
     "rfm": [["scores", "rfm"]],
     "abc": [["scores", "abc"]],
     "clusters": [["scores", "clusters"]],
     "behaviour": [["scores", "behaviour"]],
     "fit": [["scores", "fit"]],
-    "conversion": [["scores", "conversion_model"], ["scores", "conversion"]],
     "clv": [["scores", "clv"]],
     "risk": [["scores", "risk"]],
+    "predictions": [["scores", "predictions"]],
     "account_scores": [["scores", "account_scores"]],
 }
 
@@ -58,16 +57,16 @@ def score(step: str) -> dict:
     from pipelines.transform.assets import dbt_score_models
 
     keys = [AssetKey(k) for k in STEPS[step]]
-    result, seconds = materialize([*scoring_assets, dbt_score_models], selection=keys)
+    result, _ = materialize([*scoring_assets, dbt_score_models], selection=keys)
     meta = {
         e.asset_key.path[-1]: e.materialization.metadata
         for e in result.get_asset_materialization_events()
     }
     last = meta.get(step, {})
     out = {"rows": getattr(last.get("row_count"), "value", None)}
-    status = meta.get("conversion_model", {}).get("model_status")
-    if status is not None:
-        out["note"] = f"model {seconds.get('conversion_model', 0):.1f}s: {status.value}"[:70]
+    if step == "predictions":
+        winners = {t: last[f"{t}_winner"].value for t in ("value", "churn", "conversion")}
+        out["note"] = ", ".join(f"{t}: {w}" for t, w in winners.items())[:70]
     return out
 
 
@@ -104,8 +103,6 @@ def main() -> int:
         rows.append(_run("build", data_dir, args.accounts))
         if rows[-1]["exit"]:
             return 1
-    # A stored conversion model from an earlier benchmark would be reused: start from none.
-    shutil.rmtree(data_dir / "models", ignore_errors=True)
     for step in args.only or STEPS:
         rows.append(_run(step, data_dir, args.accounts))
     print(f"\nscoring on the generator's world at {args.accounts:,} companies ({data_dir})")

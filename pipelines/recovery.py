@@ -7,10 +7,9 @@ writing), with :func:`recover`:
 * **sweep** the leftovers of interrupted writes — snapshot folders being staged
   (``serving/.staging/*``, and the ``snapshots/.incoming-*`` of older releases), serving files
   being built (``serving/.*.building.duckdb`` and their ``.wal``), a stray ``.wal`` beside the
-  serving file (it is never written in place), conversion models being saved
-  (``models/conversion/.tmp-*``), the fresh copy of a warehouse rewrite after an erasure
-  (``warehouse/.stratum.duckdb.*.compacting``: the rewrite itself is owed, and done by the
-  next run, see ``privacy.rewrite_due``), Great Expectations results being scrubbed
+  serving file (it is never written in place), the fresh copy of a warehouse rewrite after an
+  erasure (``warehouse/.stratum.duckdb.*.compacting``: the rewrite itself is owed, and done by
+  the next run, see ``privacy.rewrite_due``), Great Expectations results being scrubbed
   (``.*.scrubbing``) and store files cut short mid-write (unparsable JSON/YAML: they are
   written again from ``expectations/*.json``);
 * **repair** the serving file when it does not list exactly the published snapshots (a run
@@ -100,9 +99,6 @@ def leftovers(paths: Paths) -> list[Path]:
         found += sorted(serving.glob(f".*{BUILDING_SUFFIX}.wal"))
         stray_wal = paths.serving_db.with_name(paths.serving_db.name + ".wal")
         found += [stray_wal] if stray_wal.exists() else []
-    models = paths.models_dir / "conversion"
-    if models.is_dir():
-        found += sorted(models.glob(".tmp-*"))
     warehouse = paths.warehouse
     if warehouse.parent.is_dir():
         found += sorted(warehouse.parent.glob(f".{warehouse.name}.*{COMPACTING_SUFFIX}"))

@@ -32,7 +32,6 @@ from pipelines.scoring.abc import AbcConfig
 from pipelines.scoring.behaviour import BehaviourConfig
 from pipelines.scoring.clustering import ClusteringConfig
 from pipelines.scoring.clv import ClvConfig
-from pipelines.scoring.conversion import ConversionConfig
 from pipelines.scoring.features import ACTIVITY_TYPES, feature_settings
 from pipelines.scoring.fit import FitConfig
 from pipelines.scoring.models.config import ModelsConfig
@@ -48,7 +47,6 @@ SCORING_MODELS: dict[str, type] = {
     "clustering": ClusteringConfig,
     "behaviour": BehaviourConfig,
     "fit": FitConfig,
-    "conversion": ConversionConfig,
     "clv": ClvConfig,
     "risk": RiskConfig,
     "models": ModelsConfig,

@@ -4,8 +4,8 @@
 Every table is stamped with ``as_of_date`` and ``rules_version`` (and ``model_version`` for
 models); every asset reports row count, a distribution table + inline chart and versions.
 The combined ``scores.account_scores`` is a dbt model over these tables (the
-``dbt_score_models`` asset); the conversion model's assets are in ``conversion_assets.py``,
-the shared reading, stamping and writing in ``tables.py``.
+``dbt_score_models`` asset); the prediction models' asset (value, churn, conversion) is in
+``model_assets.py``, the shared reading, stamping and writing in ``tables.py``.
 
 No ``from __future__ import annotations`` here: Dagster inspects the real ``context`` type.
 """
@@ -30,7 +30,6 @@ from pipelines.scoring import clv as clv_mod
 from pipelines.scoring import fit as fit_mod
 from pipelines.scoring import rfm as rfm_mod
 from pipelines.scoring import risk as risk_mod
-from pipelines.scoring.conversion_assets import conversion_model, conversion_scores
 from pipelines.scoring.metadata import RISK_LEVELS, score_metadata, share_metadata
 from pipelines.scoring.model_assets import prediction_scores
 from pipelines.scoring.tables import base_metadata, read_features, score_asset, write_scores
@@ -241,8 +240,6 @@ scoring_assets = [
     cluster_scores,
     behaviour_scores,
     fit_scores,
-    conversion_model,
-    conversion_scores,
     clv_scores,
     risk_scores,
     prediction_scores,

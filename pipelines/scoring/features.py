@@ -1,7 +1,7 @@
 """The feature layer seen from Python: its settings (passed to dbt) and where it lives.
 
 Per-account features are computed by the dbt models ``features.account_features`` and
-``features.lead_features`` (dbt_project/models/features); score modules are formulas over
+``features.account_windows`` (dbt_project/models/features); score modules are formulas over
 their columns. The windows and the decay those models use are scoring rules, kept where
 analysts edit them (``config/scoring/rfm.yaml``, ``behaviour.yaml``); :func:`feature_settings`
 turns them into the ``feature_settings`` dbt var, so they have one source and are covered by
@@ -20,11 +20,10 @@ if TYPE_CHECKING:  # the score configs import this module for its column names
     from pipelines.scoring.rfm import RfmConfig
 
 ACCOUNT_FEATURES = "features.account_features"
-LEAD_FEATURES = "features.lead_features"
 
 # ACTIVITY_TYPES: the landing contract's; the feature model has an engagement_<type> column for
 # each (dbt macro activity_types(), kept equal by tests/scoring/test_scoring_features.py).
-__all__ = ["ACCOUNT_FEATURES", "ACTIVITY_TYPES", "LEAD_FEATURES", "engagement_column"]
+__all__ = ["ACCOUNT_FEATURES", "ACTIVITY_TYPES", "engagement_column"]
 
 
 def engagement_column(activity_type: str) -> str:

@@ -92,7 +92,6 @@ def assert_same_rows(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
         ("intermediate.int_account_identity_map", ["account_id"]),
         ("features.account_features", ["golden_account_id"]),
         ("features.account_windows", ["golden_account_id", "periods_back"]),
-        ("features.lead_features", ["lead_id"]),
         ("marts.group_360", ["root_golden_account_id"]),
     ],
 )

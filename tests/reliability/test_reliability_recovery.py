@@ -59,9 +59,6 @@ def _leave_leftovers(paths) -> dict[str, Path]:
     Path(f"{building}.wal").write_bytes(b"wal")
     stray_wal = serving / "stratum_serving.duckdb.wal"
     stray_wal.write_bytes(b"wal")
-    model_tmp = paths.models_dir / "conversion" / ".tmp-conv-20260102-abcd-1234"
-    model_tmp.mkdir(parents=True)
-    (model_tmp / "model.joblib").write_bytes(b"half a model")
     gx = paths.quality_dir / "gx"
     (gx / "checkpoints").mkdir(parents=True)
     (gx / "checkpoints" / "stratum_orders.json").write_text('{"name": "stratum_or')
@@ -78,7 +75,7 @@ def _leave_leftovers(paths) -> dict[str, Path]:
     (result / "batch.json").write_text('{"results": []}')
     (result / ".batch.json.scrubbing").write_text('{"resu')
     return {"staged": staged, "legacy": legacy, "building": building, "stray_wal": stray_wal,
-            "model_tmp": model_tmp, "gx_ok": gx / "checkpoints" / "stratum_risk.json",
+            "gx_ok": gx / "checkpoints" / "stratum_risk.json",
             "warehouse_wal": warehouse_wal, "result": result / "batch.json"}  # fmt: skip
 
 
@@ -102,7 +99,6 @@ def test_recover_sweeps_leftovers_and_rebuilds_a_lagging_serving_file(paths):
             "serving/.stratum_serving.1a2b3c4d.building.duckdb",
             "serving/.stratum_serving.1a2b3c4d.building.duckdb.wal",
             "serving/stratum_serving.duckdb.wal",
-            "models/conversion/.tmp-conv-20260102-abcd-1234",
             "quality/gx/checkpoints/stratum_orders.json",
             "warehouse/.stratum.duckdb.5e6f7a8b.compacting",
             "warehouse/.stratum.duckdb.5e6f7a8b.compacting.wal",
@@ -143,26 +139,3 @@ def test_every_run_recovers_when_it_starts(paths):
     assert _served(paths) == ["20260101-s1"]
     assert len(messages) == 1 and "rebuilt the serving database" in messages[0]
     assert json.loads(left["gx_ok"].read_text()) == {"name": "stratum_risk"}
-
-
-def test_a_model_interrupted_while_saving_is_never_loaded_and_is_swept(paths, monkeypatch):
-    from pipelines.scoring.conversion import registry
-
-    card = {"model_version": "conv-20260101-abcd1234", "trained_as_of": "2026-01-01"}
-    model = {"weights": [1, 2]}
-
-    def killed(*args):  # the process dies before the folder is renamed into place
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(registry.os, "rename", killed)
-    with pytest.raises(KeyboardInterrupt):
-        registry.save_model(model, card, paths.models_dir)
-    monkeypatch.undo()
-    monkeypatch.setenv("STRATUM_DATA_DIR", str(paths.data_dir))
-    assert registry.load_latest_model(paths.models_dir, date(2026, 1, 2)) is None
-    (left,) = leftovers(paths)
-    assert left.name.startswith(".tmp-conv-20260101-abcd1234-")
-    recover(paths)
-    saved = registry.save_model(model, card, paths.models_dir)
-    assert saved.name == "conv-20260101-abcd1234"
-    assert registry.load_latest_model(paths.models_dir, date(2026, 1, 2)) == (model, card)

@@ -12,14 +12,14 @@ import pytest
 from pipelines.config import load_stratum_config
 from pipelines.contracts import model_columns
 from pipelines.ingest.contracts import ACTIVITY_TYPES
-from pipelines.scoring import behaviour, clustering, clv, conversion, fit, rfm, risk
+from pipelines.scoring import behaviour, clustering, clv, fit, rfm, risk
 from pipelines.scoring.features import engagement_column
 from pipelines.settings import DBT_PROJECT_DIR
 from tests.config_files import run_context
 
 CONFIG = load_stratum_config()
 ACCOUNT = {c.name for c in model_columns("account_features")}
-LEAD = {c.name for c in model_columns("lead_features")}
+WINDOWS = {c.name for c in model_columns("account_windows")}
 
 
 @pytest.mark.parametrize(
@@ -31,7 +31,6 @@ LEAD = {c.name for c in model_columns("lead_features")}
         ("behaviour", behaviour.feature_columns(CONFIG.rules("behaviour"))),
         ("fit", fit.feature_columns(CONFIG.rules("fit"))),
         ("clustering", clustering.feature_columns(CONFIG.rules("clustering"))),
-        ("conversion", conversion.ACCOUNT_FEATURE_COLUMNS),
         ("abc", ["golden_account_id", "net_revenue_365d"]),
     ],
 )
@@ -39,8 +38,10 @@ def test_every_column_a_score_reads_is_in_the_account_features_contract(score, c
     assert set(columns) <= ACCOUNT, sorted(set(columns) - ACCOUNT)
 
 
-def test_the_conversion_training_rows_are_in_the_lead_features_contract():
-    assert set(conversion.LEAD_FEATURE_COLUMNS) <= LEAD
+def test_every_column_the_prediction_models_read_is_in_the_account_windows_contract():
+    from pipelines.scoring.models import WINDOW_COLUMNS
+
+    assert set(WINDOW_COLUMNS) <= WINDOWS, sorted(set(WINDOW_COLUMNS) - WINDOWS)
 
 
 def test_engagement_columns_cover_the_landing_contracts_activity_types():
@@ -48,7 +49,6 @@ def test_engagement_columns_cover_the_landing_contracts_activity_types():
     listed = re.search(r"set types = \[(.*?)\]", macro, re.S).group(1)
     assert tuple(re.findall(r"'(\w+)'", listed)) == ACTIVITY_TYPES
     assert {engagement_column(t) for t in ACTIVITY_TYPES} <= ACCOUNT
-    assert {engagement_column(t) for t in ACTIVITY_TYPES} <= LEAD
 
 
 def test_feature_settings_are_the_scoring_rules():

@@ -6,12 +6,14 @@ is judged against the generator's truth in tests/integration/test_integration_tr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.scoring.models import _conversion_reasons, predict
 from pipelines.scoring.models import metrics as m
 from pipelines.scoring.models.contest import pick_winner, run_target
 from pipelines.scoring.models.matrix import FEATURES, model_matrix, targets, vocabularies
@@ -110,3 +112,58 @@ def test_a_new_book_publishes_the_naive_baseline_and_the_card_says_why_in_plain_
     )
     assert result.predictions["golden_account_id"].tolist() == rows["golden_account_id"].tolist()
     assert result.predictions["prediction"].isna().all()
+
+
+def test_the_conversion_reason_names_the_winner_and_says_when_the_naive_baseline_stands_in():
+    """Prospects get the probability and the winning model (and why the naive baseline is
+    published when the history is too short); paying accounts are not prospects; a prospect
+    nothing could be learned for, or an account without a window row, has "no data"."""
+    ctx = run_context(date(2026, 11, 20))
+    cfg, clv_cfg = ctx.config.rules("models"), ctx.config.rules("clv")
+    n = 6
+    rows = pd.DataFrame(
+        {c: [np.nan] * n for c in FEATURES}
+        | {
+            "golden_account_id": [f"GA-{i}" for i in range(n)],
+            "periods_back": [0] * n,
+            "has_paid_order": [True, True, True, False, False, None],
+            **{c: [None] * n for c in ("industry", "size_band", "region", "credit_rating")},
+            "abnormal_operation": pd.array([None] * n, dtype="boolean"),
+            "next_net_revenue": [None] * n,
+            "next_paid_orders": [None] * n,
+        }
+    )
+    accounts = pd.Series([*rows["golden_account_id"], "GA-new"])
+    result = predict(rows, accounts, cfg, clv_cfg, ctx.as_of, "v1")
+    reasons = result.scores.set_index("golden_account_id")[
+        ["conversion_reason", "conversion_reason_zh"]
+    ]
+    assert reasons.loc["GA-0"].tolist() == [
+        "not a prospect: has a paid order",
+        "非潜在客户：已有付费订单",
+    ]
+    # No prospects a horizon back: nothing to learn a rate from (null, never a made-up 0).
+    for prospect in ("GA-3", "GA-4", "GA-5"):
+        assert reasons.loc[prospect, "conversion_reason"] == (
+            "no data: no prospects a horizon back to learn from"
+        )
+    assert reasons.loc["GA-new", "conversion_reason"] == "no data: no feature row as of the date"
+
+    # With a probability: the winner, and the naive baseline's reason only when it stood in.
+    scores = pd.DataFrame(
+        {"golden_account_id": ["P1", "P2"], "conversion_probability": [0.1234, 0.05]}
+    )
+    conversion = result.results["conversion"]
+    won = replace(conversion, winner="hgb_conversion", note="",
+                  predictions=scores.rename(columns={"conversion_probability": "prediction"}))  # fmt: skip
+    out = _conversion_reasons(scores, {**result.results, "conversion": won})
+    assert out["conversion_reason"].tolist() == [
+        "conversion within 12m 12.3% (hgb_conversion)",
+        "conversion within 12m 5.0% (hgb_conversion)",
+    ]
+    assert out["conversion_reason_zh"].iloc[0] == "12个月内转化概率12.3%（hgb_conversion）"
+    naive = replace(won, winner="base_rate", note="too little history for a contest (...)")
+    out = _conversion_reasons(scores, {**result.results, "conversion": naive})
+    assert out["conversion_reason"].iloc[1] == (
+        "conversion within 12m 5.0% (base_rate; too little history for a contest, naive baseline)"
+    )

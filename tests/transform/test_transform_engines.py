@@ -63,7 +63,6 @@ def test_each_dbt_step_exports_exactly_the_sources_it_reads(manifest):
             "clusters",
             "behaviour",
             "fit",
-            "conversion",
             "clv",
             "risk",
             "predictions",

@@ -40,12 +40,6 @@ fit as (
 
 ),
 
-conversion as (
-
-    select * from {{ source('scores', 'conversion') }}
-
-),
-
 clv as (
 
     select * from {{ source('scores', 'clv') }}
@@ -76,12 +70,6 @@ clusters_version as (
 
 ),
 
-conversion_version as (
-
-    select max(model_version) as version from conversion
-
-),
-
 clv_version as (
 
     select max(model_version) as version from clv
@@ -93,12 +81,10 @@ model_versions as (
     select
         {{ dbt.concat([
             "'clusters='", "coalesce(clusters_version.version, '')",
-            "';conversion='", "coalesce(conversion_version.version, '')",
             "';clv='", "coalesce(clv_version.version, '')",
             "';predictions='", "coalesce(predictions_version.version, '')",
         ]) }} as model_version
     from clusters_version
-    cross join conversion_version
     cross join clv_version
     cross join predictions_version
 
@@ -167,13 +153,7 @@ select
     cast(abc.abc_reason as {{ dbt.type_string() }}) as abc_reason,
     cast(behaviour.behaviour_reason as {{ dbt.type_string() }}) as behaviour_reason,
     cast(fit.fit_reason as {{ dbt.type_string() }}) as fit_reason,
-    cast(
-        case
-            when predictions.conversion_probability is not null
-                then predictions.prediction_reason
-            else conversion.conversion_reason
-        end as {{ dbt.type_string() }}
-    ) as conversion_reason,
+    cast(predictions.conversion_reason as {{ dbt.type_string() }}) as conversion_reason,
     cast(clv.clv_reason as {{ dbt.type_string() }}) as clv_reason,
     cast(risk.risk_reason as {{ dbt.type_string() }}) as risk_reason
 from features
@@ -188,8 +168,6 @@ left join behaviour
     on features.golden_account_id = behaviour.golden_account_id
 left join fit
     on features.golden_account_id = fit.golden_account_id
-left join conversion
-    on features.golden_account_id = conversion.golden_account_id
 left join clv
     on features.golden_account_id = clv.golden_account_id
 left join risk

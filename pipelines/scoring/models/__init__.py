@@ -112,6 +112,30 @@ def _reasons(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return pd.Series(en, index=out.index), pd.Series(zh, index=out.index)
 
 
+def _conversion_reasons(out: pd.DataFrame, results: dict[str, TargetResult]) -> pd.DataFrame:
+    """Why each account's conversion probability is what it is: the winning model and, when
+    the history was too short for a contest, that the naive baseline stands in; "not a
+    prospect" for paying accounts; "no data" when nothing a horizon back could teach it."""
+    conversion = results["conversion"]
+    ids = out["golden_account_id"]
+    prospect = ids.isin(conversion.predictions["golden_account_id"]).to_numpy()
+    paying = ids.isin(results["churn"].predictions["golden_account_id"]).to_numpy() & ~prospect
+    known = out["conversion_probability"].notna().to_numpy()
+    pct = (out["conversion_probability"] * 100).round(1).map("{:.1f}%".format, na_action="ignore")
+    naive_en = "; too little history for a contest, naive baseline" if conversion.note else ""
+    naive_zh = "；历史不足以比较模型，采用朴素基线" if conversion.note else ""
+    en = "conversion within 12m " + pct.fillna("") + f" ({conversion.winner}{naive_en})"
+    zh = "12个月内转化概率" + pct.fillna("") + f"（{conversion.winner}{naive_zh}）"
+    en = np.where(known, en, f"{NO_DATA_EN}: no prospects a horizon back to learn from")
+    zh = np.where(known, zh, f"{NO_DATA_ZH}：一个预测期前没有可供学习的潜在客户")
+    en = np.where(paying, "not a prospect: has a paid order", en)
+    zh = np.where(paying, "非潜在客户：已有付费订单", zh)
+    absent = ~(prospect | paying)
+    en = np.where(absent, f"{NO_DATA_EN}: no feature row as of the date", en)
+    zh = np.where(absent, f"{NO_DATA_ZH}：该日期没有特征记录", zh)
+    return pd.DataFrame({"conversion_reason": en, "conversion_reason_zh": zh}, index=out.index)
+
+
 def _version(as_of: date, rules_version: str, results: dict[str, TargetResult]) -> str:
     summary = {
         t: [r.winner, r.contest[r.metric].round(6).tolist()] for t, r in sorted(results.items())
@@ -161,5 +185,6 @@ def predict(
     results = {t: run_target(windows, t, cfg, clv_cfg, vocab) for t in TARGETS}
     out = _scores(accounts, results)
     out["prediction_reason"], out["prediction_reason_zh"] = _reasons(out)
+    out[["conversion_reason", "conversion_reason_zh"]] = _conversion_reasons(out, results)
     version = _version(as_of, rules_version, results)
     return Predictions(out, results, version, _card(version, as_of, cfg, results))
