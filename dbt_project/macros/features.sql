@@ -149,21 +149,3 @@
     cast(coalesce({{ alias }}.last_touch_age_days, {{ lookback }}) as double)
         as days_since_last_touch,
 {%- endmacro %}
-
-{#
-    Paid orders (net amount > 0) dated before the day of each reference point: one row per
-    reference_id with any. For an account as of the run (reference = end of the as-of date)
-    that is every paid order up to and including the as-of date.
-#}
-{% macro purchases_before(reference_points) -%}
-    select
-        reference_points.reference_id,
-        count(*) as prior_paid_orders,
-        sum(orders.net_amount_cny) as prior_net_revenue
-    from {{ reference_points }} as reference_points
-    inner join {{ ref('orders') }} as orders
-        on reference_points.golden_account_id = orders.golden_account_id
-        and orders.order_date < cast(reference_points.reference_ts as date)
-        and orders.net_amount_cny > 0
-    group by reference_points.reference_id
-{%- endmacro %}

@@ -242,7 +242,11 @@ def test_churn_risk_beats_days_since_last_order_by_the_issues_margin(scored, fea
 NAIVE_ON_HISTORY = {
     # target: (naive candidate, its score on a window's rows, paying population)
     "value": ("trailing_revenue", lambda w: w["net_revenue_365d"].astype(float), True),
-    "churn": ("days_since_last_order", lambda w: w["days_since_last_order"].astype(float), True),
+    "churn": (
+        "days_since_last_order",
+        lambda w: w["days_since_last_paid_order"].astype(float),
+        True,
+    ),
     "conversion": (
         "has_open_lead",
         lambda w: ((w["leads_open"].fillna(0) > 0) | w["has_converted_lead_without_order"]).astype(
@@ -264,7 +268,7 @@ def contest(world, first_run) -> dict:
     )
     judged = _warehouse_query(
         world,
-        "select golden_account_id, has_paid_order, net_revenue_365d, days_since_last_order, "
+        "select golden_account_id, has_paid_order, net_revenue_365d, days_since_last_paid_order, "
         "leads_open, has_converted_lead_without_order, next_net_revenue, next_paid_orders "
         "from features.account_windows where periods_back = 1 order by golden_account_id",
     )

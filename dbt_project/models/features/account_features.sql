@@ -1,9 +1,11 @@
 -- The feature layer: one row per golden account, everything the scores use, as of the run's
--- as-of date and nothing later (point in time). Firmographics, order windows, risk and NPS are
--- the profile's (customer_360); RFM inputs, the purchase-history summary for CLV, decayed
--- engagement by type, prior purchases and lead state are computed here. Scores are formulas
--- over these columns (pipelines/scoring); the contract (_features__models.yml) is the
--- interface. Windows and decay come from var('feature_settings') (see macros/features.sql).
+-- as-of date and nothing later (point in time). Firmographics are the profile's (customer_360).
+-- Order windows, the purchase-history summary for CLV, engagement counts, NPS, risk and lead
+-- state are the as-of date's row of account_windows (periods_back 0): one definition for the
+-- scores and for the models' history. RFM inputs and decayed engagement by type are computed
+-- here. Scores are formulas over these columns (pipelines/scoring); the contract
+-- (_features__models.yml) is the interface. Windows and decay come from var('feature_settings')
+-- (see macros/features.sql).
 
 {%- set settings = feature_settings() %}
 
@@ -55,62 +57,15 @@ rfm as (
 
 ),
 
--- Purchase history for BG/NBD x Gamma-Gamma: one purchase per day with positive net revenue.
-purchase_days as (
+-- The windows as of the run's date; revenue back in the contract's decimal type.
+windows as (
 
     select
-        golden_account_id,
-        order_date,
-        sum(net_amount_cny) as net
-    from orders
-    where coalesce(status, '') <> 'cancelled'
-    group by golden_account_id, order_date
-    having sum(net_amount_cny) > 0
-
-),
-
-first_purchase as (
-
-    select
-        golden_account_id,
-        order_date as first_purchase_date,
-        net as first_day_net
-    from (
-        select
-            golden_account_id,
-            order_date,
-            net,
-            row_number() over (partition by golden_account_id order by order_date) as day_rank
-        from purchase_days
-    ) as ranked
-    where day_rank = 1
-
-),
-
-purchase_history as (
-
-    select
-        purchase_days.golden_account_id,
-        count(*) as purchase_days,
-        {{ dbt.datediff(
-            'max(first_purchase.first_purchase_date)', 'max(purchase_days.order_date)', 'day'
-        ) }} as days_first_to_last_purchase,
-        {{ dbt.datediff(
-            'max(first_purchase.first_purchase_date)', 'max(as_of.as_of_date)', 'day'
-        ) }} as days_since_first_purchase,
-        -- Gamma-Gamma models the spend of repeat purchases only: the first day's is left out.
-        case
-            when count(*) > 1
-                then
-                    cast(sum(purchase_days.net) - max(first_purchase.first_day_net) as double)
-                    / (count(*) - 1)
-            else 0
-        end as repeat_purchase_mean_spend
-    from purchase_days
-    inner join first_purchase
-        on purchase_days.golden_account_id = first_purchase.golden_account_id
-    cross join as_of
-    group by purchase_days.golden_account_id
+        *,
+        cast(net_revenue_90d as decimal(18, 2)) as net_revenue_90d_cny,
+        cast(net_revenue_prev_90d as decimal(18, 2)) as net_revenue_prev_90d_cny
+    from {{ ref('account_windows') }}
+    where periods_back = 0
 
 ),
 
@@ -130,21 +85,12 @@ engagement as (
 
 ),
 
-prior_purchases as (
-
-    {{ purchases_before('reference_points') }}
-
-),
-
 leads as (
 
     select
         golden_account_id,
         lead_id,
-        lead_source,
         status,
-        created_at,
-        coalesce(converted_at, created_at) as converted_at,
         row_number() over (
             partition by golden_account_id
             order by created_at desc, lead_id desc
@@ -154,20 +100,15 @@ leads as (
 
 ),
 
+-- What account_windows does not hold: the stage of leads (their status today).
 lead_state as (
 
     select
-        leads.golden_account_id,
-        {{ count_if("leads.status = 'lost'") }} as leads_lost,
-        max(case when leads.recency_rank = 1 then leads.lead_source end) as latest_lead_source,
-        max(case when leads.recency_rank = 1 then leads.status end) as latest_lead_status,
-        {{ dbt.datediff('cast(max(leads.created_at) as date)', 'max(as_of.as_of_date)', 'day') }}
-            as days_since_latest_lead,
-        max(case when leads.status = 'converted' then leads.converted_at end)
-            as last_conversion_at
+        golden_account_id,
+        {{ count_if("status = 'lost'") }} as leads_lost,
+        max(case when recency_rank = 1 then status end) as latest_lead_status
     from leads
-    cross join as_of
-    group by leads.golden_account_id
+    group by golden_account_id
 
 ),
 
@@ -185,17 +126,6 @@ source_delivery as (
             select 1 from {{ ref('leads') }} as delivered_leads
             where delivered_leads.created_at < {{ as_of_end() }}
         ) as lead_data_delivered
-
-),
-
-last_paid_order as (
-
-    select
-        golden_account_id,
-        max(order_date) as last_paid_order_date
-    from orders
-    where net_amount_cny > 0
-    group by golden_account_id
 
 )
 
@@ -217,54 +147,52 @@ select
     cast(profile.root_golden_account_id as {{ dbt.type_string() }}) as root_golden_account_id,
     cast(profile.group_depth as integer) as group_depth,
     cast(profile.account_created_at as timestamp) as account_created_at,
-    cast(
-        {{ dbt.datediff('cast(profile.account_created_at as date)', 'as_of.as_of_date', 'day') }}
-        as integer
-    ) as account_age_days,
+    cast(windows.account_age_days as integer) as account_age_days,
 
-    -- order windows
-    cast(profile.first_order_date as date) as first_order_date,
-    cast(profile.last_order_date as date) as last_order_date,
-    cast(profile.days_since_last_order as integer) as days_since_last_order,
-    cast(profile.orders_30d as bigint) as orders_30d,
-    cast(profile.orders_90d as bigint) as orders_90d,
-    cast(profile.orders_prev_90d as bigint) as orders_prev_90d,
-    cast(profile.orders_365d as bigint) as orders_365d,
-    cast(profile.orders_lifetime as bigint) as orders_lifetime,
-    cast(profile.net_revenue_30d as decimal(18, 2)) as net_revenue_30d,
-    cast(profile.net_revenue_90d as decimal(18, 2)) as net_revenue_90d,
-    cast(profile.net_revenue_prev_90d as decimal(18, 2)) as net_revenue_prev_90d,
-    cast(profile.net_revenue_365d as decimal(18, 2)) as net_revenue_365d,
-    cast(profile.net_revenue_lifetime as decimal(18, 2)) as net_revenue_lifetime,
+    -- order windows (cancelled orders left out)
+    cast(windows.first_order_date as date) as first_order_date,
+    cast(windows.last_order_date as date) as last_order_date,
+    cast(windows.days_since_last_order as integer) as days_since_last_order,
+    cast(windows.orders_30d as bigint) as orders_30d,
+    cast(windows.orders_90d as bigint) as orders_90d,
+    cast(windows.orders_prev_90d as bigint) as orders_prev_90d,
+    cast(windows.orders_365d as bigint) as orders_365d,
+    cast(windows.orders_lifetime as bigint) as orders_lifetime,
+    cast(windows.net_revenue_30d as decimal(18, 2)) as net_revenue_30d,
+    cast(windows.net_revenue_90d_cny as decimal(18, 2)) as net_revenue_90d,
+    cast(windows.net_revenue_prev_90d_cny as decimal(18, 2)) as net_revenue_prev_90d,
+    cast(windows.net_revenue_365d as decimal(18, 2)) as net_revenue_365d,
+    cast(windows.net_revenue_lifetime as decimal(18, 2)) as net_revenue_lifetime,
     -- -1 (all of it in the previous 90 days) .. +1 (all in the last 90 days)
     cast(
-        (profile.net_revenue_90d - profile.net_revenue_prev_90d)
-        / (abs(profile.net_revenue_90d) + abs(profile.net_revenue_prev_90d) + 1)
+        (windows.net_revenue_90d_cny - windows.net_revenue_prev_90d_cny)
+        / (abs(windows.net_revenue_90d_cny) + abs(windows.net_revenue_prev_90d_cny) + 1)
         as double
     ) as revenue_trend_90d,
-    cast(profile.refund_rate as double) as refund_rate,
-    cast(profile.has_paid_order as boolean) as has_paid_order,
+    cast(windows.refund_rate as double) as refund_rate,
+    cast(windows.has_paid_order as boolean) as has_paid_order,
 
     -- RFM inputs
     cast(rfm.rfm_recency_days as integer) as rfm_recency_days,
     cast(coalesce(rfm.rfm_frequency, 0) as bigint) as rfm_frequency,
     cast(rfm.rfm_monetary as decimal(18, 2)) as rfm_monetary,
 
-    -- purchase history (CLV)
-    cast(coalesce(purchase_history.purchase_days, 0) as bigint) as purchase_days,
-    cast(purchase_history.days_first_to_last_purchase as integer) as days_first_to_last_purchase,
-    cast(purchase_history.days_since_first_purchase as integer) as days_since_first_purchase,
-    cast(purchase_history.repeat_purchase_mean_spend as double) as repeat_purchase_mean_spend,
-    cast(coalesce(prior_purchases.prior_paid_orders, 0) as bigint) as prior_paid_orders,
-    cast(coalesce(prior_purchases.prior_net_revenue, 0) as double) as prior_net_revenue,
+    -- purchase history (CLV): paid orders, one purchase per day
+    cast(windows.purchase_days as bigint) as purchase_days,
+    cast(windows.days_first_to_last_purchase as integer) as days_first_to_last_purchase,
+    cast(windows.days_since_first_purchase as integer) as days_since_first_purchase,
+    cast(
+        case when windows.purchase_days > 0 then coalesce(windows.repeat_purchase_mean_spend, 0) end
+        as double
+    ) as repeat_purchase_mean_spend,
 
     -- engagement
-    cast(profile.activities_30d as bigint) as activities_30d,
-    cast(profile.activities_90d as bigint) as activities_90d,
-    cast(profile.activities_prev_90d as bigint) as activities_prev_90d,
-    cast(profile.activities_365d as bigint) as activities_365d,
-    cast(profile.unsubscribes_365d as bigint) as unsubscribes_365d,
-    cast(profile.last_activity_at as timestamp) as last_activity_at,
+    cast(windows.activities_30d as bigint) as activities_30d,
+    cast(windows.activities_90d as bigint) as activities_90d,
+    cast(windows.activities_prev_90d as bigint) as activities_prev_90d,
+    cast(windows.activities_365d as bigint) as activities_365d,
+    cast(windows.unsubscribes_365d as bigint) as unsubscribes_365d,
+    cast(windows.last_activity_at as timestamp) as last_activity_at,
     {{- engagement_columns('engagement') }}
 
     -- source delivery
@@ -272,52 +200,35 @@ select
     cast(source_delivery.lead_data_delivered as boolean) as lead_data_delivered,
 
     -- lead state
-    cast(profile.leads_total as bigint) as leads_total,
-    cast(profile.leads_open as bigint) as leads_open,
-    cast(profile.leads_converted as bigint) as leads_converted,
+    cast(windows.leads_total as bigint) as leads_total,
+    cast(windows.leads_open as bigint) as leads_open,
+    cast(windows.leads_converted as bigint) as leads_converted,
     cast(coalesce(lead_state.leads_lost, 0) as bigint) as leads_lost,
-    cast(lead_state.latest_lead_source as {{ dbt.type_string() }}) as latest_lead_source,
+    cast(windows.latest_lead_source as {{ dbt.type_string() }}) as latest_lead_source,
     cast(lead_state.latest_lead_status as {{ dbt.type_string() }}) as latest_lead_status,
-    cast(lead_state.days_since_latest_lead as integer) as days_since_latest_lead,
-    cast(
-        coalesce(
-            lead_state.last_conversion_at is not null
-            and (
-                last_paid_order.last_paid_order_date is null
-                or last_paid_order.last_paid_order_date
-                < cast(lead_state.last_conversion_at as date)
-            ),
-            false
-        ) as boolean
-    ) as has_converted_lead_without_order,
+    cast(windows.days_since_latest_lead as integer) as days_since_latest_lead,
+    cast(windows.has_converted_lead_without_order as boolean) as has_converted_lead_without_order,
 
     -- NPS
-    cast(profile.nps_latest as integer) as nps_latest,
-    cast(profile.nps_avg_365d as double) as nps_avg_365d,
-    cast(profile.survey_responses as bigint) as survey_responses,
+    cast(windows.nps_latest as integer) as nps_latest,
+    cast(windows.nps_avg_365d as double) as nps_avg_365d,
+    cast(windows.survey_responses as bigint) as survey_responses,
 
     -- risk
-    cast(profile.credit_rating as {{ dbt.type_string() }}) as credit_rating,
-    cast(profile.overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,
-    cast(profile.lawsuit_count as bigint) as lawsuit_count,
-    cast(profile.abnormal_operation as boolean) as abnormal_operation,
-    cast(profile.risk_as_of_date as date) as risk_as_of_date,
-    cast(
-        {{ dbt.datediff('profile.risk_as_of_date', 'as_of.as_of_date', 'day') }}
-        as integer
-    ) as risk_age_days
+    cast(windows.credit_rating as {{ dbt.type_string() }}) as credit_rating,
+    cast(windows.overdue_amount_cny as decimal(18, 2)) as overdue_amount_cny,
+    cast(windows.lawsuit_count as bigint) as lawsuit_count,
+    cast(windows.abnormal_operation as boolean) as abnormal_operation,
+    cast(windows.risk_as_of_date as date) as risk_as_of_date,
+    cast(windows.risk_age_days as integer) as risk_age_days
 from profile
 cross join as_of
 cross join source_delivery
 left join rfm
     on profile.golden_account_id = rfm.golden_account_id
-left join purchase_history
-    on profile.golden_account_id = purchase_history.golden_account_id
+left join windows
+    on profile.golden_account_id = windows.golden_account_id
 left join engagement
     on profile.golden_account_id = engagement.reference_id
-left join prior_purchases
-    on profile.golden_account_id = prior_purchases.reference_id
 left join lead_state
     on profile.golden_account_id = lead_state.golden_account_id
-left join last_paid_order
-    on profile.golden_account_id = last_paid_order.golden_account_id

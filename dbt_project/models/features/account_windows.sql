@@ -5,6 +5,11 @@
 -- NPS, risk and lead state dated on or before it) and, where the whole window (ref, ref + H]
 -- lies on or before the as-of date, what happened in it: net revenue and paid orders.
 --
+-- This is the one definition of those windows: features.account_features takes them from the
+-- periods_back 0 rows. Order counts and revenue follow the profile's definitions (non-cancelled
+-- orders; net revenue, 0 for cancelled ones); the paid_* columns and the purchase history count
+-- paid orders only (net > 0, not cancelled), as the prediction models read them.
+--
 -- The prediction models (pipelines/scoring/models) fit on periods_back 2 and are judged on
 -- periods_back 1 (an earlier window for training, a later one for evaluation, no overlap),
 -- the winner is refitted on periods_back 1 and scores periods_back 0. Firmographics are the
@@ -59,7 +64,24 @@ accounts as (
         cast({{ dbt.dateadd('day', horizon, 'dates.reference_date') }} as date) as window_end
     from profile
     cross join reference_dates as dates
-    where profile.created_on <= dates.reference_date
+    -- the past holds the accounts that existed then; the as-of date every profile account
+    where profile.created_on <= dates.reference_date or dates.periods_back = 0
+
+),
+
+orders as (
+
+    select
+        golden_account_id,
+        order_date,
+        amount_cny,
+        refund_amount_cny,
+        net_amount_cny,
+        -- the profile's order counts leave cancelled orders out (and orders without a status)
+        status <> 'cancelled' as is_counted,
+        net_amount_cny > 0 and coalesce(status, '') <> 'cancelled' as is_paid
+    from {{ ref('orders') }}
+    where order_date <= {{ as_of_date() }}
 
 ),
 
@@ -69,28 +91,29 @@ paid_orders as (
         golden_account_id,
         order_date,
         net_amount_cny
-    from {{ ref('orders') }}
-    where
-        net_amount_cny > 0
-        and coalesce(status, '') <> 'cancelled'
-        and order_date <= {{ as_of_date() }}
+    from orders
+    where is_paid
 
 ),
 
--- Every paid order on or before each reference date, with its age on that date.
+-- Every order on or before each reference date, with its age on that date.
 order_days as (
 
     select
         accounts.golden_account_id,
         accounts.periods_back,
-        paid_orders.order_date,
-        paid_orders.net_amount_cny,
-        {{ dbt.datediff('paid_orders.order_date', 'accounts.reference_date', 'day') }}
+        orders.order_date,
+        orders.amount_cny,
+        orders.refund_amount_cny,
+        orders.net_amount_cny,
+        orders.is_counted,
+        orders.is_paid,
+        {{ dbt.datediff('orders.order_date', 'accounts.reference_date', 'day') }}
             as days_before
     from accounts
-    inner join paid_orders
-        on accounts.golden_account_id = paid_orders.golden_account_id
-        and accounts.reference_date >= paid_orders.order_date
+    inner join orders
+        on accounts.golden_account_id = orders.golden_account_id
+        and accounts.reference_date >= orders.order_date
 
 ),
 
@@ -99,19 +122,33 @@ order_history as (
     select
         golden_account_id,
         periods_back,
-        min(days_before) as days_since_last_order,
-        max(days_before) as days_since_first_purchase,
-        max(days_before) - min(days_before) as days_first_to_last_purchase,
-        max(order_date) as last_order_date,
-        count(distinct order_date) as purchase_days,
-        count(*) as orders_lifetime,
-        sum(net_amount_cny) as net_revenue_lifetime,
-        {{ count_if('days_before < 90') }} as orders_90d,
-        {{ count_if('days_before between 90 and 179') }} as orders_prev_90d,
-        {{ count_if('days_before < 365') }} as orders_365d,
+        -- orders (cancelled ones left out) and net revenue
+        min(case when is_counted then order_date end) as first_order_date,
+        max(case when is_counted then order_date end) as last_order_date,
+        min(case when is_counted then days_before end) as days_since_last_order,
+        {{ count_if('is_counted and days_before < 30') }} as orders_30d,
+        {{ count_if('is_counted and days_before < 90') }} as orders_90d,
+        {{ count_if('is_counted and days_before between 90 and 179') }} as orders_prev_90d,
+        {{ count_if('is_counted and days_before < 365') }} as orders_365d,
+        {{ count_if('is_counted') }} as orders_lifetime,
+        {{ sum_if('net_amount_cny', 'days_before < 30') }} as net_revenue_30d,
         {{ sum_if('net_amount_cny', 'days_before < 90') }} as net_revenue_90d,
         {{ sum_if('net_amount_cny', 'days_before between 90 and 179') }} as net_revenue_prev_90d,
-        {{ sum_if('net_amount_cny', 'days_before < 365') }} as net_revenue_365d
+        {{ sum_if('net_amount_cny', 'days_before < 365') }} as net_revenue_365d,
+        sum(net_amount_cny) as net_revenue_lifetime,
+        {{ sum_if('amount_cny', 'is_counted') }} as gross_revenue_lifetime,
+        {{ sum_if('refund_amount_cny', 'is_counted') }} as refund_amount_lifetime,
+        -- paid orders: the purchase history
+        max(case when is_paid then order_date end) as last_paid_order_date,
+        min(case when is_paid then days_before end) as days_since_last_paid_order,
+        max(case when is_paid then days_before end) as days_since_first_purchase,
+        max(case when is_paid then days_before end)
+        - min(case when is_paid then days_before end) as days_first_to_last_purchase,
+        count(distinct case when is_paid then order_date end) as purchase_days,
+        {{ count_if('is_paid and days_before < 90') }} as paid_orders_90d,
+        {{ count_if('is_paid and days_before between 90 and 179') }} as paid_orders_prev_90d,
+        {{ count_if('is_paid and days_before < 365') }} as paid_orders_365d,
+        {{ count_if('is_paid') }} as paid_orders_lifetime
     from order_days
     group by golden_account_id, periods_back
 
@@ -130,6 +167,7 @@ purchase_day_spend as (
             order by order_date
         ) as day_rank
     from order_days
+    where is_paid
     group by golden_account_id, periods_back, order_date
 
 ),
@@ -139,8 +177,7 @@ repeat_spend as (
     select
         golden_account_id,
         periods_back,
-        -- the exact decimal sum divided once in double: avg() of a decimal rounds its
-        -- result to 6 places on Spark, and the two engines would differ in the 10th digit
+        -- the exact decimal sum, then one division (no rounding of partial sums)
         cast(sum(day_net) as double) / count(*) as repeat_purchase_mean_spend
     from purchase_day_spend
     where day_rank > 1
@@ -170,7 +207,9 @@ activity_dates as (
     select
         golden_account_id,
         activity_type,
-        cast(occurred_at as date) as activity_date
+        occurred_at,
+        cast(occurred_at as date) as activity_date,
+        activity_type <> 'unsubscribe' as is_engagement
     from {{ ref('activities') }}
 
 ),
@@ -181,6 +220,8 @@ activity_days as (
         accounts.golden_account_id,
         accounts.periods_back,
         acts.activity_type,
+        acts.occurred_at,
+        acts.is_engagement,
         {{ dbt.datediff('acts.activity_date', 'accounts.reference_date', 'day') }}
             as days_before
     from accounts
@@ -190,21 +231,23 @@ activity_days as (
 
 ),
 
+-- Engagement counts leave unsubscribes out (they are counted apart).
 engagement as (
 
     select
         golden_account_id,
         periods_back,
-        {{ count_if("activity_type <> 'unsubscribe' and days_before < 90") }}
-            as activities_90d,
-        {{ count_if("activity_type <> 'unsubscribe' and days_before between 90 and 179") }}
+        {{ count_if('is_engagement and days_before < 30') }} as activities_30d,
+        {{ count_if('is_engagement and days_before < 90') }} as activities_90d,
+        {{ count_if('is_engagement and days_before between 90 and 179') }}
             as activities_prev_90d,
-        {{ count_if("activity_type <> 'unsubscribe'") }} as activities_365d,
-        {{ count_if("activity_type = 'meeting'") }} as meetings_365d,
-        {{ count_if("activity_type = 'unsubscribe'") }} as unsubscribes_365d,
-        min(days_before) as days_since_last_activity
+        {{ count_if('is_engagement and days_before < 365') }} as activities_365d,
+        {{ count_if("activity_type = 'meeting' and days_before < 365") }} as meetings_365d,
+        {{ count_if("activity_type = 'unsubscribe' and days_before < 365") }}
+            as unsubscribes_365d,
+        min(case when days_before < 365 then days_before end) as days_since_last_activity,
+        max(case when is_engagement then occurred_at end) as last_activity_at
     from activity_days
-    where days_before < 365
     group by golden_account_id, periods_back
 
 ),
@@ -236,7 +279,8 @@ nps as (
         golden_account_id,
         periods_back,
         max(case when recency_rank = 1 then nps_score end) as nps_latest,
-        avg(case when days_before < 365 then nps_score end) as nps_avg_365d
+        avg(case when days_before < 365 then nps_score end) as nps_avg_365d,
+        count(*) as survey_responses
     from survey_answers
     group by golden_account_id, periods_back
 
@@ -251,11 +295,13 @@ risk_assessments as (
         risk.overdue_amount_cny,
         risk.lawsuit_count,
         risk.abnormal_operation,
+        risk.assessed_on,
         {{ dbt.datediff('risk.assessed_on', 'accounts.reference_date', 'day') }}
             as risk_age_days,
+        -- two assessments of one day: the one loaded last
         row_number() over (
             partition by accounts.golden_account_id, accounts.periods_back
-            order by risk.assessed_on desc, risk.credit_rating asc
+            order by risk.assessed_on desc, risk.loaded_at desc
         ) as recency_rank
     from accounts
     inner join {{ ref('int_golden_accounts') }} as golden
@@ -275,7 +321,10 @@ lead_dates as (
         status,
         created_at,
         cast(created_at as date) as created_on,
-        cast(converted_at as date) as converted_on,
+        -- a converted lead without a conversion time converted when it was created
+        cast(
+            coalesce(converted_at, case when status = 'converted' then created_at end) as date
+        ) as converted_on,
         cast(updated_at as date) as updated_on
     from {{ ref('leads') }}
 
@@ -312,6 +361,7 @@ lead_state as (
         golden_account_id,
         periods_back,
         max(case when recency_rank = 1 then lead_source end) as latest_lead_source,
+        count(*) as leads_total,
         {{ count_if('is_open') }} as leads_open,
         {{ count_if('is_converted') }} as leads_converted,
         {{ count_if('days_before < 365') }} as leads_365d,
@@ -337,41 +387,68 @@ select
     cast(profile.group_depth as integer) as group_depth,
     cast(accounts.account_age_days as integer) as account_age_days,
 
-    -- orders as of the reference date
-    cast(order_history.golden_account_id is not null as boolean) as has_paid_order,
+    -- orders as of the reference date (cancelled ones left out)
+    cast(order_history.first_order_date as date) as first_order_date,
+    cast(order_history.last_order_date as date) as last_order_date,
     cast(order_history.days_since_last_order as integer) as days_since_last_order,
-    cast(order_history.days_since_first_purchase as integer) as days_since_first_purchase,
-    cast(order_history.days_first_to_last_purchase as integer) as days_first_to_last_purchase,
-    cast(coalesce(order_history.purchase_days, 0) as bigint) as purchase_days,
-    cast(repeat_spend.repeat_purchase_mean_spend as double) as repeat_purchase_mean_spend,
+    cast(coalesce(order_history.orders_30d, 0) as bigint) as orders_30d,
     cast(coalesce(order_history.orders_90d, 0) as bigint) as orders_90d,
     cast(coalesce(order_history.orders_prev_90d, 0) as bigint) as orders_prev_90d,
     cast(coalesce(order_history.orders_365d, 0) as bigint) as orders_365d,
     cast(coalesce(order_history.orders_lifetime, 0) as bigint) as orders_lifetime,
+    cast(coalesce(order_history.net_revenue_30d, 0) as double) as net_revenue_30d,
     cast(coalesce(order_history.net_revenue_90d, 0) as double) as net_revenue_90d,
     cast(coalesce(order_history.net_revenue_prev_90d, 0) as double) as net_revenue_prev_90d,
     cast(coalesce(order_history.net_revenue_365d, 0) as double) as net_revenue_365d,
     cast(coalesce(order_history.net_revenue_lifetime, 0) as double) as net_revenue_lifetime,
+    cast(
+        case
+            when order_history.gross_revenue_lifetime > 0
+                then
+                    cast(order_history.refund_amount_lifetime as double)
+                    / cast(order_history.gross_revenue_lifetime as double)
+            else 0
+        end
+        as double
+    ) as refund_rate,
 
-    -- engagement in the 365 days before the reference date
+    -- paid orders (net > 0, not cancelled) as of the reference date: the purchase history
+    cast(coalesce(order_history.paid_orders_lifetime, 0) > 0 as boolean) as has_paid_order,
+    cast(order_history.last_paid_order_date as date) as last_paid_order_date,
+    cast(order_history.days_since_last_paid_order as integer) as days_since_last_paid_order,
+    cast(order_history.days_since_first_purchase as integer) as days_since_first_purchase,
+    cast(order_history.days_first_to_last_purchase as integer) as days_first_to_last_purchase,
+    cast(coalesce(order_history.purchase_days, 0) as bigint) as purchase_days,
+    cast(repeat_spend.repeat_purchase_mean_spend as double) as repeat_purchase_mean_spend,
+    cast(coalesce(order_history.paid_orders_90d, 0) as bigint) as paid_orders_90d,
+    cast(coalesce(order_history.paid_orders_prev_90d, 0) as bigint) as paid_orders_prev_90d,
+    cast(coalesce(order_history.paid_orders_365d, 0) as bigint) as paid_orders_365d,
+    cast(coalesce(order_history.paid_orders_lifetime, 0) as bigint) as paid_orders_lifetime,
+
+    -- engagement as of the reference date (unsubscribes counted apart)
+    cast(coalesce(engagement.activities_30d, 0) as bigint) as activities_30d,
     cast(coalesce(engagement.activities_90d, 0) as bigint) as activities_90d,
     cast(coalesce(engagement.activities_prev_90d, 0) as bigint) as activities_prev_90d,
     cast(coalesce(engagement.activities_365d, 0) as bigint) as activities_365d,
     cast(coalesce(engagement.meetings_365d, 0) as bigint) as meetings_365d,
     cast(coalesce(engagement.unsubscribes_365d, 0) as bigint) as unsubscribes_365d,
     cast(engagement.days_since_last_activity as integer) as days_since_last_activity,
+    cast(engagement.last_activity_at as timestamp) as last_activity_at,
 
     -- NPS and risk as of the reference date
     cast(nps.nps_latest as integer) as nps_latest,
     cast(nps.nps_avg_365d as double) as nps_avg_365d,
+    cast(coalesce(nps.survey_responses, 0) as bigint) as survey_responses,
     cast(risk_assessments.credit_rating as {{ dbt.type_string() }}) as credit_rating,
     cast(risk_assessments.overdue_amount_cny as double) as overdue_amount_cny,
     cast(risk_assessments.lawsuit_count as bigint) as lawsuit_count,
     cast(risk_assessments.abnormal_operation as boolean) as abnormal_operation,
+    cast(risk_assessments.assessed_on as date) as risk_as_of_date,
     cast(risk_assessments.risk_age_days as integer) as risk_age_days,
 
     -- lead state on the reference date
     cast(lead_state.latest_lead_source as {{ dbt.type_string() }}) as latest_lead_source,
+    cast(coalesce(lead_state.leads_total, 0) as bigint) as leads_total,
     cast(coalesce(lead_state.leads_open, 0) as bigint) as leads_open,
     cast(coalesce(lead_state.leads_converted, 0) as bigint) as leads_converted,
     cast(coalesce(lead_state.leads_365d, 0) as bigint) as leads_365d,
@@ -380,8 +457,8 @@ select
         coalesce(
             lead_state.last_conversion_date is not null
             and (
-                order_history.last_order_date is null
-                or order_history.last_order_date < lead_state.last_conversion_date
+                order_history.last_paid_order_date is null
+                or order_history.last_paid_order_date < lead_state.last_conversion_date
             ),
             false
         ) as boolean

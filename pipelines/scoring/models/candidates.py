@@ -172,7 +172,7 @@ def candidates(
     if target == "churn":
         return [
             Candidate("days_since_last_order", "naive", "days since the last paid order",
-                      _column("days_since_last_order")),
+                      _column("days_since_last_paid_order")),
             Candidate("bgnbd_p_alive", "probabilistic", "1 - P(alive) of BG/NBD",
                       _bgnbd("churn_risk", bgnbd)),
             Candidate("hgb_churn", "learned", hgb + " and BG/NBD outputs",
