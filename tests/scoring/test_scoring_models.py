@@ -167,3 +167,22 @@ def test_the_conversion_reason_names_the_winner_and_says_when_the_naive_baseline
     assert out["conversion_reason"].iloc[1] == (
         "conversion within 12m 5.0% (base_rate; too little history for a contest, naive baseline)"
     )
+
+
+def test_candidates_built_on_one_model_share_its_fit():
+    """hgb_value and the blend that contains it are judged on the same rows: one fit serves
+    both; other rows (the winner's refit on the later window) get a fit of their own."""
+    from pipelines.scoring.models.candidates import _shared
+
+    fits = []
+
+    def fit(rows, y):
+        fits.append(len(rows))
+        return lambda r: np.full(len(r), float(np.mean(y)))
+
+    shared = _shared(fit)
+    past, later = pd.DataFrame({"a": range(4)}), pd.DataFrame({"a": range(6)})
+    y_past, y_later = np.array([0.0, 1.0, 2.0, 3.0]), np.zeros(6)
+    first, second = shared(past, y_past), shared(past, y_past)
+    assert first is second and fits == [4]
+    assert shared(later, y_later)(later).tolist() == [0.0] * 6 and fits == [4, 6]

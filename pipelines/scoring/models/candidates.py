@@ -111,6 +111,20 @@ def _blend(first, second):
     return fit
 
 
+def _shared(fit):
+    """One fit for every candidate built on it (hgb_value alone and inside the blend): the
+    contest hands each candidate the same rows and outcomes, which give the same model, so
+    only the first asks for a fit."""
+    last: dict = {}
+
+    def shared(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
+        if last.get("rows") is not rows or last.get("y") is not y:
+            last.update(rows=rows, y=y, predictor=fit(rows, y))
+        return last["predictor"]
+
+    return shared
+
+
 def _sample(rows: pd.DataFrame, y: np.ndarray, cfg: ModelsConfig):
     if len(rows) <= cfg.max_train_rows:
         return rows, y
@@ -158,16 +172,16 @@ def candidates(
     bgnbd = _bgnbd_fit(clv_cfg, cfg.horizon_days)
     stacked = _bgnbd_features(bgnbd)
     if target == "value":
+        hgb_value = _shared(_hgb(cfg, vocabulary, True, stacked))
         return [
             Candidate("trailing_revenue", "naive", "net revenue of the last 365 days",
                       _column("net_revenue_365d")),
             Candidate("bgnbd_gamma_gamma", "probabilistic", "BG/NBD x Gamma-Gamma CLV",
                       _bgnbd("clv_12m", bgnbd)),
             Candidate("hgb_value", "learned", hgb + " and BG/NBD outputs (Poisson loss)",
-                      _hgb(cfg, vocabulary, True, stacked)),
+                      hgb_value),
             Candidate("blend_bgnbd_hgb", "learned", "mean of BG/NBD x Gamma-Gamma and hgb_value",
-                      _blend(_bgnbd("clv_12m", bgnbd),
-                             _hgb(cfg, vocabulary, True, stacked))),
+                      _blend(_bgnbd("clv_12m", bgnbd), hgb_value)),
         ]  # fmt: skip
     if target == "churn":
         return [
