@@ -232,6 +232,36 @@ def test_scores_report_plottable_numbers_and_their_table(scored):
     assert -1 <= _meta(first, ["scores", "clusters"])["silhouette_score"].value <= 1
 
 
+# Columns account_features takes from account_windows (the definition the prediction models'
+# history shares) that the profile (marts.customer_360) also computes, for BI, with its own SQL.
+PROFILE_WINDOWS = [
+    "first_order_date", "last_order_date", "days_since_last_order", "orders_30d", "orders_90d",
+    "orders_prev_90d", "orders_365d", "orders_lifetime", "net_revenue_30d", "net_revenue_90d",
+    "net_revenue_prev_90d", "net_revenue_365d", "net_revenue_lifetime", "refund_rate",
+    "has_paid_order", "activities_30d", "activities_90d", "activities_prev_90d",
+    "activities_365d", "unsubscribes_365d", "last_activity_at", "leads_total", "leads_open",
+    "leads_converted", "nps_latest", "nps_avg_365d", "survey_responses", "credit_rating",
+    "overdue_amount_cny", "lawsuit_count", "abnormal_operation", "risk_as_of_date",
+]  # fmt: skip
+
+
+def test_the_feature_windows_agree_with_the_profile_value_for_value(scored):
+    """Two definitions of the as-of windows remain (the features' and the profile's): on the
+    generated world they must not drift apart."""
+    world, _, _, _ = scored
+    columns = ", ".join(PROFILE_WINDOWS)
+    features = _query(world, f"select golden_account_id, {columns} from features.account_features")
+    profile = _query(world, f"select golden_account_id, {columns} from marts.customer_360")
+    assert len(features) == len(profile) > 300
+    assert features["has_paid_order"].any() and features["leads_open"].gt(0).any()
+    pd.testing.assert_frame_equal(
+        features.sort_values("golden_account_id", ignore_index=True),
+        profile.sort_values("golden_account_id", ignore_index=True),
+        check_exact=True,
+        check_dtype=False,
+    )
+
+
 def test_a_world_with_only_accounts_and_orders_scores_null_not_zero(tmp_path, dbt_manifest):
     """Engagement, risk and leads were never delivered: what depends on them is unknown (null,
     "no data"; risk "unknown", not "stale"), while what accounts and orders tell is scored."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pandas as pd
 import pytest
 
 from pipelines.config import load_stratum_config
@@ -17,7 +16,6 @@ from pipelines.scoring import behaviour, clustering, clv, fit, rfm, risk
 from pipelines.scoring.features import engagement_column
 from pipelines.settings import DBT_PROJECT_DIR
 from tests.config_files import run_context
-from tests.conftest import built_world, query
 
 CONFIG = load_stratum_config()
 ACCOUNT = {c.name for c in model_columns("account_features")}
@@ -64,33 +62,3 @@ def test_feature_settings_are_the_scoring_rules():
     assert engagement["caps"] == {t: r.cap_per_period for t, r in behave.types.items()}
     # dbt gets them with the rest of the run context.
     assert run_context(date(2026, 11, 20)).dbt_vars()["feature_settings"] == settings
-
-
-# Columns account_features takes from account_windows (the definition the prediction models'
-# history shares) that the profile (marts.customer_360) also computes, for BI, with its own SQL.
-PROFILE_WINDOWS = [
-    "first_order_date", "last_order_date", "days_since_last_order", "orders_30d", "orders_90d",
-    "orders_prev_90d", "orders_365d", "orders_lifetime", "net_revenue_30d", "net_revenue_90d",
-    "net_revenue_prev_90d", "net_revenue_365d", "net_revenue_lifetime", "refund_rate",
-    "has_paid_order", "activities_30d", "activities_90d", "activities_prev_90d",
-    "activities_365d", "unsubscribes_365d", "last_activity_at", "leads_total", "leads_open",
-    "leads_converted", "nps_latest", "nps_avg_365d", "survey_responses", "credit_rating",
-    "overdue_amount_cny", "lawsuit_count", "abnormal_operation", "risk_as_of_date",
-]  # fmt: skip
-
-
-def test_the_feature_windows_agree_with_the_profile_value_for_value(tmp_path, dbt_manifest):
-    """Two definitions of the as-of windows remain (the features' and the profile's): on a
-    generated world they must not drift apart."""
-    world = built_world(tmp_path, 400, 7)
-    db, columns = world.data_dir / "warehouse" / "stratum.duckdb", ", ".join(PROFILE_WINDOWS)
-    features = query(db, f"select golden_account_id, {columns} from features.account_features")
-    profile = query(db, f"select golden_account_id, {columns} from marts.customer_360")
-    assert len(features) == len(profile) > 300
-    assert features["has_paid_order"].any() and features["leads_open"].gt(0).any()
-    pd.testing.assert_frame_equal(
-        features.sort_values("golden_account_id", ignore_index=True),
-        profile.sort_values("golden_account_id", ignore_index=True),
-        check_exact=True,
-        check_dtype=False,
-    )
