@@ -21,8 +21,9 @@ from tests.conftest import PipelineWorld, make_world, run_pipeline
 HAND_CASES = {
     # Bought big every month this year, healthy risk: ABC A, alive, top CLV -> A.
     "HAND-WHALE": "A",
-    # The same buying pattern but listed for abnormal operation with lawsuits: risk gate caps at C.
-    "HAND-RISKY-WHALE": "C",
+    # The same buying pattern but listed for abnormal operation with lawsuits: the risk gate
+    # caps it at B (no dedicated team until cleared).
+    "HAND-RISKY-WHALE": "B",
     # Engaged, has leads, never bought: prospect.
     "HAND-PROSPECT": "P",
     # Its only orders were refunded in full: refunds net out, so still a prospect.

@@ -220,10 +220,10 @@ def test_fixing_the_delivery_unblocks_and_publishes_the_same_tiers(world, fixed,
     assert got_id != want_id and fixed.current == got_id  # a new snapshot, in force
     pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9)
     got_changes, want_changes = change_tables(env, got_id), change_tables(baseline, want_id)
-    # The template's risk report caps D0's best A account at C (tests/reliability/conftest.py).
+    # The template's risk report caps D0's best A account at B (tests/reliability/conftest.py).
     notices = want_changes["downgrade_notices"]
-    capped = notices[notices["reason_en"].str.contains("capped at C by risk gate high_risk_cap")]
-    assert capped[["from_tier", "to_tier"]].values.tolist() == [["A", "C"]]
+    capped = notices[notices["reason_en"].str.contains("capped at B by risk gate high_risk_cap")]
+    assert capped[["from_tier", "to_tier"]].values.tolist() == [["A", "B"]]
     for table, frame in want_changes.items():
         pd.testing.assert_frame_equal(got_changes[table], frame, check_exact=False, rtol=1e-9)
 
