@@ -3,6 +3,8 @@
 No ``from __future__ import annotations`` here: Dagster inspects the context annotation.
 """
 
+from datetime import date
+
 import pandas as pd
 from dagster import (
     AssetCheckResult,
@@ -22,6 +24,7 @@ from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.settings import get_paths
+from pipelines.tiering.hysteresis import hysteresis_status
 from pipelines.tiering.kpis import (
     KPI_TABLE,
     compute_tier_kpis,
@@ -78,6 +81,9 @@ def customer_tier(
     policy = ctx.config.policy.model
     serving_dir = get_paths().serving_dir
     previous = previous_snapshot(serving_dir, ctx.as_of)
+    previous_as_of = date.fromisoformat(previous.as_of_date) if previous else None
+    hysteresis = hysteresis_status(policy.hysteresis, ctx.as_of, previous_as_of)
+    context.log.info(f"hysteresis: {hysteresis}")
     with warehouse.connect() as con:
         scores = read_scores(con)
         redirects = follow_identity_merges(con)  # ids retired by identity merges -> survivors
@@ -87,6 +93,7 @@ def customer_tier(
             ctx.as_of,
             ctx.snapshot_id,
             previous_state=follow_merges(read_state(con, serving_dir, previous), redirects),
+            previous_as_of=previous_as_of,
         )
         write_outputs(con, out, ctx.as_of)
         written = wh.read_table(con, CUSTOMER_TIER, ["golden_account_id", "tier"])
@@ -104,6 +111,7 @@ def customer_tier(
             "snapshot_id": ctx.snapshot_id,
             "as_of_date": ctx.as_of.isoformat(),
             "previous_snapshot_id": previous.snapshot_id if previous else "none",
+            "hysteresis": hysteresis,
             "policy_version": ctx.policy_version,
             "accounts": MetadataValue.int(len(out.customer_tier)),
             "tier_summary": MetadataValue.md(markdown_table(summary)),

@@ -30,8 +30,8 @@ from pipelines.tiering.adjustments import (
 )
 from pipelines.tiering.evaluator import Evaluator
 from pipelines.tiering.holdout import assign_control_group
-from pipelines.tiering.hysteresis import apply_hysteresis
-from pipelines.tiering.policy import TierPolicy
+from pipelines.tiering.hysteresis import apply_hysteresis, in_effect
+from pipelines.tiering.policy import Hysteresis, TierPolicy
 from pipelines.tiering.rules import (
     evaluate_rules,
     make_evaluator,
@@ -223,19 +223,25 @@ def assign_tiers(
     policy: TierPolicy,
     as_of: date,
     previous_state: pd.DataFrame | None = None,
+    previous_as_of: date | None = None,
 ) -> pd.DataFrame:
     """One tier per account (row of ``scores``), with the proposal and every adjustment.
 
     ``scores`` needs ``golden_account_id`` and the score columns the policy references.
     Without ``previous_state`` the rule proposal is taken as is (first run, what-if); with it,
-    hysteresis decides promotions and demotions (see :mod:`pipelines.tiering.hysteresis`).
-    Returns :data:`TIER_COLUMNS`, aligned row for row with ``scores``.
+    hysteresis decides promotions and demotions (see :mod:`pipelines.tiering.hysteresis`),
+    unless the state (as of ``previous_as_of``) is older than the policy's
+    ``hysteresis.stale_after_days``: then the rules decide at once, and the state only carries
+    ``tier_since`` on. Returns :data:`TIER_COLUMNS`, aligned row for row with ``scores``.
     """
     missing = sorted(required_columns(policy) - set(scores.columns))
     if missing:
         raise ValueError(f"scores lack columns the tier policy uses: {', '.join(missing)}")
     if scores["golden_account_id"].duplicated().any():
         raise ValueError("scores hold more than one row for some golden_account_id")
+    holds = in_effect(policy.hysteresis, as_of, previous_as_of)
+    if not holds:
+        policy = policy.model_copy(update={"hysteresis": Hysteresis()})
     ev = make_evaluator(scores, policy)
     ids = ev.frame["golden_account_id"].astype(str).to_numpy(dtype=object)
     props, base, base_rule = proposals(ev, policy)
@@ -247,7 +253,9 @@ def assign_tiers(
     )  # fmt: skip
     apply_hold(decisions, base, hyst, policy, np.asarray(policy.codes, dtype=object))
     apply_risk_gates(decisions, ev, policy)
-    apply_quotas(decisions, ev, policy, ids, hyst["previous_tier"].to_numpy(object))
+    # Last run's members keep their quota seats first, while its state still holds.
+    seats = hyst["previous_tier"].to_numpy(object) if holds else None
+    apply_quotas(decisions, ev, policy, ids, seats)
     apply_overrides(decisions, policy, as_of, ids)
     out = _assemble(decisions, ids, props, base_rule, hyst, policy, pd.Timestamp(as_of))
     out.index = scores.index

@@ -49,6 +49,26 @@ PENDING = "downgrade_pending"
 CANCELLED = "downgrade_cancelled"
 
 
+def in_effect(config: Hysteresis, as_of: date, previous_as_of: date | None) -> bool:
+    """Whether the previous state is recent enough to hold tiers (``stale_after_days``)."""
+    if previous_as_of is None or config.stale_after_days is None:
+        return True
+    return (as_of - previous_as_of).days < config.stale_after_days
+
+
+def hysteresis_status(config: Hysteresis, as_of: date, previous_as_of: date | None) -> str:
+    """One line for the run's log and metadata: whether the previous state holds tiers."""
+    if previous_as_of is None:
+        return "first run: no previous state"
+    age = (as_of - previous_as_of).days
+    if in_effect(config, as_of, previous_as_of):
+        return f"applied (previous state as of {previous_as_of}, {age} days earlier)"
+    return (
+        f"not applied: the previous state is as of {previous_as_of}, {age} days earlier "
+        f"(stale after {config.stale_after_days} days); tiers follow the rules at once"
+    )
+
+
 def empty_state() -> pd.DataFrame:
     """A previous state with no accounts (first run)."""
     return pd.DataFrame(

@@ -31,13 +31,14 @@ def run_tiering(
     as_of: date,
     snapshot_id: str,
     previous_state: pd.DataFrame | None = None,
+    previous_as_of: date | None = None,
 ) -> TieringOutputs:
     """Everything one run writes, computed without touching the warehouse.
 
     ``previous_state``: the :data:`STATE_COLUMNS` of the previous in-force snapshot (None on
-    the first run: the rules' proposal is taken as is)."""
+    the first run: the rules' proposal is taken as is), as of ``previous_as_of``."""
     scores = scores.reset_index(drop=True)
-    assigned = assign_tiers(scores, policy, as_of, previous_state)
+    assigned = assign_tiers(scores, policy, as_of, previous_state, previous_as_of)
     ev = make_evaluator(scores, policy)
     score_cols = [c for c in scores.columns if c not in set(TIER_COLUMNS) | {"snapshot_id"}]
     customer_tier = pd.concat(

@@ -156,6 +156,11 @@ class Hysteresis(_Strict):
     rank_margin: float = Field(default=0.0, ge=0, lt=1)
     min_dwell_days: int = Field(default=0, ge=0)
     downgrade_grace_days: int = Field(default=0, ge=0)
+    # Hysteresis smooths a daily (or weekly) run's small moves. A previous state older than
+    # this (the previous in-force snapshot's as-of date this many days or more before the
+    # run's) says little about today's standing: margins, dwell, grace and quota seats are
+    # not applied, and tiers follow the rules at once. None: always applied.
+    stale_after_days: int | None = Field(default=None, gt=0)
 
     @field_validator("margins")
     @classmethod

@@ -167,3 +167,36 @@ def test_margin_shifts_thresholds_in_the_right_direction(leaf, strict, loose):
     assert shifted_leaf(base, +1, margins, 0.1).value == pytest.approx(strict)
     assert shifted_leaf(base, -1, margins, 0.1).value == pytest.approx(loose)
     assert shifted_leaf(base, 0, margins, 0.1) == base
+
+
+def test_a_previous_state_a_quarter_old_no_longer_holds_tiers():
+    """Hysteresis smooths daily moves; tiers published 92+ days earlier (the default policy's
+    ``stale_after_days``) are no evidence of today's standing: the rules decide at once, quota
+    seats included, and only tier_since carries on for accounts whose tier is unchanged."""
+    from pipelines.tiering.hysteresis import hysteresis_status
+
+    policy = load_policy(CONFIG_DIR / "tiers" / "default.yaml")
+    assert policy.hysteresis.stale_after_days == 92
+    before = random_scores(3000, seed=5)
+    # A quarter later every expected value has moved: half of them by a lot.
+    now = before.assign(
+        expected_value_12m=before["expected_value_12m"]
+        * pd.Series(range(3000)).map(lambda i: 0.2 if i % 2 else 1.7).to_numpy()
+    )
+    fresh = assign_tiers(now, policy, AS_OF)
+    for gap, holds in ((91, True), (92, False), (200, False)):
+        then = AS_OF - timedelta(gap)
+        state = state_of(assign_tiers(before, policy, then))
+        out = assign_tiers(now, policy, AS_OF, state, previous_as_of=then)
+        same = (out["tier"] == fresh["tier"]).all()
+        assert same is not holds, gap
+        assert ("not applied" in hysteresis_status(policy.hysteresis, AS_OF, then)) is not holds
+        if not holds:
+            kept = out["tier"].to_numpy() == state.set_index("golden_account_id").loc[
+                out["golden_account_id"], "tier"].to_numpy()  # fmt: skip
+            assert kept.any() and (~kept).any()
+            assert (out.loc[kept, "tier_since"] == pd.Timestamp(then)).all()
+            assert (out.loc[~kept, "tier_since"] == pd.Timestamp(AS_OF)).all()
+    # Without the previous state's date (what-if, tests), the state always holds.
+    state = state_of(assign_tiers(before, policy, AS_OF - timedelta(200)))
+    assert not (assign_tiers(now, policy, AS_OF, state)["tier"] == fresh["tier"]).all()
