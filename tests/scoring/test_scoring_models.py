@@ -114,6 +114,64 @@ def test_a_new_book_publishes_the_naive_baseline_and_the_card_says_why_in_plain_
     assert result.predictions["prediction"].isna().all()
 
 
+def _new_book(n: int, seed: int) -> pd.DataFrame:
+    """The as-of date's rows of a book with no history a horizon back: buyers with a purchase
+    history (BG/NBD's inputs), nothing else known."""
+    rng = np.random.default_rng(seed)
+    days = rng.integers(1, 12, size=n).astype(float)
+    first = rng.integers(60, 180, size=n).astype(float)
+    return pd.DataFrame(
+        {c: [np.nan] * n for c in FEATURES}
+        | {
+            "golden_account_id": [f"GA-{i:04d}" for i in range(n)],
+            "periods_back": [0] * n,
+            "has_paid_order": [True] * n,
+            **{c: [None] * n for c in ("industry", "size_band", "region", "credit_rating")},
+            "abnormal_operation": pd.array([None] * n, dtype="boolean"),
+            "purchase_days": days,
+            "days_since_first_purchase": first,
+            "days_first_to_last_purchase": np.where(days > 1, first * rng.uniform(0.1, 1, n), 0),
+            "repeat_purchase_mean_spend": np.where(days > 1, rng.gamma(2, 50, n), np.nan),
+            "net_revenue_365d": days * rng.gamma(2, 50, n),
+            "next_net_revenue": [None] * n,
+            "next_paid_orders": [None] * n,
+        }
+    )
+
+
+def test_a_new_book_ranks_value_by_bgnbd_gamma_gamma_and_falls_back_when_it_cannot_be_fitted():
+    """No contest for value: the configured stand-in (BG/NBD x Gamma-Gamma) is published and
+    the card says so; where it cannot be fitted (no repeat buyers), trailing revenue is, and the
+    card says why."""
+    ctx = run_context(date(2026, 11, 20))
+    cfg, clv_cfg = ctx.config.rules("models"), ctx.config.rules("clv")
+    assert cfg.without_contest == {"value": "bgnbd_gamma_gamma"}
+    rows = _new_book(400, seed=3)
+    result = run_target(rows, "value", cfg, clv_cfg, vocabularies(rows))
+    assert result.winner == "bgnbd_gamma_gamma"
+    assert result.note.startswith("too little history for a contest (0 and 0 rows")
+    assert result.note.endswith("): bgnbd_gamma_gamma is used")
+    assert result.contest.loc[result.contest["winner"], "candidate"].tolist() == [
+        "bgnbd_gamma_gamma"
+    ]
+    values = result.predictions["prediction"]
+    assert values.notna().all() and (values >= 0).all()
+    # Not trailing revenue under another name: BG/NBD's order differs from it.
+    assert not np.array_equal(np.argsort(-values.to_numpy()), np.argsort(-rows["net_revenue_365d"]))
+    one_timers = rows.assign(purchase_days=1.0, repeat_purchase_mean_spend=np.nan)
+    result = run_target(one_timers, "value", cfg, clv_cfg, vocabularies(one_timers))
+    assert result.winner == "trailing_revenue"
+    assert "bgnbd_gamma_gamma could not be fitted (Gamma-Gamma needs repeat customers" in (
+        result.note
+    )
+    assert result.note.endswith("the naive baseline is used")
+    np.testing.assert_array_equal(result.predictions["prediction"], rows["net_revenue_365d"])
+    # Naming a candidate the target does not have is an error naming the key.
+    wrong = cfg.model_copy(update={"without_contest": {"value": "hgb_churn"}})
+    with pytest.raises(ValueError, match="without_contest: value: unknown candidate 'hgb_churn'"):
+        run_target(rows, "value", wrong, clv_cfg, vocabularies(rows))
+
+
 def test_the_conversion_reason_names_the_winner_and_says_when_the_naive_baseline_stands_in():
     """Prospects get the probability and the winning model (and why the naive baseline is
     published when the history is too short); paying accounts are not prospects; a prospect

@@ -26,6 +26,9 @@ class ModelsConfig(StrictModel):
     tie_tolerance: float = Field(0.005, ge=0)
     min_rows: int = Field(200, ge=10)
     min_positive: int = Field(20, ge=1)
+    # With too little history for a contest, the candidate a target publishes instead of its
+    # naive baseline (when it can be fitted on the as-of date's rows; else the naive one).
+    without_contest: dict[str, str] = {}
     # Fits see at most this many rows (a fixed-seed sample); prediction covers everyone.
     max_train_rows: int = Field(200_000, ge=1000)
     hgb: HgbSettings = HgbSettings()

@@ -71,6 +71,10 @@ def _judge(cands: list[Candidate], target, past, recent, cfg) -> tuple[pd.DataFr
     rows, scores = [], {}
     for cand in cands:
         row = {"candidate": cand.name, "kind": cand.kind, "description": cand.description}
+        if len(recent) == 0:
+            row["error"] = "no rows to judge on"
+            rows.append(row)
+            continue
         try:
             scores[cand.name] = cand.fit(past, y_past)(recent)
             row.update(evaluate(target, scores[cand.name], y_recent, cfg.seed))
@@ -99,6 +103,23 @@ def _probabilities(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, now, se
     return calibrator.predict(m._filled(predictor(now)))
 
 
+def _stand_in(cands: list[Candidate], target: str, cfg: ModelsConfig) -> list[Candidate]:
+    """The candidate ``without_contest`` names for ``target`` (none when it names none)."""
+    name = cfg.without_contest.get(target)
+    found = [c for c in cands if c.name == name]
+    if name and not found:
+        known = ", ".join(c.name for c in cands)
+        raise ValueError(f"without_contest: {target}: unknown candidate {name!r} ({known})")
+    return found
+
+
+def _values(champion: Candidate, recent: pd.DataFrame, y: np.ndarray, now) -> np.ndarray:
+    """The value winner's predictions for the as-of date's rows (never below 0): a learned
+    model refitted on the later window, a probabilistic or naive one fitted on the rows."""
+    predictor = champion.fit(recent, y) if champion.kind == "learned" else champion.fit(now, y)
+    return np.clip(predictor(now), 0, None)
+
+
 def run_target(
     rows: pd.DataFrame, target: str, cfg: ModelsConfig, clv_cfg: clv_mod.ClvConfig, vocab: dict
 ) -> TargetResult:
@@ -116,20 +137,22 @@ def run_target(
         note = (
             f"too little history for a contest ({len(past)} and {len(recent)} rows in the two "
             f"windows, minimum {cfg.min_rows}; {positives} positives, minimum "
-            f"{cfg.min_positive}): the naive baseline is used"
+            f"{cfg.min_positive}): "
         )
-        cands = cands[:1]
+        cands = cands[:1] + _stand_in(cands, target, cfg)
     contest, scores = _judge(cands, target, past, recent, cfg)
-    winner = pick_winner(contest, metric, cfg.tie_tolerance)
-    contest["winner"] = contest["candidate"] == winner
+    winner = pick_winner(contest, metric, cfg.tie_tolerance) if not note else cands[-1].name
     champion = next(c for c in cands if c.name == winner)
     if target == "value":
-        predictor = (
-            champion.fit(recent, y_recent)
-            if champion.kind == "learned"
-            else (champion.fit(now, y_recent))
-        )
-        values = np.clip(predictor(now), 0, None)
+        try:
+            values = _values(champion, recent, y_recent, now)
+        except ValueError as exc:  # the stand-in cannot be fitted (e.g. no repeat buyers)
+            if champion is cands[0]:
+                raise
+            note += f"{winner} could not be fitted ({str(exc)[:120]}); "
+            champion = cands[0]
+            winner = champion.name
+            values = _values(champion, recent, y_recent, now)
         calibration = pd.DataFrame()
     else:
         values = _probabilities(champion, recent, y_recent, now, cfg.seed)
@@ -137,6 +160,9 @@ def run_target(
         if winner in scores and len(y_recent):
             probability = m.cross_fitted_probability(scores[winner], y_recent, cfg.seed)
             calibration = m.calibration_table(probability, y_recent, cfg.calibration_bins)
+    if note:
+        note += "the naive baseline is used" if champion is cands[0] else f"{winner} is used"
+    contest["winner"] = contest["candidate"] == winner
     predictions = pd.DataFrame(
         {"golden_account_id": now["golden_account_id"].to_numpy(), "prediction": values}
     )
