@@ -15,7 +15,7 @@ in a config copy (the book grows from nothing, as a real first year does), and t
 Prints the backtest's figures and each run's tier sizes. Not a test: figures for
 docs/architecture.md.
 
-The figures, and why tier order falls short of the issue's 70% there, are in
+The figures, and why tier order falls short of the issue's 70% on the 365-day horizon, are in
 docs/architecture.md, "Measured on public data".
 """
 
