@@ -9,6 +9,7 @@ No ``from __future__ import annotations`` here: Dagster inspects the real ``cont
 """
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,9 @@ def _save_card(result: Predictions) -> None:
     folder = get_paths().models_dir / "predictions" / result.model_version
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result.card, indent=2, ensure_ascii=False, default=str, sort_keys=True)
-    (folder / "card.json").write_text(text + "\n", encoding="utf-8")
+    tmp = folder / ".card.json.tmp"
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, folder / "card.json")  # a reader sees the whole card or the previous one
 
 
 def _metadata(result: Predictions) -> dict:
