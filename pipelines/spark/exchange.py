@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -110,3 +110,16 @@ def count_rows(relations: Mapping[str, str]) -> dict[str, int]:
         if location.is_dir():
             counts[key] = ds.dataset(str(location), format="parquet").count_rows()
     return counts
+
+
+def column_max(relation: str, column: str) -> Any:
+    """The largest value of ``column`` in a table dbt built on Spark, read from its Parquet
+    files without a Spark session (None when the table was not built or holds no value)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    location = table_location(relation)
+    if not location.is_dir():
+        return None
+    values = ds.dataset(str(location), format="parquet").to_table(columns=[column])[column]
+    return pc.max(values).as_py()

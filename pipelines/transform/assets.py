@@ -131,27 +131,34 @@ def dbt_build_args(
     seed + customer_360, runs with the marts, not with the seeds).
 
     On the Spark engine (``spark_sources``: source relation -> its Parquet export) the target
-    is ``spark``, the exports are the ``external_sources`` var, and the snapshot is left out:
-    dbt-spark snapshots need a table format with MERGE (Delta, Iceberg), not plain Parquet."""
+    is ``spark`` and the exports are the ``external_sources`` var; the snapshot is built there
+    too, by the project's own materialization (dbt_project/macros/snapshot_without_merge.sql)."""
     dbt_vars = ctx.dbt_vars()
     if spark_sources is not None:
         dbt_vars = {**dbt_vars, "external_sources": dict(sorted(spark_sources.items()))}
     args = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += ["--indirect-selection", "buildable"]
     if spark_sources is not None:
-        return [*args, "--target", "spark", "--exclude", SNAPSHOT_NODE]
+        args += ["--target", "spark"]
     if latest_snapshot_as_of is not None and ctx.as_of.isoformat() < latest_snapshot_as_of:
         args += ["--exclude", SNAPSHOT_NODE]
     return args
 
 
 def _latest_snapshot_as_of(warehouse: Warehouse) -> str | None:
+    """The as-of date of the latest version the snapshot recorded, from the engine's table:
+    on Spark its Parquet files (DuckDB may hold a table of an earlier DuckDB-engine run)."""
     relation = f"snapshots.{SNAPSHOT_NODE}"
-    with warehouse.connect(read_only=True) as con:
-        if not wh.table_exists(con, relation):
-            return None
-        latest = con.execute(f"select max(dbt_valid_from) from {relation}").fetchone()
-    return latest[0].date().isoformat() if latest and latest[0] else None
+    if engine() == "spark":
+        from pipelines.spark.exchange import column_max
+
+        latest = column_max(relation, "dbt_valid_from")
+    else:
+        with warehouse.connect(read_only=True) as con:
+            if not wh.table_exists(con, relation):
+                return None
+            latest = con.execute(f"select max(dbt_valid_from) from {relation}").fetchone()[0]
+    return latest.date().isoformat() if latest else None
 
 
 def run_dbt_build(
