@@ -5,8 +5,9 @@
     whenever one of the checked columns changes between runs; accounts that disappear are
     closed (hard deletes invalidated). Validity is in business time: `updated_at` is the run's
     as-of date, not the wall clock, and a backfill of a date before the latest recorded change
-    leaves the snapshot alone (pipelines/transform/assets.py). One exception, dbt's: a deleted
-    account's version is closed at the wall-clock time of the run that found it gone.
+    leaves the snapshot alone (pipelines/transform/assets.py). A deleted account's version is
+    closed at the as-of date of the run that found it gone (macros/snapshot_time.sql; dbt's
+    default would be that run's wall clock).
     On Spark (plain Parquet, no MERGE) the project's own materialization records the same
     versions: macros/snapshot_without_merge.sql.
 #}
