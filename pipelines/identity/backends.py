@@ -77,19 +77,21 @@ class SparkBackend(SplinkBackend):
 
         self.session = session
         session.udf.register("jaro_winkler", pandas_udf(duckdb_jaro_winkler, "double"))
-        self._frames: dict[int, SparkFrame] = {}
+        self._frames: dict[int, tuple[pa.Table, SparkFrame]] = {}
 
     def _frame(self, records: pa.Table) -> SparkFrame:
         from pyspark.sql.pandas.types import from_arrow_schema
 
+        # Keyed by the table object, which the cache keeps alive (so its id is never reused):
+        # the records and each sample go to Spark once however many linkers read them.
         key = id(records)
         if key not in self._frames:
             # pandas is only the carrier: with Arrow on, Spark takes the frame's Arrow buffers
-            frame = records.to_pandas()
-            self._frames[key] = self.session.createDataFrame(
-                frame, schema=from_arrow_schema(records.schema)
+            frame = self.session.createDataFrame(
+                records.to_pandas(), schema=from_arrow_schema(records.schema)
             )
-        return self._frames[key]
+            self._frames[key] = (records, frame)
+        return self._frames[key][1]
 
     def linker(self, records: pa.Table, settings: Any) -> Linker:
         from splink import SparkAPI
