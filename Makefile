@@ -45,6 +45,9 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# sqlglot is pinned below 29 (pyproject.toml); a venv made before that pin still holds the
+	@# compiled sqlglotc, whose files inside sqlglot/ would shadow the older version's.
+	$(BIN)/python -m pip uninstall --quiet -y sqlglotc 2>/dev/null || true
 	@touch $@
 
 install: $(VENV)/.installed

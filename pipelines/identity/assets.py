@@ -24,7 +24,7 @@ from pipelines.metadata import markdown_table
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
-from pipelines.settings import get_paths
+from pipelines.settings import engine, get_paths
 
 ACCOUNT_MATCHES_KEY = AssetKey(["identity", "account_matches"])
 LIMITS_CHECK = "golden_accounts_within_limits"
@@ -84,7 +84,8 @@ def _metadata(outcome: MatchOutcome, versions: dict[str, str], metrics: dict | N
     kinds={"python", "duckdb", "splink"},
     partitions_def=AS_OF_PARTITIONS,
     description=(
-        "Probabilistic matching of CRM account records (Splink on DuckDB; config/identity.yaml) "
+        "Probabilistic matching of CRM account records (Splink on the engine: DuckDB, or Spark "
+        "with STRATUM_ENGINE=spark; config/identity.yaml) "
         "with deterministic credit-code rules and the reviewers' decisions "
         "(config/identity_decisions.yaml), for the run's as-of date. Writes "
         "identity.account_identity (record -> golden "
@@ -110,7 +111,7 @@ def account_matches(
     ctx = run.ctx
     config, decisions = ctx.config.identity, ctx.config.identity_decisions
     with warehouse.connect() as con:
-        outcome = match_accounts(con, config.model, decisions.model, ctx.as_of)
+        outcome = match_accounts(con, config.model, decisions.model, ctx.as_of, engine())
         written = persist(con, outcome, ctx.as_of, ctx.run_id)
     metrics = truth_metrics(outcome, get_paths().data_dir / "ground_truth" / "accounts.parquet")
     versions = {"identity_config_version": config.version, "decisions_version": decisions.version}

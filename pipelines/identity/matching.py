@@ -17,7 +17,7 @@ from pipelines import warehouse as wh
 from pipelines.identity.clustering import Clusters, cluster_records
 from pipelines.identity.config import Decisions, IdentityConfig
 from pipelines.identity.features import read_features
-from pipelines.identity.model import train_and_predict
+from pipelines.identity.model import ScoredPairs, train_and_predict
 from pipelines.identity.registry import EVENT_COLUMNS, Assignment, assign_golden_ids
 from pipelines.identity.review import build_pair_tables
 from pipelines.identity.store import (
@@ -143,13 +143,43 @@ def decision_events(
     return events, applied_rows
 
 
+def _stats(
+    current: pd.DataFrame,
+    scored: ScoredPairs,
+    clusters: Clusters,
+    review: pd.DataFrame,
+    events: pd.DataFrame,
+) -> dict:
+    """The run's ``match_stats``: sizes, the model's prior, how it was trained and where."""
+    return {
+        "records": len(current),
+        "golden_accounts": int(current["golden_account_id"].nunique()),
+        "scored_pairs": len(scored.pairs),
+        "review_pairs": len(review),
+        "probability_two_random_records_match": scored.lambda_,
+        "em_passes": ", ".join(scored.em_passes) or "none (priors)",
+        "splink_backend": scored.backend,
+        "u_records": scored.u_records,
+        **{f"em_records_{k}": v for k, v in scored.em_records.items()},
+        "splink_seconds": round(scored.seconds, 1),
+        **{f"pairs_{k}": int(v) for k, v in clusters.stats.items()},
+        **{f"events_{k}": int(v) for k, v in events["event_type"].value_counts().items()},
+    }
+
+
 def match_accounts(
-    con: duckdb.DuckDBPyConnection, config: IdentityConfig, decisions: Decisions, as_of: date
+    con: duckdb.DuckDBPyConnection,
+    config: IdentityConfig,
+    decisions: Decisions,
+    as_of: date,
+    engine: str = "duckdb",
 ) -> MatchOutcome:
-    """Resolve every current CRM account record to a golden id (reads only)."""
+    """Resolve every current CRM account record to a golden id (reads only). The features,
+    clusters and golden ids are computed here (per record, per scored pair); the pairwise
+    blocking, training and scoring run on Splink's backend for ``engine``."""
     features = read_features(con, config.personal_email_domains)
     small = features.select(_CLUSTER_COLUMNS).to_pandas()
-    scored = train_and_predict(features, config)
+    scored = train_and_predict(features, config, engine)
     del features
     clusters = cluster_records(
         small, scored.pairs, decisions, config.thresholds.match, config.ambiguity_margin_bits
@@ -182,16 +212,6 @@ def match_accounts(
         ignore_index=True,
     )
     assignment.events = events
-    stats = {
-        "records": len(current),
-        "golden_accounts": int(current["golden_account_id"].nunique()),
-        "scored_pairs": len(scored.pairs),
-        "review_pairs": len(review),
-        "probability_two_random_records_match": scored.lambda_,
-        "em_passes": ", ".join(scored.em_passes) or "none (priors)",
-        **{f"pairs_{k}": int(v) for k, v in clusters.stats.items()},
-        **{f"events_{k}": int(v) for k, v in events["event_type"].value_counts().items()},
-    }
     return MatchOutcome(
         current=current,
         assignment=assignment,
@@ -201,7 +221,7 @@ def match_accounts(
         violations=violations,
         new_decisions=new_decisions,
         model_json=scored.model_json,
-        stats=stats,
+        stats=_stats(current, scored, clusters, review, events),
     )
 
 

@@ -2,30 +2,33 @@
 
 Backend-neutral by construction: every comparison level is a Splink library level (exact,
 Jaro-Winkler, Levenshtein, array intersection, null) and every blocking rule a plain equi-join
-(``block_on``), so the same settings run on DuckDB here and on Spark for a larger estate.
-Parameters are estimated from the data (u by random sampling with a fixed seed, m by EM on two
-blocking passes) starting from the priors below; the same input gives the same model. A pass
-with no record pair to learn from (a retail book where no two records share a name core, or
-no record has a credit code) is skipped and its comparisons keep the priors; the matching
-asset's ``match_stats`` name the passes that ran (``em_passes``). Below
-``training.min_records`` records the estimates would be noise, so the priors are used as they
-are (the prior match rate still comes from the records sharing a credit code).
+(``block_on``), so the same settings run on DuckDB (the ``duckdb`` engine) and on Spark (the
+``spark`` engine; :mod:`pipelines.identity.backends`) and give the same pairs and weights.
+Parameters are estimated from the data (u over every pair of a record sample drawn by a fixed
+seed, m by EM on two blocking passes; :mod:`pipelines.identity.training`) starting from the
+priors below; the same input gives the same model on either backend. A pass with no record
+pair to learn from (a retail book where no two records share a name core, or no record has a
+credit code) is skipped and its comparisons keep the priors; the matching asset's
+``match_stats`` name the passes that ran (``em_passes``) and the backend (``splink_backend``).
+Below ``training.min_records`` records the estimates would be noise, so the priors are used as
+they are (the prior match rate still comes from the records sharing a credit code).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink import SettingsCreator, block_on
 
-from pipelines import warehouse as wh
+from pipelines.identity.backends import splink_backend
 from pipelines.identity.config import IdentityConfig
+from pipelines.identity.training import PRIOR_LAMBDA, train
 
 # (comparison, column) pairs whose evidence is written per pair; the order is the model's.
 COMPARISONS = ("name", "uscc", "city", "phone", "email_domain")
@@ -148,8 +151,6 @@ def _email_domain() -> cl.CustomComparison:
     )
 
 
-PRIOR_LAMBDA = 1e-4
-
 # Pairs scored: same name core; a credit code equal in one half (catches one-off typos);
 # same city and a name agreeing in all but one of its first three characters.
 PREDICTION_BLOCKING = [
@@ -181,6 +182,13 @@ def settings(config: IdentityConfig) -> SettingsCreator:
     )
 
 
+# The feature columns the model reads: the rest of a record's features stay outside Splink.
+MODEL_COLUMNS = [
+    "unique_id", "name_key", "name_core", "name_bigrams", "name_records", "uscc", "uscc_any",
+    "uscc_head", "uscc_tail", "province", "city", "phones", "email_domains",
+]  # fmt: skip
+
+
 @dataclass
 class ScoredPairs:
     """Scored pairs at or above the review threshold, and the trained model's parameters."""
@@ -193,76 +201,39 @@ class ScoredPairs:
     # where no two records share a name core, or none has a credit code) leaves its
     # comparisons at the priors
     em_passes: list[str]
+    backend: str = "duckdb"  # where Splink ran: duckdb or spark
+    u_records: int = 0  # records whose pairs gave u (0: not trained)
+    em_records: dict[str, int] = field(default_factory=dict)  # EM passes run on a sample
+    seconds: float = 0.0  # training and scoring, wall time
 
 
-def _connection(config: IdentityConfig) -> duckdb.DuckDBPyConnection:
-    # Same rows in, same order of work: deterministic floating point sums
-    return wh.connect(
-        ":memory:",
-        options={
-            "memory_limit": config.duckdb_memory_limit,
-            "threads": config.threads,
-            "preserve_insertion_order": True,
-        },
-    )
-
-
-def train_and_predict(features: pa.Table, config: IdentityConfig) -> ScoredPairs:
-    """Estimate the model on ``features`` and score the blocked pairs (p >= review threshold)."""
+def train_and_predict(
+    features: pa.Table, config: IdentityConfig, engine: str = "duckdb"
+) -> ScoredPairs:
+    """Estimate the model on ``features`` and score the blocked pairs (p >= review threshold),
+    with Splink on the ``engine``'s backend (:mod:`pipelines.identity.backends`)."""
     logging.getLogger("splink").setLevel(logging.WARNING)
-    con = _connection(config)
-    try:
-        db_api = DuckDBAPI(con)
-        records = db_api.register(features, table_name="identity_features")
-        linker = Linker(records, settings(config), log_level=None)
-        training = config.training
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on("uscc")], recall=training.deterministic_recall
-        )
-        settings_obj = linker._settings_obj  # Splink has no public setter for the prior
-        if settings_obj._probability_two_random_records_match <= 0:
-            # no two records share a credit code: fall back to the prior, never to zero
-            settings_obj._probability_two_random_records_match = PRIOR_LAMBDA
-        trained = features.num_rows >= training.min_records
-        em_passes = _train(linker, con, records.physical_name, training) if trained else []
-        predicted = linker.inference.predict(
+    records = features.select(MODEL_COLUMNS)
+    started = time.perf_counter()
+    with splink_backend(engine, config) as backend:
+        model = train(backend, records, settings(config), config.training)
+        predicted = model.linker.inference.predict(
             threshold_match_probability=config.thresholds.review, warning_mode="never"
         )
         weights = ", ".join(f"mw_{c}" for c in COMPARISONS)
-        pairs = con.sql(
+        pairs = backend.to_arrow(
             f"select unique_id_l, unique_id_r, match_weight, match_probability, {weights} "
             f"from {predicted.physical_name} order by unique_id_l, unique_id_r"
-        ).df()
-        model = linker.misc.save_model_to_json()
-        lam = float(linker._settings_obj._probability_two_random_records_match)
-    finally:
-        con.close()
+        ).to_pandas()
+        model_json = model.linker.misc.save_model_to_json()
     return ScoredPairs(
-        pairs=pairs, model_json=model, lambda_=lam, trained=trained, em_passes=em_passes
+        pairs=pairs,
+        model_json=model_json,
+        lambda_=model.lambda_,
+        trained=model.trained,
+        em_passes=model.em_passes,
+        backend=backend.name,
+        u_records=model.u_records,
+        em_records=model.em_records,
+        seconds=time.perf_counter() - started,
     )
-
-
-# Training blocking rules, each an equi-join on one feature column.
-EM_PASSES = ("name_core", "uscc_any")
-
-
-def _train(linker: Linker, con: duckdb.DuckDBPyConnection, table: str, training) -> list[str]:
-    """u by random sampling, then m by EM on each pass that has record pairs to learn from;
-    the names of the EM passes that ran."""
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=training.u_max_pairs, seed=training.seed
-    )
-    ran = []
-    for column in EM_PASSES:
-        # Checked first: Splink raises on a pass without pairs, and leaves that pass's
-        # comparison out of the model when it does.
-        paired = con.execute(
-            f"select exists (select 1 from {table} where {column} is not null "
-            f"group by {column} having count(*) > 1)"
-        ).fetchall()[0][0]
-        if paired:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on(column), max_pairs=training.em_max_pairs
-            )
-            ran.append(column)
-    return ran

@@ -83,6 +83,10 @@ def reader_session() -> SparkSession:
 
     # pyspark starts the JVM from JAVA_HOME; the wheel's Java, whatever the shell has.
     os.environ["JAVA_HOME"] = java_home()
+    # Python UDFs (identity matching's jaro_winkler) run in worker processes started from
+    # PYSPARK_PYTHON, by default whatever `python3` is first on PATH: this interpreter, with
+    # the project's packages, unless the deployment names another.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = (
         SparkSession.builder.appName("stratum-reader")
         .master(spark_master())

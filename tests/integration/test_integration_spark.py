@@ -1,7 +1,8 @@
 """The Spark engine gives what DuckDB gives (issue 15): the integration world (1,000 accounts and
-the hand-made cases) run once more with ``STRATUM_ENGINE=spark`` builds the same profile, identity
-map, features and training windows, row for row (floats within 1e-9 relative), copies back to
-DuckDB what the single-node stages read there, and publishes the same tiers as the DuckDB run.
+the hand-made cases) run once more with ``STRATUM_ENGINE=spark`` matches identities with Splink on
+Spark into the same scored pairs and identity map, builds the same profile, features and training
+windows, row for row (floats within 1e-9 relative), copies back to DuckDB what the single-node
+stages read there, and publishes the same tiers as the DuckDB run.
 
 One world, two runs: the DuckDB run is the integration modules' shared, read-only ``first_run``
 (computed once per test process, by whichever module asks first), the Spark run is this
@@ -101,6 +102,38 @@ def test_spark_builds_the_same_profile_identity_and_features(
     spark_world, _ = spark_run
     assert_same_rows(
         _duckdb_table(world, relation, keys), _spark_table(spark_world, relation, keys)
+    )
+
+
+def _match_stats(result) -> dict:
+    (mat,) = result.asset_materializations_for_node("identity__account_matches")
+    return mat.metadata["match_stats"].value
+
+
+def test_identity_matching_runs_splink_on_the_engine(first_run, spark_run):
+    """Splink's backend is the engine's: DuckDB in the DuckDB run, Spark in the Spark run."""
+    _, spark_result = spark_run
+    duck_stats, spark_stats = _match_stats(first_run["result"]), _match_stats(spark_result)
+    assert (duck_stats["splink_backend"], spark_stats["splink_backend"]) == ("duckdb", "spark")
+    assert spark_stats["scored_pairs"] == duck_stats["scored_pairs"] > 0
+
+
+@pytest.mark.parametrize(
+    ("relation", "keys"),
+    [
+        ("identity.match_pairs", ["account_id_l", "account_id_r"]),
+        ("identity.identity_review", ["pair_id"]),
+        ("identity.account_identity", ["account_id"]),
+    ],
+)
+def test_splink_on_spark_scores_and_matches_as_on_duckdb(
+    world, first_run, spark_run, relation, keys
+):
+    """The matching step's own tables (written in DuckDB by either engine): the scored pairs
+    with their match weights, the review queue and the record -> golden id map."""
+    spark_world, _ = spark_run
+    assert_same_rows(
+        _duckdb_table(world, relation, keys), _duckdb_table(spark_world, relation, keys)
     )
 
 
