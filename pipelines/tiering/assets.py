@@ -34,7 +34,13 @@ from pipelines.tiering.kpis import (
 )
 from pipelines.tiering.ledger import migration_pivot
 from pipelines.tiering.metadata import movers_metadata, tier_share_metadata
-from pipelines.tiering.outputs import change_counts, run_tiering, tier_summary
+from pipelines.tiering.outputs import (
+    TieringOutputs,
+    change_counts,
+    run_tiering,
+    tier_summary,
+)
+from pipelines.tiering.policy import TierPolicy
 from pipelines.tiering.store import (
     CUSTOMER_TIER,
     check_tier_table,
@@ -99,13 +105,11 @@ def customer_tier(
         written = wh.read_table(con, CUSTOMER_TIER, ["golden_account_id", "tier"])
     check = tier_check(written, policy.codes, len(scores))
 
-    counts = change_counts(out)
     expired = out.overrides[out.overrides["status"] != "active"]
     for row in expired.itertuples():
         context.log.warning(
             "Override for %s (%s) not applied: %s", row.golden_account_id, row.tier, row.status
         )
-    summary = tier_summary(out, policy)
     return MaterializeResult(
         metadata={
             "snapshot_id": ctx.snapshot_id,
@@ -113,30 +117,35 @@ def customer_tier(
             "previous_snapshot_id": previous.snapshot_id if previous else "none",
             "hysteresis": hysteresis,
             "policy_version": ctx.policy_version,
-            "accounts": MetadataValue.int(len(out.customer_tier)),
-            "tier_summary": MetadataValue.md(markdown_table(summary)),
-            **tier_share_metadata(summary),
-            **movers_metadata(out, policy),
-            "migration_matrix": MetadataValue.md(
-                markdown_table(migration_pivot(out.migration, policy.codes), index=True)
-            ),
-            **{k: MetadataValue.int(v) for k, v in counts.items()},
-            "risk_capped": MetadataValue.int(
-                int(out.customer_tier["risk_gate_applied"].notna().sum())
-            ),
-            "quota_demoted": MetadataValue.int(
-                int(out.customer_tier["quota_applied"].notna().sum())
-            ),
-            "overrides_applied": MetadataValue.int(
-                int(out.customer_tier["override_applied"].sum())
-            ),
-            "overrides_not_applied": MetadataValue.md(
-                markdown_table(expired) if len(expired) else "none"
-            ),
+            **tier_metadata(out, policy, expired),
             **table_metadata(warehouse, "tiers.customer_tier"),
         },
         check_results=[check],
     )
+
+
+def tier_metadata(
+    out: TieringOutputs, policy: TierPolicy, expired: pd.DataFrame
+) -> dict[str, object]:
+    """What the run did to the tiers: sizes, movers, migrations, gates, quotas, overrides."""
+    summary = tier_summary(out, policy)
+    tiers = out.customer_tier
+    return {
+        "accounts": MetadataValue.int(len(tiers)),
+        "tier_summary": MetadataValue.md(markdown_table(summary)),
+        **tier_share_metadata(summary),
+        **movers_metadata(out, policy),
+        "migration_matrix": MetadataValue.md(
+            markdown_table(migration_pivot(out.migration, policy.codes), index=True)
+        ),
+        **{k: MetadataValue.int(v) for k, v in change_counts(out).items()},
+        "risk_capped": MetadataValue.int(int(tiers["risk_gate_applied"].notna().sum())),
+        "quota_demoted": MetadataValue.int(int(tiers["quota_applied"].notna().sum())),
+        "overrides_applied": MetadataValue.int(int(tiers["override_applied"].sum())),
+        "overrides_not_applied": MetadataValue.md(
+            markdown_table(expired) if len(expired) else "none"
+        ),
+    }
 
 
 def tier_check(written: pd.DataFrame, codes: list[str], scored: int) -> AssetCheckResult:
