@@ -22,6 +22,8 @@ from pipelines.scoring.models.config import ModelsConfig
 from pipelines.scoring.models.matrix import CATEGORICAL, model_matrix
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
+# Gradient boosting reads a column only where at least this many rows of the fit know it.
+MIN_KNOWN = 20
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,11 @@ def _hgb(cfg: ModelsConfig, vocabulary: dict, regression: bool, extra=None):
     def fit(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
         rows, y = _sample(rows, y, cfg)
         X = matrix(rows)
-        # A column without any value in the window (prospects have no order history) carries
-        # nothing and cannot be binned: left out of this fit.
-        used = X.columns[X.notna().any()].tolist()
+        # A column with fewer than two distinct values or MIN_KNOWN known values in these rows
+        # carries (almost) nothing: prospects have no order history, a small half of a window
+        # may hold one NPS answer. Early stopping's split could also leave it without any value
+        # in the part that is binned, which scikit-learn cannot bin. Left out of this fit.
+        used = X.columns[(X.nunique() >= 2) & (X.notna().sum() >= MIN_KNOWN)].tolist()
         params = {
             **cfg.hgb.model_dump(),
             "categorical_features": np.isin(used, CATEGORICAL),

@@ -5,8 +5,10 @@ outcomes in the H days after) and judged on the later one (features as of as-of 
 up to the as-of date). The best on the target's metric wins; a more complex candidate must
 beat the simpler winner by more than ``tie_tolerance``. The winner is then refitted on the
 later window and scores the as-of date; a classifier's score becomes a probability through
-isotonic calibration on that later window (for gradient boosting: fitted on two thirds of it,
-calibrated on the other third, one fit).
+isotonic calibration on that later window (for gradient boosting: on out-of-fold scores of two
+halves, so three fits, and the published model is the one fitted on the whole window). Within
+one step of the calibration the model's own order is kept (:func:`metrics.calibrated`), so the
+published probability ranks accounts exactly as the winning model does.
 """
 
 from __future__ import annotations
@@ -92,15 +94,18 @@ def _probabilities(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, now, se
     """Calibrated probabilities of the as-of date's rows (see the module docstring)."""
     if len(recent) == 0 or y.min(initial=0) == y.max(initial=0):
         return np.full(len(now), np.nan if len(recent) == 0 else float(np.mean(y)))
+    predictor = cand.fit(recent, y)
     if cand.kind == "learned":
-        fit_part = np.random.default_rng(seed).permutation(len(recent)) < (2 * len(recent)) // 3
-        predictor = cand.fit(recent.iloc[np.flatnonzero(fit_part)], y[fit_part])
-        held = recent.iloc[np.flatnonzero(~fit_part)]
-        calibrator = m.isotonic(predictor(held), y[~fit_part])
+        # Each half scored by a model that never saw it; the calibration learns those scores.
+        half = np.random.default_rng(seed).permutation(len(recent)) < len(recent) // 2
+        held_out = np.empty(len(recent))
+        for part in (half, ~half):
+            fitted = cand.fit(recent.iloc[np.flatnonzero(~part)], y[~part])
+            held_out[part] = fitted(recent.iloc[np.flatnonzero(part)])
+        calibrator = m.isotonic(held_out, y)
     else:
-        predictor = cand.fit(recent, y)
         calibrator = m.isotonic(predictor(recent), y)
-    return calibrator.predict(m._filled(predictor(now)))
+    return m.calibrated(calibrator, predictor(now))
 
 
 def _stand_in(cands: list[Candidate], target: str, cfg: ModelsConfig) -> list[Candidate]:
