@@ -1,175 +1,22 @@
-"""Time-stamped behaviour: orders, engagement activities, NPS surveys and risk assessments.
+"""Engagement activities, NPS surveys and risk assessments (orders: :mod:`.orders`).
 
 Every sampler works on a chunk of companies and is vectorised within it: counts are Poisson
-draws per company, dates are drawn by inverting a cumulative intensity (seasonality for orders)
-or by thinning (engagement that fades before churn). Days are integers relative to as_of.
+draws per company, dates uniform over the company's span and thinned where its intensity
+changes (engagement fades before churn and follows the company's purchase growth). Days are
+integers relative to as_of.
 """
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pandas as pd
 
-from pipelines.generate.lifecycle import FUTURE_DAYS, NEVER
+from pipelines.generate.lifecycle import NEVER
 from pipelines.generate.reference import (
     ACTIVITY_MIX_DECLINING,
     ACTIVITY_MIX_NORMAL,
     ACTIVITY_TYPES,
-    CNY_DATES,
-    PRODUCT_LINE_WEIGHTS,
 )
-
-# Order status codes; names are in ORDER_STATUSES.
-ORDER_STATUSES = ("completed", "refunded", "partially_refunded", "cancelled")
-P_CANCELLED = 0.027
-P_REFUNDED = 0.014
-P_PARTIAL = 0.028
-
-
-def seasonality(as_of: date, history_days: int) -> np.ndarray:
-    """Relative order intensity for each day from -history_days to FUTURE_DAYS-1 (mean 1).
-
-    Q4 budget flush, a rush in the four weeks before Chinese New Year, near silence during the
-    holiday, a soft February and quiet weekends.
-    """
-    days = np.arange(-history_days, FUTURE_DAYS)
-    dates = np.datetime64(as_of, "D") + days
-    month = dates.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    weekday = (dates.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-    w = np.ones(len(days))
-    w[np.isin(month, (10, 11))] *= 1.25
-    w[month == 12] *= 1.45
-    w[month == 2] *= 0.75
-    years = np.unique(dates.astype("datetime64[Y]").astype(np.int64) + 1970)
-    for year in years:
-        cny = np.datetime64(CNY_DATES.get(int(year), f"{int(year)}-02-05"), "D")
-        dist = (dates - cny).astype(np.int64)
-        w[(dist >= -28) & (dist <= -3)] *= 1.5
-        w[(dist >= -2) & (dist <= 10)] *= 0.15
-    w[weekday >= 5] *= 0.3
-    return w / w.mean()
-
-
-def _draw_days(
-    rng: np.random.Generator, cum: np.ndarray, offset: int, lo: np.ndarray, hi: np.ndarray
-) -> np.ndarray:
-    """One day per row in [lo, hi) with probability proportional to the intensity ``cum``."""
-    a = cum[lo + offset]
-    b = cum[hi + offset]
-    u = a + rng.random(len(lo)) * (b - a)
-    k = np.searchsorted(cum, u, side="right") - 1
-    return np.clip(k - offset, lo, hi - 1)
-
-
-def order_rate(true_value: np.ndarray) -> np.ndarray:
-    """Orders per year: bigger customers buy more often (and bigger, see mean order value)."""
-    return np.clip(7.0 * (true_value / 60_000.0) ** 0.4, 0.8, 300.0)
-
-
-def _order_days(
-    rng: np.random.Generator,
-    start: np.ndarray,
-    end: np.ndarray,
-    lam: np.ndarray,
-    cum: np.ndarray,
-    h: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Company row and day of every order, history and future; which ones are forced (a new
-    customer's first order) and the position of each company's first history order."""
-    customer_now = start <= -1
-    new_in_window = customer_now & (start >= -h)
-    future_new = (start >= 0) & (start < FUTURE_DAYS)
-    # History: [first day, min(end, 0)); a newcomer's first order is placed on its start day.
-    hist_lo = np.where(new_in_window, start + 1, -h)
-    hist_hi = np.maximum(np.where(customer_now, np.minimum(end, 0), hist_lo), hist_lo)
-    fut_lo = np.where(future_new, start + 1, 0)
-    fut_hi = np.where(start < FUTURE_DAYS, np.minimum(end, FUTURE_DAYS), fut_lo)
-    fut_hi = np.maximum(np.where(customer_now | future_new, fut_hi, fut_lo), fut_lo)
-    n_hist = rng.poisson(lam * (cum[hist_hi + h] - cum[hist_lo + h]))
-    # An established customer bought at least once in the window (that is what makes it one).
-    n_hist = np.where(
-        customer_now & ~new_in_window & (n_hist == 0) & (hist_hi > hist_lo), 1, n_hist
-    )
-    n_fut = rng.poisson(lam * (cum[fut_hi + h] - cum[fut_lo + h]))
-    rows_h = np.repeat(np.arange(len(start)), n_hist)
-    rows_f = np.repeat(np.arange(len(start)), n_fut)
-    day_h = _draw_days(rng, cum, h, hist_lo[rows_h], hist_hi[rows_h])
-    day_f = _draw_days(rng, cum, h, fut_lo[rows_f], fut_hi[rows_f])
-    forced = np.flatnonzero(new_in_window | future_new)
-    row = np.concatenate([forced, rows_h, rows_f])
-    day = np.concatenate([start[forced], day_h, day_f])
-    is_forced = np.zeros(len(row), dtype=bool)
-    is_forced[: len(forced)] = True
-    first_hist = len(forced) + np.unique(rows_h, return_index=True)[1]
-    return row, day, is_forced, first_hist
-
-
-def _order_status(
-    rng: np.random.Generator, amount: np.ndarray, keep: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Status code, refund and days until the last change; orders at ``keep`` are completed."""
-    n = len(amount)
-    u = rng.random(n)
-    status = np.select(
-        [u < P_CANCELLED, u < P_CANCELLED + P_REFUNDED, u < P_CANCELLED + P_REFUNDED + P_PARTIAL],
-        [3, 1, 2],
-        default=0,
-    ).astype(np.int8)
-    # The first order of a new customer is what made it a customer, and an established customer
-    # has at least one order that stuck: neither may be cancelled or refunded.
-    status[keep] = 0
-    refund = np.where(
-        status == 1,
-        amount,
-        np.where(status == 2, np.round(amount * rng.uniform(0.1, 0.6, size=n), 2), 0.0),
-    )
-    settle = np.where(
-        (status == 1) | (status == 2), rng.integers(1, 30, size=n), rng.integers(0, 2, size=n)
-    )
-    return status, refund, settle
-
-
-def simulate_orders(
-    rng: np.random.Generator,
-    companies: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    true_value: np.ndarray,
-    cum: np.ndarray,
-    history_days: int,
-) -> pd.DataFrame:
-    """Orders of one chunk of companies, history and simulated future alike.
-
-    Columns: company, day, status (code into ORDER_STATUSES), amount, refund, product (index),
-    sec (time of day), settle_days (days until the last change: refunds come later).
-    """
-    lam = order_rate(true_value) / 365.0
-    row, day, is_forced, first_hist = _order_days(rng, start, end, lam, cum, history_days)
-    # Mean order value makes expected yearly revenue equal the company's true value.
-    mean_value = true_value[row] / (lam[row] * 365.0)
-    amount = mean_value * rng.lognormal(-0.245, 0.7, size=len(row))
-    round_hundreds = (amount > 2_000) & (rng.random(len(row)) < 0.4)
-    amount = np.where(round_hundreds, np.round(amount / 100.0) * 100.0, np.round(amount, 2))
-    amount = np.maximum(amount, 50.0)
-    keep = np.zeros(len(row), dtype=bool)
-    keep[is_forced] = True
-    keep[first_hist] = True
-    status, refund, settle = _order_status(rng, amount, keep)
-    product = rng.choice(len(PRODUCT_LINE_WEIGHTS), size=len(row), p=PRODUCT_LINE_WEIGHTS)
-    return pd.DataFrame(
-        {
-            "company": companies[row],
-            "day": day.astype(np.int32),
-            "status": status,
-            "amount": amount,
-            "refund": refund,
-            "product": product.astype(np.int8),
-            "sec": rng.integers(9 * 3600, 18 * 3600, size=len(row)).astype(np.int32),
-            "settle_days": settle.astype(np.int32),
-        }
-    )
 
 
 def activity_rate(propensity: np.ndarray) -> np.ndarray:
@@ -182,6 +29,7 @@ def simulate_activities(
     companies: np.ndarray,
     propensity: np.ndarray,
     z_value: np.ndarray,
+    growth: np.ndarray,
     start: np.ndarray,
     end: np.ndarray,
     created_day: np.ndarray,
@@ -190,7 +38,8 @@ def simulate_activities(
     """Engagement events (history only) of one chunk of companies.
 
     Intensity fades over the 180 days before a churn (past or coming), stays near zero after
-    it, and drifts upwards over time for healthy customers. Columns: company, day, sec, type.
+    it, drifts upwards over time for healthy customers and follows half of the company's
+    purchase growth (a growing customer engages more). Columns: company, day, sec, type.
     """
     lo = np.maximum(created_day + 1, -history_days)
     hi = np.zeros(len(companies), dtype=np.int64)
@@ -206,7 +55,9 @@ def simulate_activities(
     fade = np.where(churning & (to_end < 0), 0.05, fade)
     healthy = (start[row] <= -1) & ~churning
     trend = np.where(healthy, 0.6 + 0.4 * (day - lo[row]) / np.maximum(span[row], 1), 1.0)
-    keep = rng.random(len(row)) < fade * trend
+    g = 0.5 * growth[row]
+    follows = np.exp(g * np.where(g > 0, day, day + history_days) / 365.0)  # at most 1
+    keep = rng.random(len(row)) < fade * trend * follows
     row, day, fade = row[keep], day[keep], fade[keep]
 
     declining = fade < 1.0

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.generate.clock import to_date, to_timestamp
-from pipelines.generate.events import ORDER_STATUSES, simulate_risk, simulate_surveys
+from pipelines.generate.events import simulate_risk, simulate_surveys
+from pipelines.generate.orders import ORDER_STATUSES
 from pipelines.generate.records import AccountRecords
 from pipelines.generate.reference import (
     ACTIVITY_TYPES,
@@ -234,6 +235,7 @@ def truth_accounts(
             "true_value": value[company],
             "true_segment": segment[company],
             "engagement_propensity": co["propensity"].to_numpy()[company],
+            "rate_growth": co["rate_growth"].to_numpy()[company],
             "churned_before_as_of": churned[company],
             "future_churn": (paying & (future_orders == 0))[company],
             "future_orders_365d": future_orders[company],

@@ -12,14 +12,15 @@ import pyarrow as pa
 from pipelines.generate import tables
 from pipelines.generate.companies import build_companies
 from pipelines.generate.contacts import build_contacts
-from pipelines.generate.events import (
-    ORDER_STATUSES,
-    seasonality,
-    simulate_activities,
-    simulate_orders,
-)
+from pipelines.generate.events import simulate_activities
 from pipelines.generate.identity_dirt import DirtRates, add_lookalikes, spoil_contacts
 from pipelines.generate.lifecycle import simulate_lifecycle
+from pipelines.generate.orders import (
+    ORDER_STATUSES,
+    purchase_growth,
+    seasonality,
+    simulate_orders,
+)
 from pipelines.generate.records import AccountRecords, build_account_records
 from pipelines.settings import ENTITIES
 
@@ -40,6 +41,7 @@ _STREAMS = (
     "risk",
     "leads",
     "identity",
+    "drift",
 )
 
 
@@ -98,7 +100,8 @@ def _order_chunk(
 ) -> None:
     """One chunk's orders: history kept (routed to a CRM record), the future summed."""
     start, end = life["start_day"].to_numpy()[idx], life["end_day"].to_numpy()[idx]
-    o = simulate_orders(rng, idx, start, end, co["true_value"].to_numpy()[idx], cum, history_days)
+    value, growth = co["true_value"].to_numpy()[idx], co["rate_growth"].to_numpy()[idx]
+    o = simulate_orders(rng, idx, start, end, value, growth, cum, history_days)
     fut = o["day"].to_numpy() >= 0
     paid = o["status"].to_numpy() != ORDER_STATUSES.index("cancelled")
     net = np.where(paid, o["amount"].to_numpy() - o["refund"].to_numpy(), 0.0)
@@ -129,6 +132,7 @@ def _activity_chunk(
         idx,
         co["propensity"].to_numpy()[idx],
         co["z_value"].to_numpy()[idx],
+        co["rate_growth"].to_numpy()[idx],
         life["start_day"].to_numpy()[idx],
         life["end_day"].to_numpy()[idx],
         life["created_day"].to_numpy()[idx],
@@ -191,6 +195,7 @@ def generate_world(
     identity_rng, dirt = _rng(seed, "identity"), dirt or DirtRates()
     add_lookalikes(identity_rng, co, dirt)
     life, leads_raw = simulate_lifecycle(_rng(seed, "lifecycle"), co, history_days)
+    co["rate_growth"] = purchase_growth(_rng(seed, "drift"), len(co))
     records = build_account_records(_rng(seed, "records"), co, life, as_of, dirt)
     contacts, contact_first, contact_count = build_contacts(
         _rng(seed, "contacts"), co, life, records, as_of

@@ -203,6 +203,61 @@ def test_orders_follow_seasonality(world: World) -> None:
     assert weekend.mean() < 0.15
 
 
+def _orders_by_company(world: World, company_of: pd.Series) -> pd.DataFrame:
+    o = world.orders
+    return o.assign(company=o["account_id"].map(company_of), day=pd.to_datetime(o["order_date"]))
+
+
+def test_purchase_rates_drift_by_company(world: World, company_of: pd.Series) -> None:
+    """Steady customers' order counts grow or shrink from year to year with their own drift, not
+    at one constant rate (the world BG/NBD assumes, where trailing revenue is an oracle)."""
+    truth = _primaries(world).set_index("true_company_id")
+    as_of = pd.Timestamp(AS_OF)
+    steady = truth[
+        (truth["customer_since"] < as_of - pd.Timedelta(days=3 * 365 - 1))
+        & ~truth["churned_before_as_of"]
+        & ~truth["future_churn"]
+    ]
+    o = _orders_by_company(world, company_of)
+    o = o[o["company"].isin(steady.index)]
+    last = o[o["day"] >= as_of - pd.Timedelta(days=365)].groupby("company").size()
+    first = o[o["day"] < as_of - pd.Timedelta(days=730)].groupby("company").size()
+    counts = pd.DataFrame({"last": last, "first": first}).fillna(0)
+    counts = counts[counts.sum(axis=1) >= 20]  # enough orders to see a rate
+    log_ratio = np.log((counts["last"] + 0.5) / (counts["first"] + 0.5))
+    assert len(counts) > 200, len(counts)
+    assert log_ratio.corr(steady["rate_growth"].reindex(counts.index)) > 0.6
+    assert (log_ratio > np.log(1.5)).mean() > 0.15  # grew by half or more over two years
+    assert (log_ratio < -np.log(1.5)).mean() > 0.15  # lost a third or more
+    # The market as a whole neither shrinks nor booms: the mean rate stays level.
+    per_year = o.groupby(o["day"] < as_of - pd.Timedelta(days=730)).size()
+    assert 0.8 < per_year[False] / 2 / per_year[True] < 1.25, per_year
+
+
+def test_orders_slow_before_churn(world: World, company_of: pd.Series) -> None:
+    truth = _primaries(world).set_index("true_company_id")
+    churned = truth[truth["churned_before_as_of"] & truth["churn_date"].notna()]
+    o = _orders_by_company(world, company_of)
+    o = o[o["company"].isin(churned.index)]
+    days_before = pd.to_timedelta(
+        churned["churn_date"].reindex(o["company"]).to_numpy() - o["day"].to_numpy()
+    ).days
+    late = ((days_before >= 0) & (days_before < 60)).sum()
+    early = ((days_before >= 180) & (days_before < 240)).sum()
+    assert late < 0.8 * early, (late, early)
+
+
+def test_year_end_flush_changes_from_year_to_year(world: World) -> None:
+    dates = pd.to_datetime(world.orders["order_date"])
+    month = dates.dt.month
+    year = dates.dt.year
+    dec = dates[month == 12].groupby(year[month == 12]).size()
+    nov = dates[month == 11].groupby(year[month == 11]).size()
+    flush = (dec / nov).dropna()
+    assert len(flush) >= 2
+    assert flush.max() > 1.2 * flush.min(), flush
+
+
 def test_every_generated_uscc_is_valid_except_the_mistyped(world: World) -> None:
     mistyped = world.truth_accounts["duplicate_kind"].to_numpy() == "mistyped_uscc"
     accounts = world.crm_accounts["uscc"]

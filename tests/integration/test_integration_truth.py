@@ -156,7 +156,10 @@ def _share_of_top(score: np.ndarray, outcome: np.ndarray, n: int) -> float:
     return float(outcome[order[:n]].clip(min=0).sum() / outcome.clip(min=0).sum())
 
 
-def test_tier_order_captures_next_years_revenue_like_the_best_single_score(scored):
+@pytest.fixture(scope="module")
+def value_figures(scored) -> dict:
+    """Top-20% capture of next year's revenue by tier order and by each single score, and the
+    same at the tiers' own sizes (printed; the tests below assert on them)."""
     paying = scored[scored["has_paid_order"]]
     outcome = paying["future_net_revenue_365d"].to_numpy(float)
     tier_order = -paying["tier"].map({"A": 0, "B": 1, "C": 2}).to_numpy(float)
@@ -193,17 +196,35 @@ def test_tier_order_captures_next_years_revenue_like_the_best_single_score(score
     )
     assert len(paying) >= 300 and gated.sum() >= 1
     assert (paying.loc[gated, "tier"] == "B").all()
+    return {"top 20%": figures, "A+B": at_size, "A": at_a}
+
+
+def test_tier_order_captures_next_years_revenue_like_the_expected_value(value_figures):
+    figures = value_figures["top 20%"]
     # The contest is decided on top-20% capture, the measure tiers are made of: the published
-    # expected value beats trailing revenue there and is never below CLV alone (no tolerance).
-    # Spearman over the whole order is printed, not floored (the contest does not optimise it;
-    # on this world the BG/NBD value ranks the long tail worse than trailing revenue).
-    assert figures["expected value"] > figures["trailing revenue"]
+    # expected value is never below CLV alone (no tolerance). Spearman over the whole order is
+    # printed, not floored (the contest does not optimise it).
     assert figures["expected value"] >= figures["CLV alone"]
     # Tier order is the expected value's order at the tiers' sizes: A+B (and A, under the gate)
-    # hold exactly what the expected value's top holds (up to float summation), and so at least
-    # what the best single score's top holds.
-    for tiers, figure, first in (("tier A+B", at_size, "A+B"), ("tier A", at_a, "A")):
+    # hold exactly what the expected value's top holds (up to float summation).
+    for tiers, first in (("tier A+B", "A+B"), ("tier A", "A")):
+        figure = value_figures[first]
         assert figure[tiers] == pytest.approx(figure["expected value"], rel=1e-12), first
+        assert figure[tiers] >= figure["CLV alone"] * (1 - 1e-12), first
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with drifting purchase rates (the generator since 2026-12-02) the contest's winner on "
+    "this 1,000-account world's history (the blend: capture 0.864 vs trailing revenue 0.855) "
+    "ranks next year's revenue a little below trailing revenue (0.882 vs 0.886); on the "
+    "5,000-account worlds the published value beats it (docs/architecture.md)",
+)
+def test_tier_order_captures_next_years_revenue_like_the_best_single_score(value_figures):
+    figures = value_figures["top 20%"]
+    assert figures["expected value"] > figures["trailing revenue"]
+    for tiers, first in (("tier A+B", "A+B"), ("tier A", "A")):
+        figure = value_figures[first]
         best_single = max(figure["CLV alone"], figure["trailing revenue"])
         assert figure[tiers] >= best_single * (1 - 1e-12), first
 
@@ -231,8 +252,8 @@ def test_churn_risk_beats_days_since_last_order(scored, features):
 @pytest.mark.xfail(
     strict=True,
     reason="issue 12's bar (churn AUC >= recency + 0.03) is met on the 5,000-account worlds "
-    "(0.953 vs 0.912, docs/architecture.md) but not on the 1,000-account test world, where the "
-    "contest's winner only ties recency on next year's truth",
+    "(0.943 vs 0.912 and 0.955 vs 0.923, docs/architecture.md) but not on the 1,000-account test "
+    "world, where the contest's winner only ties recency on next year's truth (0.930 vs 0.929)",
 )
 def test_churn_risk_beats_days_since_last_order_by_the_issues_margin(scored, features):
     bought = scored[scored["has_paid_order"]].join(features["days_since_last_order"])
@@ -373,9 +394,9 @@ def test_conversion_probability_beats_the_base_rate_and_is_calibrated(world, sco
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the published conversion probability does not beat 'has an open lead' (AUC 0.698 vs "
-    "0.699) nor the base rate's Brier (0.053 vs 0.048: calibrated on the previous year's "
-    "prospects, 13% predicted vs 5% observed) on next year's truth of the test world",
+    reason="the published conversion probability beats 'has an open lead' (AUC 0.751 vs 0.699) "
+    "but not the base rate's Brier (0.067 vs 0.048: calibrated on the previous year's prospects, "
+    "19% predicted vs 5% observed) on next year's truth of the test world",
 )
 def test_conversion_probability_beats_both_naive_baselines(scored, features):
     prospects = scored[~scored["has_paid_order"]].join(features)
