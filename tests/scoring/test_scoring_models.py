@@ -294,9 +294,17 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
         return lambda r: slope * r["x"].to_numpy()
 
     prob = _probabilities(Candidate("m", "learned", "", fit), recent, y, now, seed=1)
-    assert sorted(fits) == [300, 300, 600]
+    first, second, whole = sorted(fits)  # two halves (stratified by outcome) and the window
+    assert whole == 600 and first + second == 600 and first >= 295
     assert np.array_equal(np.argsort(prob), np.argsort(now["x"].to_numpy()))
     assert prob.mean() == pytest.approx(y.mean(), abs=0.06)
+    # One positive in the window: no half could be fitted on both outcomes, so the whole
+    # window's model is calibrated on its own scores (one fit, no failure).
+    fits.clear()
+    single = np.zeros(600, dtype=int)
+    single[17] = 1
+    prob = _probabilities(Candidate("m", "learned", "", fit), recent, single, now, seed=1)
+    assert fits == [600] and np.isfinite(prob).all()
 
 
 def test_gradient_boosting_fits_when_columns_are_nearly_empty():

@@ -95,17 +95,28 @@ def _probabilities(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, now, se
     if len(recent) == 0 or y.min(initial=0) == y.max(initial=0):
         return np.full(len(now), np.nan if len(recent) == 0 else float(np.mean(y)))
     predictor = cand.fit(recent, y)
-    if cand.kind == "learned":
+    # Halves stratified by outcome: each has both outcomes whenever the window has two of each.
+    half = _stratified_half(y, seed)
+    if cand.kind == "learned" and all(len(np.unique(y[part])) == 2 for part in (half, ~half)):
         # Each half scored by a model that never saw it; the calibration learns those scores.
-        half = np.random.default_rng(seed).permutation(len(recent)) < len(recent) // 2
         held_out = np.empty(len(recent))
         for part in (half, ~half):
             fitted = cand.fit(recent.iloc[np.flatnonzero(~part)], y[~part])
             held_out[part] = fitted(recent.iloc[np.flatnonzero(part)])
         calibrator = m.isotonic(held_out, y)
-    else:
+    else:  # a naive candidate, or too few of one outcome to fit on a half
         calibrator = m.isotonic(predictor(recent), y)
     return m.calibrated(calibrator, predictor(now))
+
+
+def _stratified_half(y: np.ndarray, seed: int) -> np.ndarray:
+    """A fixed-seed half of the rows holding half of each outcome (rounded down)."""
+    half = np.zeros(len(y), dtype=bool)
+    rng = np.random.default_rng(seed)
+    for value in np.unique(y):
+        rows = np.flatnonzero(y == value)
+        half[rng.permutation(rows)[: len(rows) // 2]] = True
+    return half
 
 
 def _stand_in(cands: list[Candidate], target: str, cfg: ModelsConfig) -> list[Candidate]:
