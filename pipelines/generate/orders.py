@@ -146,10 +146,10 @@ def _order_days(
     keep_h = _thin(rng, rows_h, day_h, growth, end, bound)
     keep_f = _thin(rng, rows_f, day_f, growth, end, bound)
     # Thinning may leave an established customer without an order: it keeps its first one.
-    first_candidate = np.unique(rows_h, return_index=True)
+    candidates, first_candidate = np.unique(rows_h, return_index=True)
     kept_any = np.bincount(rows_h[keep_h], minlength=len(start)) > 0
-    lacking = established[first_candidate[0]] & ~kept_any[first_candidate[0]]
-    keep_h[first_candidate[1][lacking]] = True
+    lacking = established[candidates] & ~kept_any[candidates]
+    keep_h[first_candidate[lacking]] = True
     rows_h, day_h = rows_h[keep_h], day_h[keep_h]
     rows_f, day_f = rows_f[keep_f], day_f[keep_f]
     forced = np.flatnonzero(new_in_window | future_new)
