@@ -31,6 +31,7 @@ from pipelines.history import SnapshotInfo, in_force, list_snapshots, previous_i
 from pipelines.ingest.loader import utc_now
 from pipelines.quality.gate_state import WITHDRAWN_TABLE
 from pipelines.run_context import RunContext
+from pipelines.settings import comparable_code_version
 
 RUN_INPUTS_TABLE = "raw._run_inputs"
 _DDL = f"""
@@ -99,11 +100,6 @@ def record_inputs(con: duckdb.DuckDBPyConnection, ctx: RunContext, inputs: RunIn
             inputs.previous_snapshot_id, utc_now(),
         ],
     )  # fmt: skip
-
-
-def comparable_code_version(code_version: str) -> bool:
-    """Whether equal code versions mean equal code (a modified checkout is never assumed so)."""
-    return bool(code_version) and code_version != "unknown" and not code_version.endswith("-dirty")
 
 
 def unchanged_snapshot(

@@ -122,6 +122,11 @@ def code_version_override() -> str | None:
     return _env("STRATUM_CODE_VERSION")
 
 
+def comparable_code_version(code_version: str) -> bool:
+    """Whether equal code versions mean equal code (a modified checkout is never assumed so)."""
+    return bool(code_version) and code_version != "unknown" and not code_version.endswith("-dirty")
+
+
 def duckdb_memory_limit() -> str:
     """DuckDB's memory cap for warehouse work: ``STRATUM_DUCKDB_MEMORY_LIMIT`` (e.g. ``8GB``).
 

@@ -21,9 +21,9 @@ from pipelines.metadata import markdown_table, numeric_distribution_md
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.scoring import models
-from pipelines.scoring.models import CONTEST_TYPES, Predictions
+from pipelines.scoring.models import CONTEST_TYPES, Predictions, store
 from pipelines.scoring.tables import FEATURES_KEY, base_metadata, score_asset, write_scores
-from pipelines.settings import get_paths
+from pipelines.settings import comparable_code_version, get_paths
 
 WINDOWS_KEY = AssetKey(["account_windows"])
 CONTEST_TABLE = "scores.model_contest"
@@ -39,8 +39,7 @@ def prediction_scores(
     context: AssetExecutionContext, warehouse: Warehouse, run: RunContextResource
 ) -> MaterializeResult:
     ctx = run.ctx
-    cfg, clv_cfg = ctx.config.rules("models"), ctx.config.rules("clv")
-    version = ctx.config.rules_version_of("models")
+    cfg = ctx.config.rules("models")
     with warehouse.connect() as con:
         # from the engine that built the feature layer (on Spark through Arrow)
         windows = read_model(
@@ -48,28 +47,99 @@ def prediction_scores(
             order_by=("golden_account_id", "periods_back"),
         )  # fmt: skip
         accounts = read_model(con, "features.account_features", ["golden_account_id"])
-        result = models.predict(
-            windows, accounts["golden_account_id"], cfg, clv_cfg, ctx.as_of, version
-        )
+        result, training = _scheduled(ctx, cfg, windows, accounts["golden_account_id"])
         with wh.transaction(con):
             write_scores(con, "predictions", result.scores, ctx, "models", result.model_version)
-            wh.replace_rows(
-                con, CONTEST_TABLE, result.contest_rows(ctx.as_of), "as_of_date", [ctx.as_of],
-                CONTEST_TYPES,
-            )  # fmt: skip
-    _save_card(result)
+            if training["trained"]:  # a day that scores with a stored model held no contest
+                wh.replace_rows(
+                    con, CONTEST_TABLE, result.contest_rows(ctx.as_of), "as_of_date",
+                    [ctx.as_of], CONTEST_TYPES,
+                )  # fmt: skip
+    if training["trained"]:
+        _save(result, ctx)
+    context.log.info(f"models {result.model_version}: {training['reason']}")
     for target, r in result.results.items():
         context.log.info(f"{target}: winner {r.winner} ({r.metric}) {r.note}")
-    return MaterializeResult(metadata=base_metadata(result.scores, version, **_metadata(result)))
+    version = ctx.config.rules_version_of("models")
+    meta = {**_metadata(result), **_training_metadata(result, training, ctx.as_of)}
+    return MaterializeResult(metadata=base_metadata(result.scores, version, **meta))
 
 
-def _save_card(result: Predictions) -> None:
+def _scheduled(
+    ctx, cfg: models.ModelsConfig, windows: pd.DataFrame, accounts: pd.Series
+) -> tuple[Predictions, dict]:
+    """The day's predictions: from the newest stored training the schedule allows (see
+    pipelines/scoring/models/store.py) when its predictions have not drifted, else from a new
+    training. Also what was decided and why."""
+    found = store.latest(
+        get_paths().models_dir, ctx.as_of, cfg.retrain_every_days, ctx.rules_version,
+        ctx.code_version,
+    )  # fmt: skip
+    reason = f"no stored training of the last {cfg.retrain_every_days} days under these rules"
+    if not comparable_code_version(ctx.code_version):
+        reason = f"code version {ctx.code_version!r} is not comparable: trained on every run"
+    elif cfg.retrain_every_days == 1:
+        reason = "retrain_every_days is 1: trained on every run"
+    psi: dict[str, float] = {}
+    if found is not None:
+        try:
+            stored = store.load(found)
+            result = models.rescore_with(stored, windows, accounts)
+        except Exception as exc:  # noqa: BLE001 - any failure to reuse means: train instead
+            reason = f"stored training {found.parent.name} unusable ({type(exc).__name__}: {exc})"
+        else:
+            psi = store.drift(stored, {t: r.predictions for t, r in result.results.items()})
+            drifted = {t: v for t, v in psi.items() if v > cfg.retrain_psi}
+            if not drifted:
+                age = (ctx.as_of - stored.trained_as_of).days
+                reason = (
+                    f"scored with the training of {stored.trained_as_of} ({age} days old, "
+                    f"retrained every {cfg.retrain_every_days}); largest drift PSI "
+                    f"{max(psi.values(), default=0.0):.3f} <= {cfg.retrain_psi}"
+                )
+                return result, {"trained": False, "reason": reason, "psi": psi}
+            reason = "predictions drifted since the training of " + (
+                f"{stored.trained_as_of}: "
+                + ", ".join(f"{t} PSI {v:.3f}" for t, v in sorted(drifted.items()))
+                + f" > {cfg.retrain_psi}"
+            )
+    trained_under = {"rules_version": ctx.rules_version, "code_version": ctx.code_version}
+    result = models.predict(
+        windows, accounts, cfg, ctx.config.rules("clv"), ctx.as_of,
+        ctx.config.rules_version_of("models"), trained_under,
+    )  # fmt: skip
+    return result, {"trained": True, "reason": "trained: " + reason, "psi": psi}
+
+
+def _save(result: Predictions, ctx) -> None:
+    """The card (always) and the fitted winners (when the code version is comparable)."""
     folder = get_paths().models_dir / "predictions" / result.model_version
+    references = {
+        t: store.reference(r.predictions["prediction"]) for t, r in result.results.items()
+    }
+    training = store.StoredTraining(
+        result.model_version, result.trained_as_of, result.card, result.results, references
+    )
+    # The fitted winners first: a card names a training only once its file is complete.
+    store.save(folder, training, ctx.code_version, ctx.rules_version)
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(result.card, indent=2, ensure_ascii=False, default=str, sort_keys=True)
     tmp = folder / ".card.json.tmp"
     tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, folder / "card.json")  # a reader sees the whole card or the previous one
+
+
+def _training_metadata(result: Predictions, training: dict, as_of) -> dict:
+    """Whether the day trained or scored with a stored training, why, and the drift."""
+    meta = {
+        "trained_this_run": MetadataValue.bool(training["trained"]),
+        "trained_as_of": MetadataValue.text(result.trained_as_of.isoformat()),
+        "model_age_days": MetadataValue.int((as_of - result.trained_as_of).days),
+        "training_decision": MetadataValue.text(training["reason"]),
+    }
+    for target, value in training["psi"].items():
+        meta[f"{target}_drift_psi"] = MetadataValue.float(float(value))
+    return meta
 
 
 def _metadata(result: Predictions) -> dict:

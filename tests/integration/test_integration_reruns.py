@@ -158,6 +158,14 @@ def test_next_day_adds_a_snapshot_and_keeps_history(runs):
     # Hysteresis: a day of ageing must not reshuffle the book.
     assert moved <= 0.02 * len(a)
 
+    # The prediction models were trained on the first day and stored: the next day scores with
+    # them (config/scoring/models.yaml retrains weekly or on drift) instead of training again.
+    def predictions(frame: pd.DataFrame) -> list[str]:
+        return frame["model_version"].str.extract(r"predictions=(\S+)$")[0].unique().tolist()
+
+    assert predictions(b) == predictions(snapshot_frame(world, first.current))
+    assert len(predictions(b)) == 1
+
 
 def test_bad_delivery_stops_publishing_and_keeps_previous_snapshot(runs):
     before, bad = runs["next_day"], runs["bad_delivery"]

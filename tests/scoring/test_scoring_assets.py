@@ -43,6 +43,8 @@ def _materialize(world, config_dir, selection=None):
     with pytest.MonkeyPatch.context() as mp, DagsterInstance.ephemeral() as instance:
         mp.setenv("STRATUM_DATA_DIR", str(world.data_dir))
         mp.setenv("STRATUM_CONFIG_DIR", config_dir)
+        # A clean code version whatever the checkout: stored trainings may be reused.
+        mp.setenv("STRATUM_CODE_VERSION", "test")
         return materialize(
             [*scoring_assets, dbt_score_models],
             resources=resources,
@@ -295,3 +297,73 @@ def test_a_world_with_only_accounts_and_orders_scores_null_not_zero(tmp_path, db
     assert df["fit_score"].notna().mean() > 0.9 and (df["fit_score"] > 0).any()
     paying = df[df["has_paid_order"]]
     assert paying["p_alive"].notna().all() and (paying["clv_12m"] > 0).any()
+
+
+def test_a_rerun_scores_with_the_stored_training_and_holds_no_new_contest(scored):
+    """The first run trains (contest, fits) and stores the winners; the rerun of the date
+    scores with them (to the same bytes: test_rerun_gives_the_same_scores_and_keeps_cluster_ids)
+    and says so in its metadata."""
+    world, first, second, _ = scored
+    trained, reused = (_meta(r, ["scores", "predictions"]) for r in (first, second))
+    assert trained["trained_this_run"].value is True
+    assert trained["training_decision"].value.startswith("trained: no stored training")
+    assert reused["trained_this_run"].value is False
+    assert reused["training_decision"].value.startswith(
+        f"scored with the training of {world.as_of} (0 days old, retrained every 7)"
+    )
+    assert reused["model_version"].value == trained["model_version"].value
+    assert reused["model_age_days"].value == 0
+    assert {"value_drift_psi", "churn_drift_psi", "conversion_drift_psi"} <= set(reused)
+    stored = world.data_dir / "models" / "predictions" / trained["model_version"].value
+    assert (stored / "fitted-test.pkl").exists()
+    contests = _query(world, "select distinct as_of_date, model_version from scores.model_contest")
+    assert len(contests) == 1
+
+
+def test_the_schedule_retrains_when_the_training_is_old_the_scores_drift_or_the_code_is_modified(
+    scored, tmp_path, monkeypatch
+):
+    """Decisions of the prediction step on later dates of the same world (nothing written)."""
+    import dataclasses
+    from datetime import timedelta
+
+    from pipelines.scoring import models
+    from pipelines.scoring.model_assets import _scheduled
+    from tests.config_files import run_context
+
+    world, first, _, _ = scored
+    monkeypatch.setenv("STRATUM_DATA_DIR", str(world.data_dir))
+    monkeypatch.setenv("STRATUM_CONFIG_DIR", _config(tmp_path))  # the fixture's rules
+    cols = ", ".join(models.WINDOW_COLUMNS)
+    windows = _query(
+        world,
+        f"select {cols} from features.account_windows order by golden_account_id, periods_back",
+    )
+    accounts = windows.loc[windows["periods_back"] == 0, "golden_account_id"]
+    version = _meta(first, ["scores", "predictions"])["model_version"].value
+
+    def decide(days: int, rows=windows, code="test"):
+        ctx = dataclasses.replace(
+            run_context(world.as_of + timedelta(days=days)), code_version=code
+        )
+        cfg = ctx.config.rules("models")
+        result, training = _scheduled(ctx, cfg, rows, accounts.reset_index(drop=True))
+        return result.model_version, training
+
+    kept, training = decide(6)
+    assert kept == version and not training["trained"]
+    assert max(training["psi"].values()) == 0.0  # the same rows: the same predictions
+    _, training = decide(7)
+    assert training["trained"]
+    assert training["reason"] == "trained: no stored training of the last 7 days under these rules"
+    _, training = decide(1, code="test-dirty")
+    assert training["trained"] and "'test-dirty' is not comparable" in training["reason"]
+    # Every paying account a year further from its last order: churn scores move to the top.
+    lapsed = windows.copy()
+    now = lapsed["periods_back"] == 0
+    lapsed.loc[now, "days_since_last_paid_order"] += 365
+    _, training = decide(1, rows=lapsed)
+    assert training["trained"] and training["psi"]["churn"] > 0.2
+    assert training["reason"].startswith(
+        f"trained: predictions drifted since the training of {world.as_of}: churn PSI"
+    )

@@ -280,7 +280,7 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
     and the calibration learns those scores), one on the whole window that scores the as-of
     rows. The published probabilities follow the whole-window model's order."""
     from pipelines.scoring.models.candidates import Candidate
-    from pipelines.scoring.models.contest import _probabilities
+    from pipelines.scoring.models.contest import _probability_scorer
 
     rng = np.random.default_rng(9)
     recent = pd.DataFrame({"x": rng.random(600)})
@@ -293,7 +293,7 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
         slope = float(np.corrcoef(rows["x"], labels)[0, 1])
         return lambda r: slope * r["x"].to_numpy()
 
-    prob = _probabilities(Candidate("m", "learned", "", fit), recent, y, now, seed=1)
+    prob = _probability_scorer(Candidate("m", "learned", "", fit), recent, y, seed=1)(now)
     first, second, whole = sorted(fits)  # two halves (stratified by outcome) and the window
     assert whole == 600 and first + second == 600 and first >= 295
     assert np.array_equal(np.argsort(prob), np.argsort(now["x"].to_numpy()))
@@ -303,7 +303,7 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
     fits.clear()
     single = np.zeros(600, dtype=int)
     single[17] = 1
-    prob = _probabilities(Candidate("m", "learned", "", fit), recent, single, now, seed=1)
+    prob = _probability_scorer(Candidate("m", "learned", "", fit), recent, single, seed=1)(now)
     assert fits == [600] and np.isfinite(prob).all()
 
 

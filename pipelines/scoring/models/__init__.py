@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines.scoring import clv as clv_mod
+from pipelines.scoring.models.candidates import bgnbd_outputs
 from pipelines.scoring.models.config import ModelsConfig
-from pipelines.scoring.models.contest import TARGETS, TargetResult, run_target
+from pipelines.scoring.models.contest import TARGETS, TargetResult, rescore, run_target
 from pipelines.scoring.models.matrix import ACCOUNT_WINDOWS, WINDOW_COLUMNS, vocabularies
+from pipelines.scoring.models.store import StoredTraining
 from pipelines.scoring.reasons import NO_DATA_EN, NO_DATA_ZH
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "ModelsConfig",
     "Predictions",
     "predict",
+    "rescore_with",
 ]
 
 CONTEST_TYPES = {
@@ -60,6 +63,7 @@ class Predictions:
     results: dict[str, TargetResult]
     model_version: str
     card: dict[str, Any]
+    trained_as_of: date
 
     def contest_rows(self, as_of: date) -> pd.DataFrame:
         """One row per target and candidate, for ``scores.model_contest``."""
@@ -146,11 +150,20 @@ def _version(as_of: date, rules_version: str, results: dict[str, TargetResult]) 
     return f"models-{as_of:%Y%m%d}-{digest}"
 
 
-def _card(version: str, as_of: date, cfg: ModelsConfig, results: dict[str, TargetResult]) -> dict:
+def _card(
+    version: str,
+    as_of: date,
+    cfg: ModelsConfig,
+    results: dict[str, TargetResult],
+    trained_under: dict[str, str],
+) -> dict:
     """The model card: what competed, on which windows, what won and how it calibrates."""
     return {
         "model_version": version,
         "trained_as_of": as_of.isoformat(),
+        **trained_under,
+        "retrain_every_days": cfg.retrain_every_days,
+        "retrain_psi": cfg.retrain_psi,
         "horizon_days": cfg.horizon_days,
         "windows": {
             "fit": "features as of as_of - 2H, outcomes in the following H days",
@@ -171,6 +184,15 @@ def _card(version: str, as_of: date, cfg: ModelsConfig, results: dict[str, Targe
     }
 
 
+def _predictions(
+    accounts: pd.Series, results: dict[str, TargetResult], version: str, card: dict, trained: date
+) -> Predictions:
+    out = _scores(accounts, results)
+    out["prediction_reason"], out["prediction_reason_zh"] = _reasons(out)
+    out[["conversion_reason", "conversion_reason_zh"]] = _conversion_reasons(out, results)
+    return Predictions(out, results, version, card, trained)
+
+
 def predict(
     windows: pd.DataFrame,
     accounts: pd.Series,
@@ -178,13 +200,28 @@ def predict(
     clv_cfg: clv_mod.ClvConfig,
     as_of: date,
     rules_version: str,
+    trained_under: dict[str, str] | None = None,
 ) -> Predictions:
     """Run the three contests on ``windows`` (rows of features.account_windows, ordered by
-    account and periods_back) and predict for ``accounts`` (golden ids, in order)."""
+    account and periods_back) and predict for ``accounts`` (golden ids, in order).
+    ``rules_version`` (of the models' rules) names the model version; ``trained_under`` (e.g.
+    all scoring rules' and the code's versions) is recorded on the card."""
     vocab = vocabularies(windows)
-    results = {t: run_target(windows, t, cfg, clv_cfg, vocab) for t in TARGETS}
-    out = _scores(accounts, results)
-    out["prediction_reason"], out["prediction_reason_zh"] = _reasons(out)
-    out[["conversion_reason", "conversion_reason_zh"]] = _conversion_reasons(out, results)
+    # One BG/NBD fit per window for all targets (value and churn both read it); stored models
+    # keep sharing it, so a day scored with them fits BG/NBD once.
+    bgnbd = bgnbd_outputs(clv_cfg, cfg.horizon_days)
+    results = {t: run_target(windows, t, cfg, clv_cfg, vocab, bgnbd) for t in TARGETS}
     version = _version(as_of, rules_version, results)
-    return Predictions(out, results, version, _card(version, as_of, cfg, results))
+    card = _card(version, as_of, cfg, results, trained_under or {})
+    return _predictions(accounts, results, version, card, as_of)
+
+
+def rescore_with(
+    training: StoredTraining, windows: pd.DataFrame, accounts: pd.Series
+) -> Predictions:
+    """The stored ``training``'s winners scoring the as-of date's rows of ``windows``: no
+    contest, no fit (a BG/NBD winner is fitted on the rows it scores, as when it was trained)."""
+    results = {t: rescore(r, windows) for t, r in training.results.items()}
+    return _predictions(
+        accounts, results, training.model_version, training.card, training.trained_as_of
+    )

@@ -26,6 +26,14 @@ Predictor = Callable[[pd.DataFrame], np.ndarray]
 MIN_KNOWN = 20
 
 
+class Cache(dict):
+    """A fit's remembered intermediate results (a window's BG/NBD outputs, the last fit's rows),
+    which a stored model does not carry: it pickles empty and fills again on first use."""
+
+    def __reduce__(self):
+        return (Cache, ())
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One way to predict a target; ``kind`` is naive, probabilistic or learned."""
@@ -57,12 +65,12 @@ def _has_open_lead(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
     return predict
 
 
-def _bgnbd_fit(clv_cfg: clv_mod.ClvConfig, horizon_days: int):
+def bgnbd_outputs(clv_cfg: clv_mod.ClvConfig, horizon_days: int):
     """BG/NBD x Gamma-Gamma fitted on the purchase history of the rows it scores (which ends on
     their reference date): per-row expected purchases, P(alive) and CLV over the horizon. One
-    fit per window, remembered: several candidates read it."""
+    fit per window, remembered: several candidates and targets (value, churn) read it."""
     cfg = clv_cfg.model_copy(update={"horizon_days": float(horizon_days)})
-    memo: dict[tuple, pd.DataFrame] = {}
+    memo = Cache()
 
     def outputs(rows: pd.DataFrame) -> pd.DataFrame:
         ids = rows["golden_account_id"]
@@ -117,7 +125,7 @@ def _shared(fit):
     """One fit for every candidate built on it (hgb_value alone and inside the blend): the
     contest hands each candidate the same rows and outcomes, which give the same model, so
     only the first asks for a fit."""
-    last: dict = {}
+    last = Cache()
 
     def shared(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
         if last.get("rows") is not rows or last.get("y") is not y:
@@ -169,11 +177,12 @@ def _hgb(cfg: ModelsConfig, vocabulary: dict, regression: bool, extra=None):
 
 
 def candidates(
-    target: str, cfg: ModelsConfig, clv_cfg: clv_mod.ClvConfig, vocabulary: dict
+    target: str, cfg: ModelsConfig, clv_cfg: clv_mod.ClvConfig, vocabulary: dict, bgnbd=None
 ) -> list[Candidate]:
-    """The candidates of ``target`` (value, churn or conversion), simplest first."""
+    """The candidates of ``target`` (value, churn or conversion), simplest first; ``bgnbd``
+    (from :func:`bgnbd_outputs`) shares the BG/NBD fits with other targets' candidates."""
     hgb = "gradient boosting on point-in-time account features"
-    bgnbd = _bgnbd_fit(clv_cfg, cfg.horizon_days)
+    bgnbd = bgnbd or bgnbd_outputs(clv_cfg, cfg.horizon_days)
     stacked = _bgnbd_features(bgnbd)
     if target == "value":
         hgb_value = _shared(_hgb(cfg, vocabulary, True, stacked))

@@ -32,6 +32,12 @@ class ModelsConfig(StrictModel):
     # Fits see at most this many rows (a fixed-seed sample); prediction covers everyone.
     max_train_rows: int = Field(200_000, ge=1000)
     hgb: HgbSettings = HgbSettings()
+    # Training schedule (pipelines/scoring/models/store.py): a run scores with the newest stored
+    # training at most retrain_every_days - 1 days older than its date under the same rules and
+    # code (1 = train on every run), unless a target's predictions drifted from the training
+    # date's by a population stability index above retrain_psi.
+    retrain_every_days: int = Field(7, ge=1, le=365)
+    retrain_psi: float = Field(0.2, gt=0)
     calibration_bins: int = Field(10, ge=2)
     # The backtest (pipelines/backtest): the snapshots published this many days ago, found
     # up to backtest_slack_days earlier, judged on what happened since; a published score

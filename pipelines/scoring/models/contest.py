@@ -13,7 +13,8 @@ published probability ranks accounts exactly as the winning model does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,8 @@ from pipelines.scoring.models import metrics as m
 from pipelines.scoring.models.candidates import Candidate, candidates
 from pipelines.scoring.models.config import ModelsConfig
 from pipelines.scoring.models.matrix import targets, window
+
+Scorer = Callable[[pd.DataFrame], np.ndarray]
 
 # Population and metric the contest is decided on, per target.
 TARGETS = {
@@ -43,6 +46,9 @@ class TargetResult:
     calibration: pd.DataFrame
     predictions: pd.DataFrame  # golden_account_id, prediction (as-of date's rows)
     note: str = ""
+    # The winner as trained: rows of features.account_windows -> predictions. Stored with the
+    # model (pipelines/scoring/models/store.py) to score later dates until the next training.
+    scorer: Scorer | None = None
 
 
 def evaluate(target: str, score: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
@@ -90,10 +96,10 @@ def _judge(cands: list[Candidate], target, past, recent, cfg) -> tuple[pd.DataFr
     return contest, scores
 
 
-def _probabilities(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, now, seed) -> np.ndarray:
-    """Calibrated probabilities of the as-of date's rows (see the module docstring)."""
+def _probability_scorer(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, seed) -> Scorer:
+    """The calibrated probability of rows as of a later date (see the module docstring)."""
     if len(recent) == 0 or y.min(initial=0) == y.max(initial=0):
-        return np.full(len(now), np.nan if len(recent) == 0 else float(np.mean(y)))
+        return _Constant(np.nan if len(recent) == 0 else float(np.mean(y)))
     predictor = cand.fit(recent, y)
     # Halves stratified by outcome: each has both outcomes whenever the window has two of each.
     half = _stratified_half(y, seed)
@@ -106,7 +112,17 @@ def _probabilities(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, now, se
         calibrator = m.isotonic(held_out, y)
     else:  # a naive candidate, or too few of one outcome to fit on a half
         calibrator = m.isotonic(predictor(recent), y)
-    return m.calibrated(calibrator, predictor(now))
+    return lambda now: m.calibrated(calibrator, predictor(now))
+
+
+@dataclass(frozen=True)
+class _Constant:
+    """One probability for every row (the window had one outcome, or no rows)."""
+
+    value: float
+
+    def __call__(self, now: pd.DataFrame) -> np.ndarray:
+        return np.full(len(now), self.value)
 
 
 def _stratified_half(y: np.ndarray, seed: int) -> np.ndarray:
@@ -129,20 +145,29 @@ def _stand_in(cands: list[Candidate], target: str, cfg: ModelsConfig) -> list[Ca
     return found
 
 
-def _values(champion: Candidate, recent: pd.DataFrame, y: np.ndarray, now) -> np.ndarray:
-    """The value winner's predictions for the as-of date's rows (never below 0): a learned
-    model refitted on the later window, a probabilistic or naive one fitted on the rows."""
-    predictor = champion.fit(recent, y) if champion.kind == "learned" else champion.fit(now, y)
-    return np.clip(predictor(now), 0, None)
+def _value_scorer(champion: Candidate, recent: pd.DataFrame, y: np.ndarray) -> Scorer:
+    """The value winner's predictions of rows as of a later date (never below 0): a learned
+    model refitted on the later window, a probabilistic or naive one fitted on the rows it
+    scores (it learns nothing from outcomes)."""
+    if champion.kind == "learned":
+        predictor = champion.fit(recent, y)
+        return lambda now: np.clip(predictor(now), 0, None)
+    return lambda now: np.clip(champion.fit(now, y)(now), 0, None)
 
 
 def run_target(
-    rows: pd.DataFrame, target: str, cfg: ModelsConfig, clv_cfg: clv_mod.ClvConfig, vocab: dict
+    rows: pd.DataFrame,
+    target: str,
+    cfg: ModelsConfig,
+    clv_cfg: clv_mod.ClvConfig,
+    vocab: dict,
+    bgnbd=None,
 ) -> TargetResult:
-    """The contest of one target on the account_windows ``rows`` and its winner's predictions."""
+    """The contest of one target on the account_windows ``rows`` and its winner's predictions
+    (``bgnbd``: BG/NBD fits shared with the other targets, see candidates.bgnbd_outputs)."""
     paying, metric = TARGETS[target]
     past, recent, now = (window(rows, k, paying) for k in (2, 1, 0))
-    cands = candidates(target, cfg, clv_cfg, vocab)
+    cands = candidates(target, cfg, clv_cfg, vocab, bgnbd)
     y_recent = targets(recent)[target]
     # Plain ints: the list is printed in the model card's note (numpy would say np.int64(0)).
     positives = [int(targets(w)[target].sum()) for w in (past, recent)] if target != "value" else []
@@ -161,17 +186,20 @@ def run_target(
     champion = next(c for c in cands if c.name == winner)
     if target == "value":
         try:
-            values = _values(champion, recent, y_recent, now)
+            scorer = _value_scorer(champion, recent, y_recent)
+            values = scorer(now)
         except ValueError as exc:  # the stand-in cannot be fitted (e.g. no repeat buyers)
             if champion is cands[0]:
                 raise
             note += f"{winner} could not be fitted ({str(exc)[:120]}); "
             champion = cands[0]
             winner = champion.name
-            values = _values(champion, recent, y_recent, now)
+            scorer = _value_scorer(champion, recent, y_recent)
+            values = scorer(now)
         calibration = pd.DataFrame()
     else:
-        values = _probabilities(champion, recent, y_recent, now, cfg.seed)
+        scorer = _probability_scorer(champion, recent, y_recent, cfg.seed)
+        values = scorer(now)
         calibration = pd.DataFrame()
         if winner in scores and len(y_recent):
             probability = m.cross_fitted_probability(scores[winner], y_recent, cfg.seed)
@@ -182,4 +210,16 @@ def run_target(
     predictions = pd.DataFrame(
         {"golden_account_id": now["golden_account_id"].to_numpy(), "prediction": values}
     )
-    return TargetResult(target, metric, contest, winner, calibration, predictions, note)
+    return TargetResult(target, metric, contest, winner, calibration, predictions, note, scorer)
+
+
+def rescore(result: TargetResult, rows: pd.DataFrame) -> TargetResult:
+    """``result`` (a stored training's winner) scoring the as-of date's ``rows`` of
+    features.account_windows instead of the rows it was trained beside."""
+    paying = TARGETS[result.target][0]
+    now = window(rows, 0, paying)
+    predictions = pd.DataFrame(
+        {"golden_account_id": now["golden_account_id"].to_numpy(),
+         "prediction": result.scorer(now)}
+    )  # fmt: skip
+    return replace(result, predictions=predictions)
