@@ -153,7 +153,10 @@ def test_a_stored_training_scores_exactly_as_it_did_when_trained_and_carries_no_
     # The fitted winners without the windows they were fitted and judged on (the caches of
     # BG/NBD outputs and of the last fit pickle empty).
     assert path.stat().st_size < windows.memory_usage(deep=True).sum() / 4
+    # Models and summaries only: no account id (the day's predictions are made by rescoring).
+    assert b"GA-0" not in path.read_bytes()
     loaded = st.load(path)
+    assert all(len(r.predictions) == 0 for r in loaded.results.values())
     again = rescore_with(loaded, windows, accounts)
     pd.testing.assert_frame_equal(again.scores, trained.scores, check_exact=True)
     assert again.model_version == trained.model_version and again.trained_as_of == AS_OF

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -101,7 +101,11 @@ def save(
         "trained_as_of": training.trained_as_of,
         "rules_version": rules_version,
         "code_version": code_version,
-        "results": training.results,
+        # The winners without the training day's per-account predictions: a stored training
+        # holds models and summaries, no account ids (rescoring makes the day's predictions).
+        "results": {
+            t: replace(r, predictions=r.predictions.iloc[:0]) for t, r in training.results.items()
+        },
         "references": training.references,
         "card": training.card,
     }
