@@ -47,7 +47,9 @@ def prediction_scores(
             order_by=("golden_account_id", "periods_back"),
         )  # fmt: skip
         accounts = read_model(con, "features.account_features", ["golden_account_id"])
-        result, training = _scheduled(ctx, cfg, windows, accounts["golden_account_id"])
+        result, training = _scheduled(
+            ctx, cfg, windows, accounts["golden_account_id"], retrain=run.rebuild
+        )
         with wh.transaction(con):
             write_scores(con, "predictions", result.scores, ctx, "models", result.model_version)
             if training["trained"]:  # a day that scores with a stored model held no contest
@@ -66,17 +68,25 @@ def prediction_scores(
 
 
 def _scheduled(
-    ctx, cfg: models.ModelsConfig, windows: pd.DataFrame, accounts: pd.Series
+    ctx,
+    cfg: models.ModelsConfig,
+    windows: pd.DataFrame,
+    accounts: pd.Series,
+    retrain: bool = False,
 ) -> tuple[Predictions, dict]:
     """The day's predictions: from the newest stored training the schedule allows (see
     pipelines/scoring/models/store.py) when its predictions have not drifted, else from a new
-    training. Also what was decided and why."""
-    found = store.latest(
-        get_paths().models_dir, ctx.as_of, cfg.retrain_every_days, ctx.rules_version,
-        ctx.code_version,
-    )  # fmt: skip
+    training (always when ``retrain``: a rebuild asked for). Also what was decided and why."""
+    found = None
+    if not retrain:
+        found = store.latest(
+            get_paths().models_dir, ctx.as_of, cfg.retrain_every_days, ctx.rules_version,
+            ctx.code_version,
+        )  # fmt: skip
     reason = f"no stored training of the last {cfg.retrain_every_days} days under these rules"
-    if not comparable_code_version(ctx.code_version):
+    if retrain:
+        reason = "a rebuild was asked for (run config rebuild: true, make run REBUILD=1)"
+    elif not comparable_code_version(ctx.code_version):
         reason = f"code version {ctx.code_version!r} is not comparable: trained on every run"
     elif cfg.retrain_every_days == 1:
         reason = "retrain_every_days is 1: trained on every run"

@@ -342,12 +342,12 @@ def test_the_schedule_retrains_when_the_training_is_old_the_scores_drift_or_the_
     accounts = windows.loc[windows["periods_back"] == 0, "golden_account_id"]
     version = _meta(first, ["scores", "predictions"])["model_version"].value
 
-    def decide(days: int, rows=windows, code="test"):
+    def decide(days: int, rows=windows, code="test", retrain=False):
         ctx = dataclasses.replace(
             run_context(world.as_of + timedelta(days=days)), code_version=code
         )
         cfg = ctx.config.rules("models")
-        result, training = _scheduled(ctx, cfg, rows, accounts.reset_index(drop=True))
+        result, training = _scheduled(ctx, cfg, rows, accounts.reset_index(drop=True), retrain)
         return result.model_version, training
 
     kept, training = decide(6)
@@ -356,6 +356,10 @@ def test_the_schedule_retrains_when_the_training_is_old_the_scores_drift_or_the_
     _, training = decide(7)
     assert training["trained"]
     assert training["reason"] == "trained: no stored training of the last 7 days under these rules"
+    # A rebuild (make run REBUILD=1) trains again, and on unchanged rows to the same model.
+    again, training = decide(0, retrain=True)
+    assert training["trained"] and training["reason"].startswith("trained: a rebuild was asked")
+    assert again == version
     _, training = decide(1, code="test-dirty")
     assert training["trained"] and "'test-dirty' is not comparable" in training["reason"]
     # Every paying account a year further from its last order: churn scores move to the top.
