@@ -2,14 +2,12 @@
 company's own history (``features.account_windows``) and the winners' predictions.
 
 Writes ``scores.predictions`` (one row per account), appends the day's contest to
-``scores.model_contest`` (rows of that as-of date replaced) and stores the model card under
-``data/models/predictions/<model_version>/card.json``.
+``scores.model_contest`` (rows of that as-of date replaced) and stores the model card and the
+fitted winners under ``data/models/predictions/<model_version>/`` (:mod:`.models.store`) when
+it trains; between trainings it scores with the stored winners.
 
 No ``from __future__ import annotations`` here: Dagster inspects the real ``context`` type.
 """
-
-import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -58,7 +56,10 @@ def prediction_scores(
                     [ctx.as_of], CONTEST_TYPES,
                 )  # fmt: skip
     if training["trained"]:
-        _save(result, ctx)
+        stored = store.StoredTraining.of(
+            result.model_version, result.trained_as_of, result.card, result.results
+        )
+        store.save(get_paths().models_dir, stored, ctx.code_version)
     context.log.info(f"models {result.model_version}: {training['reason']}")
     for target, r in result.results.items():
         context.log.info(f"{target}: winner {r.winner} ({r.metric}) {r.note}")
@@ -119,24 +120,6 @@ def _scheduled(
         ctx.config.rules_version_of("models"), trained_under,
     )  # fmt: skip
     return result, {"trained": True, "reason": "trained: " + reason, "psi": psi}
-
-
-def _save(result: Predictions, ctx) -> None:
-    """The card (always) and the fitted winners (when the code version is comparable)."""
-    folder = get_paths().models_dir / "predictions" / result.model_version
-    references = {
-        t: store.reference(r.predictions["prediction"]) for t, r in result.results.items()
-    }
-    training = store.StoredTraining(
-        result.model_version, result.trained_as_of, result.card, result.results, references
-    )
-    # The fitted winners first: a card names a training only once its file is complete.
-    store.save(folder, training, ctx.code_version, ctx.rules_version)
-    folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result.card, indent=2, ensure_ascii=False, default=str, sort_keys=True)
-    tmp = folder / ".card.json.tmp"
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, folder / "card.json")  # a reader sees the whole card or the previous one
 
 
 def _training_metadata(result: Predictions, training: dict, as_of) -> dict:

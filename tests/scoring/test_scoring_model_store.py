@@ -142,14 +142,16 @@ def test_a_stored_training_scores_exactly_as_it_did_when_trained_and_carries_no_
     cfg, clv_cfg = ctx.config.rules("models"), ctx.config.rules("clv")
     windows = _windows(1500, seed=11)
     accounts = windows.loc[windows["periods_back"] == 0, "golden_account_id"]
-    trained = predict(windows, accounts, cfg, clv_cfg, AS_OF, "v1", {"code_version": "c1"})
-    assert {r.winner for r in trained.results.values()} - {"trailing_revenue", "base_rate"}
-    references = {t: st.reference(r.predictions["prediction"]) for t, r in trained.results.items()}
-    stored = st.StoredTraining(
-        trained.model_version, AS_OF, trained.card, trained.results, references
+    trained = predict(
+        windows, accounts, cfg, clv_cfg, AS_OF, "v1", {"rules_version": "r1", "code_version": "c1"}
     )
-    path = st.save(tmp_path / trained.model_version, stored, "c1", "r1")
-    assert st.save(tmp_path / "other", stored, "c1-dirty", "r1") is None
+    assert {r.winner for r in trained.results.values()} - {"trailing_revenue", "base_rate"}
+    stored = st.StoredTraining.of(trained.model_version, AS_OF, trained.card, trained.results)
+    assert st.save(tmp_path / "dirty", stored, "c1-dirty") is None
+    assert not list((tmp_path / "dirty").rglob("*.pkl"))
+    path = st.save(tmp_path, stored, "c1")
+    assert path == tmp_path / "predictions" / trained.model_version / "fitted-c1.pkl"
+    assert st.latest(tmp_path, AS_OF, 7, "r1", "c1") == path  # its card names it
     # The fitted winners without the windows they were fitted and judged on (the caches of
     # BG/NBD outputs and of the last fit pickle empty).
     assert path.stat().st_size < windows.memory_usage(deep=True).sum() / 4

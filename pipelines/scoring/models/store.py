@@ -54,6 +54,14 @@ class StoredTraining:
     results: dict[str, TargetResult]
     references: dict[str, Reference]
 
+    @classmethod
+    def of(
+        cls, model_version: str, trained_as_of: date, card: dict, results: dict[str, TargetResult]
+    ) -> StoredTraining:
+        """A training just made: the references are its own predictions' distributions."""
+        references = {t: reference(r.predictions["prediction"]) for t, r in results.items()}
+        return cls(model_version, trained_as_of, card, results, references)
+
 
 def reference(predictions: np.ndarray) -> Reference:
     """The equal-count bins of ``predictions`` (NaN left out) and the share of each."""
@@ -87,32 +95,42 @@ def _fitted_name(code_version: str) -> str:
     return f"fitted-{code_version}.pkl"
 
 
-def save(
-    folder: Path, training: StoredTraining, code_version: str, rules_version: str
-) -> Path | None:
-    """Store ``training`` in ``folder`` (beside its card); None when the code version cannot
-    tell two versions of the code apart, so nothing would ever be safe to reuse."""
-    if not comparable_code_version(code_version):
-        return None
+def _predictions_dir(models_dir: Path) -> Path:
+    return models_dir / "predictions"
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # a reader sees the whole file or the previous one
+
+
+def save(models_dir: Path, training: StoredTraining, code_version: str) -> Path | None:
+    """Store ``training`` under ``models_dir``: its fitted winners, then its card (a card names
+    a training only once the file is complete). Returns the fitted file, or None when the code
+    version cannot tell two versions of the code apart (only the card is written: nothing
+    would ever be safe to reuse)."""
+    folder = _predictions_dir(models_dir) / training.model_version
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / _fitted_name(code_version)
-    payload = {
-        "model_version": training.model_version,
-        "trained_as_of": training.trained_as_of,
-        "rules_version": rules_version,
-        "code_version": code_version,
-        # The winners without the training day's per-account predictions: a stored training
-        # holds models and summaries, no account ids (rescoring makes the day's predictions).
-        "results": {
-            t: replace(r, predictions=r.predictions.iloc[:0]) for t, r in training.results.items()
-        },
-        "references": training.references,
-        "card": training.card,
-    }
-    tmp = folder / f".{path.name}.tmp"
-    tmp.write_bytes(cloudpickle.dumps(payload))
-    os.replace(tmp, path)  # a reader sees the whole file or none
-    return path
+    fitted = None
+    if comparable_code_version(code_version):
+        fitted = folder / _fitted_name(code_version)
+        payload = {
+            "model_version": training.model_version,
+            "trained_as_of": training.trained_as_of,
+            # The winners without the training day's per-account predictions: a stored training
+            # holds models and summaries, no account ids (rescoring makes the day's predictions).
+            "results": {
+                t: replace(r, predictions=r.predictions.iloc[:0])
+                for t, r in training.results.items()
+            },
+            "references": training.references,
+            "card": training.card,
+        }
+        _write_whole(fitted, cloudpickle.dumps(payload))
+    text = json.dumps(training.card, indent=2, ensure_ascii=False, default=str, sort_keys=True)
+    _write_whole(folder / "card.json", (text + "\n").encode("utf-8"))
+    return fitted
 
 
 def latest(
@@ -124,7 +142,7 @@ def latest(
     if not comparable_code_version(code_version) or max_age_days <= 1:
         return None
     found = []
-    for card_path in sorted((models_dir / "predictions").glob("*/card.json")):
+    for card_path in sorted(_predictions_dir(models_dir).glob("*/card.json")):
         fitted = card_path.parent / _fitted_name(code_version)
         if not fitted.exists():
             continue
