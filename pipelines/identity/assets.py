@@ -3,6 +3,7 @@
 No ``from __future__ import annotations`` here: Dagster inspects the context annotation.
 """
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,12 @@ from dagster import (
 
 from pipelines.identity.evaluation import evaluate
 from pipelines.identity.matching import MatchOutcome, match_accounts, persist
+from pipelines.identity.store import inputs_fingerprint, read_state
 from pipelines.metadata import markdown_table
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
-from pipelines.settings import engine, get_paths
+from pipelines.settings import comparable_code_version, engine, get_paths
 
 ACCOUNT_MATCHES_KEY = AssetKey(["identity", "account_matches"])
 LIMITS_CHECK = "golden_accounts_within_limits"
@@ -90,7 +92,9 @@ def _metadata(outcome: MatchOutcome, versions: dict[str, str], metrics: dict | N
         "(config/identity_decisions.yaml), for the run's as-of date. Writes "
         "identity.account_identity (record -> golden "
         "id, the dbt source), the golden-id registry and identity_events, match_pairs and "
-        "the review queue identity_review."
+        "the review queue identity_review. When the records, region seed, config, decisions "
+        "and code are those behind the ids in force (identity.match_state), nothing is matched "
+        "again and the ids stand (a rebuild matches anyway)."
     ),
     check_specs=[
         AssetCheckSpec(
@@ -110,11 +114,19 @@ def account_matches(
 ) -> MaterializeResult:
     ctx = run.ctx
     config, decisions = ctx.config.identity, ctx.config.identity_decisions
-    with warehouse.connect() as con:
-        outcome = match_accounts(con, config.model, decisions.model, ctx.as_of, engine())
-        written = persist(con, outcome, ctx.as_of, ctx.run_id)
-    metrics = truth_metrics(outcome, get_paths().data_dir / "ground_truth" / "accounts.parquet")
     versions = {"identity_config_version": config.version, "decisions_version": decisions.version}
+    with warehouse.connect() as con:
+        fingerprint = (
+            inputs_fingerprint(con, {**versions, "code_version": ctx.code_version})
+            if comparable_code_version(ctx.code_version)
+            else None
+        )
+        state = read_state(con)
+        if fingerprint and state and state["fingerprint"] == fingerprint and not run.rebuild:
+            return _unchanged(context, ctx.as_of, state, versions)
+        outcome = match_accounts(con, config.model, decisions.model, ctx.as_of, engine())
+        written = persist(con, outcome, ctx.as_of, ctx.run_id, fingerprint)
+    metrics = truth_metrics(outcome, get_paths().data_dir / "ground_truth" / "accounts.parquet")
     violations = outcome.violations
     for row in violations.itertuples():
         context.log.error(
@@ -136,6 +148,39 @@ def account_matches(
                     "max_records_per_golden_account": config.model.max_records_per_golden_account,
                     "largest_golden_account": int(outcome.current["cluster_size"].max() or 0),
                 },
+            )
+        ],
+    )
+
+
+def _unchanged(
+    context: AssetExecutionContext, as_of: date, state: dict, versions: dict[str, str]
+) -> MaterializeResult:
+    """The result of a run with nothing to match: the ids, pairs and review queue of the run
+    that matched these inputs stand; its statistics are reported again."""
+    stats, matched = state["stats"], state["as_of_date"]
+    sentence = (
+        f"inputs unchanged since the matching as of {matched:%Y-%m-%d} "
+        f"(run {state['run_id'][:8]}): its golden ids stand"
+    )
+    context.log.info("Identity matching skipped: %s", sentence)
+    return MaterializeResult(
+        metadata={
+            "as_of_date": as_of.isoformat(),
+            "matching": MetadataValue.text(f"skipped: {sentence}"),
+            "matched_as_of": matched.isoformat(),
+            "records": MetadataValue.int(int(stats["records"])),
+            "golden_accounts": MetadataValue.int(int(stats["golden_accounts"])),
+            "review_pairs": MetadataValue.int(int(stats["review_pairs"])),
+            "match_stats": MetadataValue.json(stats),
+            **versions,
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=LIMITS_CHECK,
+                passed=True,
+                severity=AssetCheckSeverity.ERROR,
+                description=sentence,
             )
         ],
     )

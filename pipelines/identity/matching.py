@@ -25,6 +25,7 @@ from pipelines.identity.store import (
     read_registry,
     write_registry,
     write_run_outputs,
+    write_state,
 )
 
 _CLUSTER_COLUMNS = ["unique_id", "uscc", "uscc_any", "city", "is_branch", "created_at"]
@@ -226,11 +227,16 @@ def match_accounts(
 
 
 def persist(
-    con: duckdb.DuckDBPyConnection, outcome: MatchOutcome, as_of: date, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    outcome: MatchOutcome,
+    as_of: date,
+    run_id: str,
+    fingerprint: str | None = None,
 ) -> bool:
-    """Write the run's tables; the registry and the current map only without violations.
-    Returns whether the registry was written. One transaction: a run killed while writing
-    leaves the previous run's tables whole, never a mix of both."""
+    """Write the run's tables; the registry, the current map and the inputs' ``fingerprint``
+    (``match_state``) only without violations. Returns whether the registry was written. One
+    transaction: a run killed while writing leaves the previous run's tables whole, never a
+    mix of both."""
     written = not len(outcome.violations)
     with wh.transaction(con):
         write_run_outputs(con, outcome.match_pairs, outcome.review, outcome.violations)
@@ -244,4 +250,5 @@ def persist(
                 as_of,
                 run_id,
             )
+            write_state(con, fingerprint, as_of, run_id, outcome.stats)
     return written

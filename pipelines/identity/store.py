@@ -15,11 +15,16 @@ state):
 - ``applied_decisions``: decisions already recorded as events;
 - ``match_pairs``: this run's scored pairs (p >= review threshold) with verdict and evidence;
 - ``identity_review``: pairs for a reviewer (published to the serving database);
-- ``cluster_violations``: clusters that break the size or credit-code limits (blocking).
+- ``cluster_violations``: clusters that break the size or credit-code limits (blocking);
+- ``match_state``: one row, the fingerprint of the inputs behind the ids in force (the staging
+  records, the region seed, the config, decisions and code versions), the run that matched
+  them and its statistics: a run whose inputs have that fingerprint has nothing to match.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
 
 import duckdb
@@ -33,6 +38,19 @@ SCHEMA = "identity"
 REVIEW_TYPES = types_of(source_columns("identity", "identity_review"))
 REDIRECTS = "identity.golden_id_redirects"
 REDIRECT_TYPES = types_of(source_columns("identity", "golden_id_redirects"))
+STATE = "identity.match_state"
+# Everything matching reads from the warehouse besides its own registry (features.py).
+STATE_TYPES = {
+    "fingerprint": "varchar",
+    "as_of_date": "date",
+    "run_id": "varchar",
+    "stats": "varchar",
+}
+INPUT_RELATIONS = (
+    "staging.stg_crm__accounts",
+    "staging.stg_crm__contacts",
+    "staging.china_regions",
+)
 
 DDL = {
     "golden_ids": """
@@ -231,3 +249,48 @@ def write_registry(
         decisions.assign(first_applied_on=pd.Timestamp(as_of), run_id=run_id),
     )
     write_redirects(con)
+
+
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> str:
+    """A digest of what a matching run would read: every row of the input relations (an
+    order-free sum of row hashes, with their column names and counts) and ``versions``
+    (config, decisions, code). Equal digests mean the same records, so the same ids."""
+    parts = [json.dumps(versions, sort_keys=True)]
+    for relation in INPUT_RELATIONS:
+        columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
+        rows, digest = con.execute(
+            f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {relation} as t"
+        ).fetchone()
+        parts.append(f"{relation}|{','.join(columns)}|{rows}|{digest}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+def read_state(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The ``match_state`` row (fingerprint, as_of_date, run_id, stats as a dict), or None."""
+    if not wh.table_exists(con, STATE):
+        return None
+    row = con.execute(f"select fingerprint, as_of_date, run_id, stats from {STATE}").fetchone()
+    if row is None:
+        return None
+    return {
+        "fingerprint": row[0],
+        "as_of_date": row[1],
+        "run_id": row[2],
+        "stats": json.loads(row[3]),
+    }
+
+
+def write_state(
+    con: duckdb.DuckDBPyConnection, fingerprint: str | None, as_of: date, run_id: str, stats: dict
+) -> None:
+    """Record the inputs behind the ids just written (inside the run's transaction). Without a
+    fingerprint (the code version is not comparable) the state is cleared: nothing skips on it."""
+    frame = pd.DataFrame(
+        {
+            "fingerprint": [fingerprint],
+            "as_of_date": [pd.Timestamp(as_of)],
+            "run_id": [run_id],
+            "stats": [json.dumps(stats, sort_keys=True, default=str)],
+        }
+    )
+    wh.replace_table(con, STATE, frame if fingerprint else frame.iloc[:0], STATE_TYPES)

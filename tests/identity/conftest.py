@@ -54,7 +54,9 @@ def small_world_template(tmp_path_factory, dbt_manifest) -> Path:
     return path
 
 
-def materialize_matching(data_dir: Path, config_dir: Path | None = None, instance=None):
+def materialize_matching(
+    data_dir: Path, config_dir: Path | None = None, instance=None, run_config=None
+):
     """The matching asset for the partition ``AS_OF``, against ``data_dir``'s warehouse (in
     ``instance`` when given, else an ephemeral one)."""
     from dagster import materialize
@@ -73,6 +75,7 @@ def materialize_matching(data_dir: Path, config_dir: Path | None = None, instanc
             partition_key=AS_OF.isoformat(),
             raise_on_error=False,
             instance=instance,
+            run_config=run_config,
         )
 
 

@@ -1,5 +1,6 @@
 """The matching asset in Dagster: a decision applied through the decisions file, the blocking
-check failing with the cluster named, and configuration errors naming the key."""
+check failing with the cluster named, matching skipped when its inputs are those behind the ids
+in force, and configuration errors naming the key."""
 
 from __future__ import annotations
 
@@ -11,6 +12,79 @@ from dagster import DagsterInstance
 
 from pipelines.settings import REPO_ROOT
 from tests.identity.conftest import materialize_matching
+from tests.transform.raw_tables import append_rows
+
+IDENTITY_TABLES = ("account_identity", "golden_ids", "record_assignments", "identity_events",
+                   "identity_review", "match_pairs", "match_state")  # fmt: skip
+
+
+def _identity_tables(path) -> dict[str, list]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {
+            t: con.execute(f"select * from identity.{t} order by all").fetchall()
+            for t in IDENTITY_TABLES
+        }
+
+
+def _matching(result) -> str:
+    (mat,) = result.asset_materializations_for_node("identity__account_matches")
+    return str(mat.metadata["matching"].value) if "matching" in mat.metadata else "matched"
+
+
+def test_matching_is_skipped_while_its_inputs_are_those_behind_the_ids(
+    small_world_template, warehouse_copy, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("STRATUM_CODE_VERSION", "test")
+    path = warehouse_copy(small_world_template)
+    data_dir = path.parent.parent
+    assert materialize_matching(data_dir).success
+    before = _identity_tables(path)
+    assert len(before["match_state"]) == 1
+
+    again = materialize_matching(data_dir)
+    (check,) = again.get_asset_check_evaluations()
+    assert check.passed and "inputs unchanged since the matching as of" in check.description
+    assert _matching(again).startswith("skipped: inputs unchanged")
+    assert _identity_tables(path) == before  # nothing rewritten, no event, same state row
+
+    # A new CRM record (a duplicate of an existing company under a new id) is matched.
+    with duckdb.connect(str(path)) as con:
+        row = con.execute(
+            "select * from raw.crm_accounts where uscc is not null order by account_id limit 1"
+        ).df()
+        row = row[[c for c in row.columns if not c.startswith("_")]]
+        row["account_id"] = "ACC-LATE-DUP"
+        append_rows(con, "crm_accounts", row)
+    changed = materialize_matching(data_dir)
+    assert _matching(changed) == "matched" and changed.get_asset_check_evaluations()[0].passed
+    after = _identity_tables(path)
+    assert "ACC-LATE-DUP" in {r[0] for r in after["account_identity"]}
+    assert after["match_state"][0][0] != before["match_state"][0][0]
+    assert _matching(materialize_matching(data_dir)) != "matched"
+
+    # A code version that names no commit (a modified checkout) matches on every run and
+    # leaves no fingerprint for a later run to skip on.
+    monkeypatch.setenv("STRATUM_CODE_VERSION", "abc123-dirty")
+    assert _matching(materialize_matching(data_dir)) == "matched"
+    assert _identity_tables(path)["match_state"] == []
+    monkeypatch.setenv("STRATUM_CODE_VERSION", "test")
+    assert _matching(materialize_matching(data_dir)) == "matched"
+
+
+def test_a_new_decisions_file_or_a_rebuild_matches_again(
+    small_world_template, warehouse_copy, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("STRATUM_CODE_VERSION", "test")
+    path = warehouse_copy(small_world_template)
+    data_dir = path.parent.parent
+    assert materialize_matching(data_dir).success
+    config_dir = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", config_dir)
+    (config_dir / "identity_decisions.yaml").write_text("version: '7'\ndecisions: []\n")
+    assert _matching(materialize_matching(data_dir, config_dir)) == "matched"
+    assert _matching(materialize_matching(data_dir, config_dir)) != "matched"
+    run_config = {"resources": {"run": {"config": {"rebuild": True}}}}
+    assert _matching(materialize_matching(data_dir, config_dir, run_config=run_config)) == "matched"
 
 
 def test_blocking_check_fails_naming_the_cluster_and_keeps_the_ids(
