@@ -254,9 +254,14 @@ def replace_rows(
     types: Mapping[str, str],
 ) -> None:
     """Replace the rows of ``relation`` whose ``key`` is one of ``values`` with ``frame``
-    (created with ``types`` when missing); other rows stay. Call inside :func:`transaction`
-    when several tables must change together."""
+    (created with ``types`` when missing; a column of ``types`` it lacks is added, null in the
+    rows already there); other rows stay. Call inside :func:`transaction` when several tables
+    must change together."""
     create_table(con, relation, types)
+    have = {d[0] for d in con.execute(f"select * from {quoted(relation)} limit 0").description}
+    for column, sql_type in types.items():
+        if column not in have:
+            con.execute(f"alter table {quoted(relation)} add column {quoted(column)} {sql_type}")
     if values:
         placeholders = ", ".join("?" for _ in values)
         con.execute(

@@ -89,6 +89,11 @@ def test_replace_rows_touches_only_the_given_keys_and_rolls_back(tmp_path):
         with pytest.raises(KeyError, match="frame lacks contract columns: v"), wh.transaction(con):
             wh.replace_rows(con, "t.x", first[["snapshot_id"]], "snapshot_id", ["s2"], types)
         assert wh.distinct_values(con, "t.x", "snapshot_id") == (["s2"], 1)  # rolled back
+        # A table written before its contract grew a column gets it (null in the old rows).
+        grown = {**types, "note": "varchar"}
+        wh.replace_rows(con, "t.x", first.assign(note="n"), "snapshot_id", ["s1"], grown)
+        got = con.execute("select snapshot_id, v, note from t.x order by v").fetchall()
+        assert got == [("s1", 1, "n"), ("s1", 2, "n"), ("s2", 3, None), ("s2", 3, "n")]
 
 
 def test_append_rekey_and_column_types(tmp_path):

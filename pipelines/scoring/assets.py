@@ -102,7 +102,9 @@ def cluster_scores(
             if wh.table_exists(con, clustering_mod.CENTROIDS)
             else pd.DataFrame()
         )
-        result = clustering_mod.cluster_scores(features, cfg, history, ctx.as_of, version)
+        result = clustering_mod.cluster_scores(
+            features, cfg, history, ctx.as_of, version, ctx.code_version, refit=run.rebuild
+        )
         with wh.transaction(con):
             write_scores(con, "clusters", result.scores, ctx, "clustering", result.model_version)
             wh.replace_rows(
@@ -128,13 +130,21 @@ def _cluster_metadata(result: clustering_mod.ClusterScores) -> dict:
     summary = labels.assign(n_accounts=pd.Series(fit.labels).value_counts()).reset_index()
     sil = pd.DataFrame({"k": list(fit.silhouettes), "silhouette": list(fit.silhouettes.values())})
     chart = category_distribution_md(result.scores["cluster_label"], "accounts per cluster")
-    return {
+    schedule = result.schedule
+    meta = {
         "model_version": MetadataValue.text(result.model_version),
         "k": MetadataValue.int(fit.k),
-        "silhouette_score": MetadataValue.float(fit.silhouettes[fit.k]),
         "silhouette": MetadataValue.md(markdown_table(sil)),
         "clusters": MetadataValue.md(markdown_table(summary) + "\n\n" + chart.split("\n\n")[-1]),
+        "refitted_this_run": MetadataValue.bool(schedule["refitted"]),
+        "fitted_as_of": MetadataValue.text(fit.fitted_as_of.isoformat()),
+        "refit_decision": MetadataValue.text(schedule["reason"]),
     }
+    if fit.k in fit.silhouettes:
+        meta["silhouette_score"] = MetadataValue.float(fit.silhouettes[fit.k])
+    if schedule["share_psi"] is not None:
+        meta["cluster_share_psi"] = MetadataValue.float(schedule["share_psi"])
+    return meta
 
 
 @score_asset("behaviour", "Decayed, capped engagement points per activity type (behaviour.yaml).")

@@ -178,6 +178,12 @@ def test_rerun_gives_the_same_scores_and_keeps_cluster_ids(scored):
         pd.testing.assert_frame_equal(frame, after[table], check_exact=True, obj=table)
     runs = _query(world, "select count(distinct as_of_date) as n from scores.cluster_centroids")
     assert runs["n"].item() == 1  # a rerun replaces the day's centroids instead of adding
+    # The rerun assigned every account to the stored centroids (no refit, same model version).
+    fitted, assigned = (_meta(r, ["scores", "clusters"]) for r in (scored[1], second))
+    assert fitted["refitted_this_run"].value and not assigned["refitted_this_run"].value
+    assert assigned["refit_decision"].value.startswith(f"assigned with the fit of {world.as_of}")
+    assert assigned["model_version"].value == fitted["model_version"].value
+    assert assigned["cluster_share_psi"].value == 0.0
 
 
 def test_scoring_from_scratch_on_a_copy_gives_the_same_bytes(scored, tmp_path_factory):
