@@ -147,6 +147,8 @@ def _metadata(result: Predictions) -> dict:
             meta[f"{target}_{r.metric}"] = MetadataValue.float(float(won.iloc[0]))
         if len(r.calibration):
             meta[f"{target}_calibration"] = MetadataValue.md(markdown_table(r.calibration.round(4)))
+        if target != "value":
+            meta[f"{target}_drift_logit"] = MetadataValue.float(round(float(r.drift_logit), 6))
     ev = np.log10(result.scores["expected_value_12m"].dropna().clip(lower=0) + 1)
     meta["expected_value_12m"] = MetadataValue.md(
         numeric_distribution_md(ev, "log10(1 + expected value 12m)")

@@ -167,6 +167,11 @@ def test_the_model_contest_is_recorded_in_the_warehouse_the_card_and_metadata(sc
     meta = _meta(first, ["scores", "predictions"])
     assert meta["model_version"].value == version
     assert "| candidate |" in meta["churn_contest"].value
+    # The drift shift carried forward is on the card and in the metadata (churn only, bounded).
+    assert card["max_drift_logit"] == {"churn": 1.0}
+    assert card["targets"]["conversion"]["drift_logit"] == 0.0
+    churn_shift = card["targets"]["churn"]["drift_logit"]
+    assert abs(churn_shift) <= 1.0 and meta["churn_drift_logit"].value == churn_shift
 
 
 def test_rerun_gives_the_same_scores_and_keeps_cluster_ids(scored):

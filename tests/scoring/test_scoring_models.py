@@ -342,3 +342,93 @@ def test_gradient_boosting_fits_when_columns_are_nearly_empty():
     p = hgb.fit(rows, y)(rows)
     assert p.shape == (n,) and np.isfinite(p).all()
     assert m.auc(p, y) > 0.6
+
+
+def test_a_logit_shift_meets_the_rate_keeps_the_order_and_is_bounded():
+    rng = np.random.default_rng(4)
+    p = rng.beta(2, 8, 5000)  # mean about 0.2
+    for rate in (0.05, 0.2, 0.34, 0.6):
+        shift = m.logit_shift(p, rate, bound=5.0)
+        assert m.shifted(p, shift).mean() == pytest.approx(rate, abs=1e-9)
+        assert np.array_equal(np.argsort(m.shifted(p, shift)), np.argsort(p))
+    assert m.logit_shift(p, p.mean(), bound=5.0) == pytest.approx(0.0, abs=1e-9)
+    assert m.logit_shift(p, 0.95, bound=1.0) == 1.0  # as far as the bound, no further
+    assert m.logit_shift(p, 0.001, bound=1.0) == -1.0
+    assert m.logit_shift(p, 0.0, bound=1.0) == 0.0 and m.logit_shift(p, 0.5, bound=0) == 0.0
+    # Through the calibration: every step moves, the order inside a step stays, no step with
+    # no positive comes up from (near) zero past another.
+    score = rng.random(3000)
+    label = (rng.random(3000) < 0.05 + 0.4 * score**2).astype(int)
+    calibrator = m.isotonic(score, label)
+    plain, moved = m.calibrated(calibrator, score), m.calibrated(calibrator, score, 0.7)
+    assert np.array_equal(np.argsort(plain, kind="stable"), np.argsort(moved, kind="stable"))
+    assert moved.mean() > plain.mean() and ((moved >= 0) & (moved <= 1)).all()
+
+
+def _drifting_windows(n: int, seed: int, intercepts: tuple[float, float, float]) -> pd.DataFrame:
+    """Paying accounts on three reference dates whose churn follows one logistic law of
+    recency, each date's intercept its own: a book whose churn rate drifts upwards (or not)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for back, intercept in zip((2, 1, 0), intercepts, strict=True):
+        rows = pd.DataFrame({c: [np.nan] * n for c in FEATURES})
+        rows["golden_account_id"] = [f"GA-{i:05d}" for i in range(n)]
+        rows["periods_back"], rows["has_paid_order"] = back, True
+        recency = rng.exponential(120, n)
+        rows["days_since_last_paid_order"] = recency
+        rows["paid_orders_365d"] = rng.poisson(3, n).astype(float)
+        rows["net_revenue_365d"] = rows["paid_orders_365d"] * 1000.0
+        rows["paid_orders_lifetime"] = rows["paid_orders_365d"] + 1
+        rows["purchase_days"] = rows["paid_orders_lifetime"]
+        churn = rng.random(n) < 1 / (1 + np.exp(-(intercept + recency / 80 - 1.5)))
+        rows["next_paid_orders"] = np.where(churn, 0, 2).astype(float)
+        rows["next_net_revenue"] = rows["next_paid_orders"] * 1000.0
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True).sort_values(["golden_account_id", "periods_back"])
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.8])
+def test_churn_probabilities_carry_the_base_rates_drift_forward(drift):
+    """Calibrated on the last observed window, probabilities miss a rate that keeps moving;
+    the shift learnt from the window before (what the earlier model missed) is carried
+    forward, and on a book without drift it is about zero and changes next to nothing."""
+    from pipelines.scoring.clv import ClvConfig
+    from pipelines.scoring.models.config import ModelsConfig
+    from tests.config_files import load_config
+    from tests.conftest import REPO_ROOT
+
+    cfg, _ = load_config(ModelsConfig, REPO_ROOT / "config" / "scoring" / "models.yaml")
+    clv_cfg, _ = load_config(ClvConfig, REPO_ROOT / "config" / "scoring" / "clv.yaml")
+    rows = _drifting_windows(4000, 2, (-drift, 0.0, drift))
+    vocab = vocabularies(rows)
+    now = rows[rows["periods_back"] == 0]
+    truth = (now["next_paid_orders"] == 0).to_numpy()
+    bound = cfg.max_drift_logit["churn"]
+    results = {
+        b: run_target(
+            rows, "churn", cfg.model_copy(update={"max_drift_logit": {"churn": b}}), clv_cfg, vocab
+        )
+        for b in (0.0, bound)
+    }
+    plain, carried = (r.predictions["prediction"].to_numpy() for r in results.values())
+    assert results[0.0].drift_logit == 0.0
+    shift = results[bound].drift_logit
+    if drift:
+        assert shift == pytest.approx(drift, abs=0.25)
+        assert abs(carried.mean() - truth.mean()) < abs(plain.mean() - truth.mean()) / 2
+        assert m.brier(carried, truth) < m.brier(plain, truth)
+    else:
+        assert abs(shift) < 0.15
+        assert abs(carried.mean() - plain.mean()) < 0.02
+    assert m.auc(carried, truth) == pytest.approx(m.auc(plain, truth), abs=1e-6)
+
+
+def test_a_negative_drift_bound_is_refused_naming_the_target():
+    from pydantic import ValidationError
+
+    from pipelines.scoring.models.config import ModelsConfig
+
+    with pytest.raises(ValidationError, match="must be >= 0 .*not for conversion"):
+        ModelsConfig.model_validate({"version": "x", "max_drift_logit": {"conversion": -1}})
+    with pytest.raises(ValidationError, match="max_drift_logit.value"):
+        ModelsConfig.model_validate({"version": "x", "max_drift_logit": {"value": 1}})

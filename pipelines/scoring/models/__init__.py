@@ -171,6 +171,7 @@ def _card(
             "score": "features as of as_of; the winner refitted on the judged window",
         },
         "tie_tolerance": cfg.tie_tolerance,
+        "max_drift_logit": cfg.max_drift_logit,
         "targets": {
             t: {
                 "metric": r.metric,
@@ -178,6 +179,7 @@ def _card(
                 "note": r.note,
                 "contest": json.loads(r.contest.to_json(orient="records")),
                 "calibration": json.loads(r.calibration.to_json(orient="records")),
+                "drift_logit": round(r.drift_logit, 6),
             }
             for t, r in results.items()
         },

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, field_validator
 
 from pipelines.config.loader import StrictModel
 
@@ -39,6 +41,20 @@ class ModelsConfig(StrictModel):
     retrain_every_days: int = Field(7, ge=1, le=365)
     retrain_psi: float = Field(0.2, gt=0)
     calibration_bins: int = Field(10, ge=2)
+    # Carry the base rate's drift forward, per target: the probabilities of the as-of date are
+    # shifted, in log-odds, by what the winner trained and calibrated a horizon earlier missed
+    # on the later window (its mean vs the observed rate), at most this far either way. A
+    # target not named (or 0) is not shifted.
+    max_drift_logit: dict[Literal["churn", "conversion"], float] = {"churn": 1.0}
+
+    @field_validator("max_drift_logit")
+    @classmethod
+    def _non_negative(cls, bounds: dict[str, float]) -> dict[str, float]:
+        negative = sorted(t for t, b in bounds.items() if b < 0)
+        if negative:
+            raise ValueError(f"must be >= 0 (log-odds), not for {', '.join(negative)}")
+        return bounds
+
     # The backtest (pipelines/backtest): the snapshots published this many days ago, found
     # up to backtest_slack_days earlier, judged on what happened since; a published score
     # more than backtest_tolerance worse than its naive baseline fails the WARN check.

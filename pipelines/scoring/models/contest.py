@@ -49,6 +49,8 @@ class TargetResult:
     # The winner as trained: rows of features.account_windows -> predictions. Stored with the
     # model (pipelines/scoring/models/store.py) to score later dates until the next training.
     scorer: Scorer | None = None
+    # The drift shift in log-odds applied to the winner's probabilities (see drift_shift).
+    drift_logit: float = 0.0
 
 
 def evaluate(target: str, score: np.ndarray, y: np.ndarray, seed: int) -> dict[str, float]:
@@ -96,23 +98,65 @@ def _judge(cands: list[Candidate], target, past, recent, cfg) -> tuple[pd.DataFr
     return contest, scores
 
 
-def _probability_scorer(cand: Candidate, recent: pd.DataFrame, y: np.ndarray, seed) -> Scorer:
-    """The calibrated probability of rows as of a later date (see the module docstring)."""
-    if len(recent) == 0 or y.min(initial=0) == y.max(initial=0):
-        return _Constant(np.nan if len(recent) == 0 else float(np.mean(y)))
-    predictor = cand.fit(recent, y)
+def _calibrated_predictor(cand: Candidate, rows: pd.DataFrame, y: np.ndarray, seed):
+    """``cand`` fitted on ``rows`` and an isotonic calibration of its score on them (for a
+    learned candidate: on out-of-fold scores of two halves); None when ``y`` has one outcome."""
+    if len(rows) == 0 or y.min(initial=0) == y.max(initial=0):
+        return None
+    predictor = cand.fit(rows, y)
     # Halves stratified by outcome: each has both outcomes whenever the window has two of each.
     half = _stratified_half(y, seed)
     if cand.kind == "learned" and all(len(np.unique(y[part])) == 2 for part in (half, ~half)):
         # Each half scored by a model that never saw it; the calibration learns those scores.
-        held_out = np.empty(len(recent))
+        held_out = np.empty(len(rows))
         for part in (half, ~half):
-            fitted = cand.fit(recent.iloc[np.flatnonzero(~part)], y[~part])
-            held_out[part] = fitted(recent.iloc[np.flatnonzero(part)])
+            fitted = cand.fit(rows.iloc[np.flatnonzero(~part)], y[~part])
+            held_out[part] = fitted(rows.iloc[np.flatnonzero(part)])
         calibrator = m.isotonic(held_out, y)
     else:  # a naive candidate, or too few of one outcome to fit on a half
-        calibrator = m.isotonic(predictor(recent), y)
-    return lambda now: m.calibrated(calibrator, predictor(now))
+        calibrator = m.isotonic(predictor(rows), y)
+    return predictor, calibrator
+
+
+def drift_shift(
+    target: str, cand: Candidate, past: pd.DataFrame, recent: pd.DataFrame, y_past, y_recent, cfg
+) -> float:
+    """How far, in log-odds, ``cand`` trained and calibrated on the earlier window missed the
+    later window's observed rate (within +-``max_drift_logit[target]``): the drift of the
+    base rate that the features did not explain over one horizon, carried forward to the next."""
+    bound = cfg.max_drift_logit.get(target, 0.0)
+    if bound == 0 or len(recent) == 0:
+        return 0.0
+    fitted = _calibrated_predictor(cand, past, y_past, cfg.seed)
+    if fitted is None:
+        return 0.0
+    predictor, calibrator = fitted
+    carried = m.calibrated(calibrator, predictor(recent))
+    return m.logit_shift(carried, float(np.mean(y_recent)), bound)
+
+
+def _probability_scorer(
+    cand: Candidate, recent: pd.DataFrame, y: np.ndarray, seed, shift: float = 0.0
+) -> Scorer:
+    """The calibrated probability of rows as of a later date (see the module docstring),
+    moved by ``shift`` log-odds (:func:`drift_shift`)."""
+    fitted = _calibrated_predictor(cand, recent, y, seed)
+    if fitted is None:
+        return _Constant(np.nan if len(recent) == 0 else float(np.mean(y)))
+    predictor, calibrator = fitted
+    return _Shifted(predictor, calibrator, shift)
+
+
+@dataclass(frozen=True)
+class _Shifted:
+    """A winner's calibrated probability, moved by a drift shift in log-odds."""
+
+    predictor: Scorer
+    calibrator: object
+    shift: float
+
+    def __call__(self, now: pd.DataFrame) -> np.ndarray:
+        return m.calibrated(self.calibrator, self.predictor(now), self.shift)
 
 
 @dataclass(frozen=True)
@@ -184,6 +228,7 @@ def run_target(
     contest, scores = _judge(cands, target, past, recent, cfg)
     winner = pick_winner(contest, metric, cfg.tie_tolerance) if not note else cands[-1].name
     champion = next(c for c in cands if c.name == winner)
+    shift = 0.0
     if target == "value":
         try:
             scorer = _value_scorer(champion, recent, y_recent)
@@ -198,7 +243,11 @@ def run_target(
             values = scorer(now)
         calibration = pd.DataFrame()
     else:
-        scorer = _probability_scorer(champion, recent, y_recent, cfg.seed)
+        y_past = targets(past)[target]
+        shift = (
+            drift_shift(target, champion, past, recent, y_past, y_recent, cfg) if not note else 0.0
+        )
+        scorer = _probability_scorer(champion, recent, y_recent, cfg.seed, shift)
         values = scorer(now)
         calibration = pd.DataFrame()
         if winner in scores and len(y_recent):
@@ -210,7 +259,9 @@ def run_target(
     predictions = pd.DataFrame(
         {"golden_account_id": now["golden_account_id"].to_numpy(), "prediction": values}
     )
-    return TargetResult(target, metric, contest, winner, calibration, predictions, note, scorer)
+    return TargetResult(
+        target, metric, contest, winner, calibration, predictions, note, scorer, shift
+    )
 
 
 def rescore(result: TargetResult, rows: pd.DataFrame) -> TargetResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 from scipy.stats import spearmanr
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
@@ -63,16 +64,48 @@ def isotonic(score: np.ndarray, label: np.ndarray) -> IsotonicRegression:
 ORDER_WEIGHT = 1e-9
 
 
-def calibrated(calibrator: IsotonicRegression, score: np.ndarray) -> np.ndarray:
+def calibrated(calibrator: IsotonicRegression, score: np.ndarray, shift: float = 0.0) -> np.ndarray:
     """Isotonic probabilities of ``score`` that keep the score's order: accounts on one step
     of the calibration are ordered by their score (a nudge of ORDER_WEIGHT times their rank),
     so the calibrated probability ranks, and is judged by AUC, as the model's score does
-    instead of tying whole steps; equal scores stay equal."""
+    instead of tying whole steps; equal scores stay equal. ``shift`` moves every step by that
+    many log-odds (:func:`shifted`) before the nudge, so the order stays the same."""
     filled = _filled(score)
     if len(filled) == 0:
         return filled
     rank = pd.Series(filled).rank(method="average", pct=True).to_numpy()
-    return calibrator.predict(filled) * (1.0 - ORDER_WEIGHT) + ORDER_WEIGHT * rank
+    return shifted(calibrator.predict(filled), shift) * (1.0 - ORDER_WEIGHT) + ORDER_WEIGHT * rank
+
+
+# Probabilities are kept this far from 0 and 1 before a shift in log-odds (a step with no
+# positive stays far below every other step after the shift).
+_LOGIT_EPS = 1e-9
+
+
+def shifted(probability: np.ndarray, shift: float) -> np.ndarray:
+    """``probability`` moved by ``shift`` in log-odds (monotone; 0 changes nothing)."""
+    probability = np.asarray(probability, dtype=float)
+    if shift == 0.0:
+        return probability
+    clipped = np.clip(probability, _LOGIT_EPS, 1.0 - _LOGIT_EPS)
+    return expit(logit(clipped) + shift)
+
+
+def logit_shift(probability: np.ndarray, rate: float, bound: float) -> float:
+    """The shift in log-odds (within +-``bound``) that makes the mean of ``probability``
+    equal ``rate``: how far a model's probabilities missed the observed rate, as one number."""
+    probability = np.asarray(probability, dtype=float)
+    if bound == 0 or len(probability) == 0 or not 0.0 < rate < 1.0:
+        return 0.0
+    lo, hi = -bound, bound
+    if shifted(probability, lo).mean() >= rate:
+        return lo
+    if shifted(probability, hi).mean() <= rate:
+        return hi
+    for _ in range(60):  # bisection: the mean is increasing in the shift
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if shifted(probability, mid).mean() < rate else (lo, mid)
+    return (lo + hi) / 2
 
 
 def _filled(score: np.ndarray) -> np.ndarray:
