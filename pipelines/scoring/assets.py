@@ -25,6 +25,7 @@ from pipelines.resources import Warehouse
 from pipelines.run_context import RunContextResource
 from pipelines.scoring import abc as abc_mod
 from pipelines.scoring import behaviour as behaviour_mod
+from pipelines.scoring import cluster_runs
 from pipelines.scoring import clustering as clustering_mod
 from pipelines.scoring import clv as clv_mod
 from pipelines.scoring import fit as fit_mod
@@ -97,23 +98,23 @@ def cluster_scores(
         features = read_features(con, clustering_mod.feature_columns(cfg))
         history = (
             wh.read_table(
-                con, clustering_mod.CENTROIDS, order_by=("as_of_date", "cluster_id", "feature")
+                con, cluster_runs.CENTROIDS, order_by=("as_of_date", "cluster_id", "feature")
             )
-            if wh.table_exists(con, clustering_mod.CENTROIDS)
+            if wh.table_exists(con, cluster_runs.CENTROIDS)
             else pd.DataFrame()
         )
-        result = clustering_mod.cluster_scores(
+        result = cluster_runs.cluster_scores(
             features, cfg, history, ctx.as_of, version, ctx.code_version, refit=run.rebuild
         )
         with wh.transaction(con):
             write_scores(con, "clusters", result.scores, ctx, "clustering", result.model_version)
             wh.replace_rows(
                 con,
-                clustering_mod.CENTROIDS,
+                cluster_runs.CENTROIDS,
                 result.centroids,
                 "as_of_date",
                 [ctx.as_of],
-                clustering_mod.CENTROID_TYPES,
+                cluster_runs.CENTROID_TYPES,
             )
     return MaterializeResult(
         metadata=base_metadata(
@@ -125,7 +126,7 @@ def cluster_scores(
     )
 
 
-def _cluster_metadata(result: clustering_mod.ClusterScores) -> dict:
+def _cluster_metadata(result: cluster_runs.ClusterScores) -> dict:
     fit, labels = result.fit, result.labels
     summary = labels.assign(n_accounts=pd.Series(fit.labels).value_counts()).reset_index()
     sil = pd.DataFrame({"k": list(fit.silhouettes), "silhouette": list(fit.silhouettes.values())})

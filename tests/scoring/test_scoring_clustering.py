@@ -9,11 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.scoring.cluster_runs import centroids_long, centroids_wide, cluster_scores
 from pipelines.scoring.clustering import (
     ClusteringConfig,
-    centroids_long,
-    centroids_wide,
-    cluster_scores,
     describe_centroids,
     fit_clusters,
     match_to_previous,

@@ -199,6 +199,19 @@ def _value_scorer(champion: Candidate, recent: pd.DataFrame, y: np.ndarray) -> S
     return lambda now: np.clip(champion.fit(now, y)(now), 0, None)
 
 
+def _history_note(target: str, past, recent, cfg: ModelsConfig) -> str:
+    """Why there is no contest ("" when the two windows are big enough)."""
+    # Plain ints: the list is printed in the model card's note (numpy would say np.int64(0)).
+    positives = [int(targets(w)[target].sum()) for w in (past, recent)] if target != "value" else []
+    enough_rows = min(len(past), len(recent)) >= cfg.min_rows
+    if enough_rows and min(positives, default=cfg.min_positive) >= cfg.min_positive:
+        return ""
+    return (
+        f"too little history for a contest ({len(past)} and {len(recent)} rows in the two "
+        f"windows, minimum {cfg.min_rows}; {positives} positives, minimum {cfg.min_positive}): "
+    )
+
+
 def run_target(
     rows: pd.DataFrame,
     target: str,
@@ -213,22 +226,13 @@ def run_target(
     past, recent, now = (window(rows, k, paying) for k in (2, 1, 0))
     cands = candidates(target, cfg, clv_cfg, vocab, bgnbd)
     y_recent = targets(recent)[target]
-    # Plain ints: the list is printed in the model card's note (numpy would say np.int64(0)).
-    positives = [int(targets(w)[target].sum()) for w in (past, recent)] if target != "value" else []
-    note = ""
-    if min(len(past), len(recent)) < cfg.min_rows or min(positives, default=cfg.min_positive) < (
-        cfg.min_positive
-    ):
-        note = (
-            f"too little history for a contest ({len(past)} and {len(recent)} rows in the two "
-            f"windows, minimum {cfg.min_rows}; {positives} positives, minimum "
-            f"{cfg.min_positive}): "
-        )
+    note = _history_note(target, past, recent, cfg)
+    if note:
         cands = cands[:1] + _stand_in(cands, target, cfg)
     contest, scores = _judge(cands, target, past, recent, cfg)
     winner = pick_winner(contest, metric, cfg.tie_tolerance) if not note else cands[-1].name
     champion = next(c for c in cands if c.name == winner)
-    shift = 0.0
+    shift, calibration = 0.0, pd.DataFrame()
     if target == "value":
         try:
             scorer = _value_scorer(champion, recent, y_recent)
@@ -241,15 +245,12 @@ def run_target(
             winner = champion.name
             scorer = _value_scorer(champion, recent, y_recent)
             values = scorer(now)
-        calibration = pd.DataFrame()
     else:
         y_past = targets(past)[target]
-        shift = (
-            drift_shift(target, champion, past, recent, y_past, y_recent, cfg) if not note else 0.0
-        )
+        if not note:
+            shift = drift_shift(target, champion, past, recent, y_past, y_recent, cfg)
         scorer = _probability_scorer(champion, recent, y_recent, cfg.seed, shift)
         values = scorer(now)
-        calibration = pd.DataFrame()
         if winner in scores and len(y_recent):
             probability = m.cross_fitted_probability(scores[winner], y_recent, cfg.seed)
             calibration = m.calibration_table(probability, y_recent, cfg.calibration_bins)
