@@ -31,13 +31,17 @@ def _matching(result) -> str:
     return str(mat.metadata["matching"].value) if "matching" in mat.metadata else "matched"
 
 
-def test_matching_is_skipped_while_its_inputs_are_those_behind_the_ids(
-    small_world_template, warehouse_copy, tmp_path, monkeypatch
-):
+@pytest.fixture
+def matched_once(small_world_template, warehouse_copy, monkeypatch):
+    """A staged world matched once under a comparable code version: (warehouse, data dir)."""
     monkeypatch.setenv("STRATUM_CODE_VERSION", "test")
     path = warehouse_copy(small_world_template)
-    data_dir = path.parent.parent
-    assert materialize_matching(data_dir).success
+    assert materialize_matching(path.parent.parent).success
+    return path, path.parent.parent
+
+
+def test_matching_is_skipped_while_its_inputs_are_those_behind_the_ids(matched_once, monkeypatch):
+    path, data_dir = matched_once
     before = _identity_tables(path)
     assert len(before["match_state"]) == 1
 
@@ -71,13 +75,8 @@ def test_matching_is_skipped_while_its_inputs_are_those_behind_the_ids(
     assert _matching(materialize_matching(data_dir)) == "matched"
 
 
-def test_a_new_decisions_file_or_a_rebuild_matches_again(
-    small_world_template, warehouse_copy, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("STRATUM_CODE_VERSION", "test")
-    path = warehouse_copy(small_world_template)
-    data_dir = path.parent.parent
-    assert materialize_matching(data_dir).success
+def test_a_new_decisions_file_or_a_rebuild_matches_again(matched_once, tmp_path):
+    _, data_dir = matched_once
     config_dir = tmp_path / "config"
     shutil.copytree(REPO_ROOT / "config", config_dir)
     (config_dir / "identity_decisions.yaml").write_text("version: '7'\ndecisions: []\n")
