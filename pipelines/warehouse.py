@@ -258,7 +258,7 @@ def replace_rows(
     rows already there); other rows stay. Call inside :func:`transaction` when several tables
     must change together."""
     create_table(con, relation, types)
-    have = {d[0] for d in con.execute(f"select * from {quoted(relation)} limit 0").description}
+    have = set(table_columns(con, relation))
     for column, sql_type in types.items():
         if column not in have:
             con.execute(f"alter table {quoted(relation)} add column {quoted(column)} {sql_type}")

@@ -257,7 +257,7 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, versions: dict[str, str])
     (config, decisions, code). Equal digests mean the same records, so the same ids."""
     parts = [json.dumps(versions, sort_keys=True)]
     for relation in INPUT_RELATIONS:
-        columns = [d[0] for d in con.execute(f"select * from {relation} limit 0").description]
+        columns = wh.table_columns(con, relation)
         rows, digest = con.execute(
             f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {relation} as t"
         ).fetchone()

@@ -24,6 +24,7 @@ from pipelines.scoring.clustering import (
     fit_clusters,
     transform_features,
 )
+from pipelines.scoring.models.store import share_stability
 from pipelines.settings import comparable_code_version
 
 
@@ -132,12 +133,7 @@ def share_drift(fit: ClusterFit) -> float:
     now = pd.Series(fit.labels).value_counts(normalize=True)
     then = fit.fitted_share if fit.fitted_share is not None else now
     ids = then.index.union(now.index)
-    a = np.clip(now.reindex(ids).fillna(0.0).to_numpy(float), _SHARE_FLOOR, None)
-    b = np.clip(then.reindex(ids).fillna(0.0).to_numpy(float), _SHARE_FLOOR, None)
-    return float(np.sum((a - b) * np.log(a / b)))
-
-
-_SHARE_FLOOR = 1e-4
+    return share_stability(now.reindex(ids).fillna(0.0), then.reindex(ids).fillna(0.0))
 
 
 @dataclass
@@ -166,15 +162,15 @@ def cluster_scores(
     not drifted, else with a new fit whose ids are matched to the previous run's centroids
     (always when ``refit``: a rebuild asked for)."""
     transformed = transform_features(features, cfg)
-    stored, reason = stored_fit(
-        history, as_of, cfg, rules_version, code_version, list(cfg.features)
-    )
-    schedule: dict = {"refitted": True, "share_psi": None}
     if refit:
         stored, reason = (
             None,
             "a rebuild was asked for (run config rebuild: true, make run REBUILD=1)",
         )
+    else:
+        features_used = list(cfg.features)
+        stored, reason = stored_fit(history, as_of, cfg, rules_version, code_version, features_used)
+    schedule: dict = {"refitted": True, "share_psi": None}
     fit = None
     if stored is not None:
         assigned = assign_clusters(transformed, stored, cfg)
@@ -184,7 +180,10 @@ def cluster_scores(
             fit = assigned
             schedule.update(refitted=False, reason=f"assigned with {reason}; share PSI {psi:.3f}")
         else:
-            reason = f"the cluster shares drifted since the fit of {stored.fitted_as_of}: PSI {psi:.3f} > {cfg.refit_psi}"
+            reason = (
+                f"the cluster shares drifted since the fit of {stored.fitted_as_of}: "
+                f"PSI {psi:.3f} > {cfg.refit_psi}"
+            )
     if fit is None:
         fit = fit_clusters(transformed, cfg, previous_centroids(history, as_of))
         fit.fitted_as_of = as_of

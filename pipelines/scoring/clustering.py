@@ -127,12 +127,9 @@ def assign_clusters(
     """Every row to the nearest of ``stored``'s centroids, in the stored fit's scaling: the
     stored fit's clusters for today's accounts, with today's silhouette on the usual sample."""
     cols = list(stored.centroids.columns)
-    Z = (features[cols].to_numpy(dtype=float) - stored.mean[cols].to_numpy()) / stored.std[
-        cols
-    ].to_numpy()
-    C = (stored.centroids.to_numpy(dtype=float) - stored.mean[cols].to_numpy()) / stored.std[
-        cols
-    ].to_numpy()
+    mean, std = stored.mean[cols].to_numpy(), stored.std[cols].to_numpy()
+    Z = (features[cols].to_numpy(dtype=float) - mean) / std
+    C = (stored.centroids.to_numpy(dtype=float) - mean) / std
     nearest = np.empty(len(Z), dtype=np.int64)
     for start in range(0, len(Z), 200_000):  # bounded memory: rows x k distances per chunk
         chunk = Z[start : start + 200_000]

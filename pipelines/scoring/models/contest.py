@@ -98,12 +98,10 @@ def _judge(cands: list[Candidate], target, past, recent, cfg) -> tuple[pd.DataFr
     return contest, scores
 
 
-def _calibrated_predictor(cand: Candidate, rows: pd.DataFrame, y: np.ndarray, seed):
-    """``cand`` fitted on ``rows`` and an isotonic calibration of its score on them (for a
-    learned candidate: on out-of-fold scores of two halves); None when ``y`` has one outcome."""
-    if len(rows) == 0 or y.min(initial=0) == y.max(initial=0):
-        return None
-    predictor = cand.fit(rows, y)
+def _calibrator(cand: Candidate, rows: pd.DataFrame, y: np.ndarray, seed, predictor=None):
+    """An isotonic calibration of ``cand``'s score on ``rows``: for a learned candidate on
+    out-of-fold scores of two halves, else on the score of ``predictor`` (``cand`` fitted on
+    ``rows``; fitted here when not given)."""
     # Halves stratified by outcome: each has both outcomes whenever the window has two of each.
     half = _stratified_half(y, seed)
     if cand.kind == "learned" and all(len(np.unique(y[part])) == 2 for part in (half, ~half)):
@@ -112,26 +110,29 @@ def _calibrated_predictor(cand: Candidate, rows: pd.DataFrame, y: np.ndarray, se
         for part in (half, ~half):
             fitted = cand.fit(rows.iloc[np.flatnonzero(~part)], y[~part])
             held_out[part] = fitted(rows.iloc[np.flatnonzero(part)])
-        calibrator = m.isotonic(held_out, y)
-    else:  # a naive candidate, or too few of one outcome to fit on a half
-        calibrator = m.isotonic(predictor(rows), y)
-    return predictor, calibrator
+        return m.isotonic(held_out, y)
+    # a naive candidate, or too few of one outcome to fit on a half
+    predictor = predictor if predictor is not None else cand.fit(rows, y)
+    return m.isotonic(predictor(rows), y)
+
+
+def _nothing_to_calibrate(y: np.ndarray) -> bool:
+    """No outcome, or none but zeros: a calibration would learn one value."""
+    return len(y) == 0 or y.min(initial=0) == y.max(initial=0)
 
 
 def drift_shift(
-    target: str, cand: Candidate, past: pd.DataFrame, recent: pd.DataFrame, y_past, y_recent, cfg
+    target: str, cand: Candidate, past: pd.DataFrame, y_past, judged, y_recent, cfg
 ) -> float:
     """How far, in log-odds, ``cand`` trained and calibrated on the earlier window missed the
     later window's observed rate (within +-``max_drift_logit[target]``): the drift of the
-    base rate that the features did not explain over one horizon, carried forward to the next."""
+    base rate that the features did not explain over one horizon, carried forward to the next.
+    ``judged``: the contest's scores of the later window by ``cand`` fitted on the earlier one
+    (None when it had none)."""
     bound = cfg.max_drift_logit.get(target, 0.0)
-    if bound == 0 or len(recent) == 0:
+    if bound == 0 or judged is None or len(judged) == 0 or _nothing_to_calibrate(y_past):
         return 0.0
-    fitted = _calibrated_predictor(cand, past, y_past, cfg.seed)
-    if fitted is None:
-        return 0.0
-    predictor, calibrator = fitted
-    carried = m.calibrated(calibrator, predictor(recent))
+    carried = m.calibrated(_calibrator(cand, past, y_past, cfg.seed), judged)
     return m.logit_shift(carried, float(np.mean(y_recent)), bound)
 
 
@@ -140,11 +141,10 @@ def _probability_scorer(
 ) -> Scorer:
     """The calibrated probability of rows as of a later date (see the module docstring),
     moved by ``shift`` log-odds (:func:`drift_shift`)."""
-    fitted = _calibrated_predictor(cand, recent, y, seed)
-    if fitted is None:
+    if _nothing_to_calibrate(y):
         return _Constant(np.nan if len(recent) == 0 else float(np.mean(y)))
-    predictor, calibrator = fitted
-    return _Shifted(predictor, calibrator, shift)
+    predictor = cand.fit(recent, y)
+    return _Shifted(predictor, _calibrator(cand, recent, y, seed, predictor), shift)
 
 
 @dataclass(frozen=True)
@@ -246,9 +246,9 @@ def run_target(
             scorer = _value_scorer(champion, recent, y_recent)
             values = scorer(now)
     else:
-        y_past = targets(past)[target]
         if not note:
-            shift = drift_shift(target, champion, past, recent, y_past, y_recent, cfg)
+            y_past, judged = targets(past)[target], scores.get(winner)
+            shift = drift_shift(target, champion, past, y_past, judged, y_recent, cfg)
         scorer = _probability_scorer(champion, recent, y_recent, cfg.seed, shift)
         values = scorer(now)
         if winner in scores and len(y_recent):

@@ -86,8 +86,14 @@ def stability_index(ref: Reference, predictions: np.ndarray) -> float:
     values = values[~np.isnan(values)]
     if len(values) == 0 or ref.count == 0:  # a population that appeared or vanished
         return 0.0 if len(values) == ref.count else float("inf")
-    now = np.clip(_shares(values, ref.edges), PSI_FLOOR, None)
-    then = np.clip(ref.shares, PSI_FLOOR, None)
+    return share_stability(_shares(values, ref.edges), ref.shares)
+
+
+def share_stability(now: np.ndarray, then: np.ndarray) -> float:
+    """The population stability index of two share vectors over the same bins (each share
+    floored at PSI_FLOOR, so an empty bin counts as nearly empty, not as infinitely unlike)."""
+    now = np.clip(np.asarray(now, dtype=float), PSI_FLOOR, None)
+    then = np.clip(np.asarray(then, dtype=float), PSI_FLOOR, None)
     return float(np.sum((now - then) * np.log(now / then)))
 
 
