@@ -47,7 +47,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "STRATUM_QUALITY_DIR": "Great Expectations results and Data Docs (default <data dir>/quality)",
     "STRATUM_CONFIG_DIR": "another configuration tree instead of <repo>/config (same layout)",
     "STRATUM_TIER_POLICY": "tier policy file when the run config names none (default config/tiers/default.yaml)",
-    "STRATUM_DUCKDB_MEMORY_LIMIT": "DuckDB memory cap for Python and dbt, e.g. 8GB (default 50%)",
+    "STRATUM_DUCKDB_MEMORY_LIMIT": "DuckDB memory cap for Python and dbt, e.g. 8GB (default: half the RAM, at most 4GB)",
     "STRATUM_CODE_VERSION": "code version stamped on snapshots (default: the git commit)",
     "STRATUM_ENGINE": "where dbt builds the models: duckdb (default) or spark (docs/scale-out.md)",
     "STRATUM_SPARK_MASTER": "Spark master of the spark engine (default local[2])",
@@ -127,14 +127,28 @@ def comparable_code_version(code_version: str) -> bool:
     return bool(code_version) and code_version != "unknown" and not code_version.endswith("-dirty")
 
 
+# DuckDB's default cap when STRATUM_DUCKDB_MEMORY_LIMIT is unset: half the RAM, at most this.
+DEFAULT_DUCKDB_MEMORY_CAP_GB = 4.0
+
+
 def duckdb_memory_limit() -> str:
     """DuckDB's memory cap for warehouse work: ``STRATUM_DUCKDB_MEMORY_LIMIT`` (e.g. ``8GB``).
 
-    The default leaves half the machine to Python (scores, models) and the OS; beyond the cap
-    DuckDB spills to a temp directory beside the warehouse instead of growing (DuckDB's own
-    default, 80% of RAM, let a 20M-row load pass 14 GB).
+    Beyond the cap DuckDB spills to a temp directory beside the warehouse instead of growing
+    (DuckDB's own default, 80% of RAM, let a 20M-row load pass 14 GB). The default, half the
+    RAM up to 4 GB, leaves the rest to Python (scores, models), to the processes of the run
+    around it and to the OS, and keeps a run's memory from growing with the machine (at half of
+    24 GB, the feature layer of 1,000,000 accounts took the whole run to 9.5 GB; see
+    docs/performance.md). Set it higher on a big server.
     """
-    return _env("STRATUM_DUCKDB_MEMORY_LIMIT") or "50%"
+    configured = _env("STRATUM_DUCKDB_MEMORY_LIMIT")
+    if configured:
+        return configured
+    try:
+        half_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 / 1e9
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): DuckDB's own measure
+        return "50%"
+    return f"{min(half_gb, DEFAULT_DUCKDB_MEMORY_CAP_GB):.1f}GB"
 
 
 def engine() -> Engine:

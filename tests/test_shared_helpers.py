@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines import settings
 from pipelines import warehouse as wh
 from pipelines.contracts import (
     model_columns,
@@ -55,6 +57,20 @@ def test_connections_carry_the_memory_cap(tmp_path, monkeypatch):
     with wh.connection(tmp_path / "w.duckdb") as con:
         limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
     assert limit.replace(" ", "") in {"1GB", "953.6MiB", "1000.0MB", "953.6MB"}
+
+
+def test_the_default_memory_cap_is_half_the_ram_up_to_4gb(tmp_path, monkeypatch):
+    monkeypatch.delenv("STRATUM_DUCKDB_MEMORY_LIMIT", raising=False)
+    ram = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 24_000_000_000 // 4096}
+    monkeypatch.setattr(os, "sysconf", lambda name: ram[name])
+    assert settings.duckdb_memory_limit() == "4.0GB"  # 24 GB: capped, not 12
+    ram["SC_PHYS_PAGES"] = 6_000_000_000 // 4096
+    assert settings.duckdb_memory_limit() == "3.0GB"  # 6 GB: half of it
+    with wh.connection(tmp_path / "w.duckdb") as con:  # a value DuckDB accepts
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit.replace(" ", "") in {"3.0GB", "2.7GiB", "2.7GB", "2794.0MiB"}
+    monkeypatch.setenv("STRATUM_DUCKDB_MEMORY_LIMIT", "12GB")
+    assert settings.duckdb_memory_limit() == "12GB"
 
 
 def test_tables_in_and_out_with_a_contract(tmp_path):
