@@ -246,6 +246,35 @@ def test_candidates_built_on_one_model_share_its_fit():
     assert shared(later, y_later)(later).tolist() == [0.0] * 6 and fits == [4, 6]
 
 
+
+def test_a_part_of_a_window_reads_the_windows_bgnbd_fit_and_other_history_gets_its_own(
+    monkeypatch,
+):
+    """The halves a calibration fits on are parts of a window already fitted: they read that
+    fit's outputs. Rows whose purchase history differs (another window, or the same accounts
+    a day later) are fitted again, never served a fit of other data."""
+    from pipelines.scoring import clv as clv_mod
+    from pipelines.scoring.models import candidates
+
+    fits = []
+    real = clv_mod.score_clv
+
+    def counted(summary, cfg):
+        fits.append(len(summary))
+        return real(summary, cfg)
+
+    monkeypatch.setattr(clv_mod, "score_clv", counted)
+    outputs = candidates.bgnbd_outputs(clv_mod.ClvConfig(version="t"), 365)
+    book = _new_book(600, seed=3)
+    whole = outputs(book)
+    half = book.iloc[::2]
+    assert outputs(half).equals(whole.iloc[::2]) and fits == [600]
+    later = book.assign(days_since_first_purchase=book["days_since_first_purchase"] + 1)
+    assert not outputs(later.iloc[::2])["p_alive"].equals(whole.iloc[::2]["p_alive"])
+    assert fits == [600, 300]
+    outputs(book.assign(periods_back=1))  # another window: a fit of its own
+    assert fits == [600, 300, 600]
+
 def test_calibrated_probabilities_rank_as_the_model_and_stay_calibrated():
     """Isotonic calibration pools scores into steps; published probabilities keep the model's
     order inside a step (AUC of the probability = AUC of the score), equal scores stay equal,

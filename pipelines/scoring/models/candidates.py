@@ -65,23 +65,41 @@ def _has_open_lead(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
     return predict
 
 
+# What BG/NBD x Gamma-Gamma reads of an account: a remembered fit serves rows that agree on it.
+_SUMMARY = ["frequency", "recency", "T", "monetary_value"]
+
+
 def bgnbd_outputs(clv_cfg: clv_mod.ClvConfig, horizon_days: int):
     """BG/NBD x Gamma-Gamma fitted on the purchase history of the rows it scores (which ends on
     their reference date): per-row expected purchases, P(alive) and CLV over the horizon. One
-    fit per window, remembered: several candidates and targets (value, churn) read it."""
+    fit per window, remembered: several candidates and targets (value, churn) read it, and a
+    part of the window (the halves a calibration fits on) reads the window's fit, as the rows it
+    is scored on later do, instead of a fit of its own."""
     cfg = clv_cfg.model_copy(update={"horizon_days": float(horizon_days)})
     memo = Cache()
 
     def outputs(rows: pd.DataFrame) -> pd.DataFrame:
         ids = rows["golden_account_id"]
-        key = (len(rows), str(ids.iloc[0]) if len(rows) else "", str(ids.iloc[-1]) if len(rows) else "",
-               int(rows["periods_back"].iloc[0]) if len(rows) else -1)  # fmt: skip
-        if key not in memo:
-            pred, _, _ = clv_mod.score_clv(clv_mod.purchase_summary(rows, cfg.time_unit_days), cfg)
+        key = int(rows["periods_back"].iloc[0]) if len(rows) else -1
+        summary = clv_mod.purchase_summary(rows, cfg.time_unit_days)
+        if not _covers(memo.get(key), summary):
+            pred, _, _ = clv_mod.score_clv(summary, cfg)
             memo[key] = pred.set_index("golden_account_id")
         return memo[key].reindex(ids)
 
     return outputs
+
+
+def _covers(fitted: pd.DataFrame | None, summary: pd.DataFrame) -> bool:
+    """Whether ``fitted`` (a remembered fit's outputs by account) holds every account of
+    ``summary`` with the same purchase history: then it has these rows' outputs."""
+    if fitted is None:
+        return False
+    at = fitted.index.get_indexer(summary["golden_account_id"])
+    if (at < 0).any():
+        return False
+    known = fitted[_SUMMARY].to_numpy(float)[at]
+    return bool(np.array_equal(known, summary[_SUMMARY].to_numpy(float), equal_nan=True))
 
 
 def _bgnbd(output: str, outputs):
