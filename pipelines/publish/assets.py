@@ -35,7 +35,7 @@ def tier_snapshot(
     ctx = run.ctx
     paths = get_paths()
     with warehouse.connect() as con:
-        info, counts = publish(con, paths.serving_dir, paths.serving_db, ctx)
+        info, counts, history = publish(con, paths.serving_dir, paths.serving_db, ctx)
         summary = tier_summary(
             con, f"read_parquet('{(paths.serving_dir / info.parquet_path).as_posix()}')"
         )
@@ -52,6 +52,8 @@ def tier_snapshot(
             "parquet_sha256": info.parquet_sha256,
             "serving_db": MetadataValue.path(str(paths.serving_db)),
             "serving_tables": MetadataValue.json(counts),
+            # extended: the tier history grew by this snapshot's day; rebuilt: from every snapshot
+            "serving_history": history,
             "tier_summary": MetadataValue.md(markdown_table(summary)),
         }
     )

@@ -24,103 +24,9 @@ from pipelines import warehouse as wh
 from pipelines.history import SNAPSHOT_FILE, SnapshotInfo, current, in_force, list_snapshots
 from pipelines.publish.contract import SERVING_TIER_TABLES, TIER_SNAPSHOTS_COLUMNS
 from pipelines.publish.text_safety import safe_text_sql
+from pipelines.publish.tier_history import fill_history, live_extends
 
 BUILDING_SUFFIX = ".building.duckdb"
-
-
-# A relation with the columns history_sql reads from the redirects, and no row.
-NO_REDIRECTS = (
-    "(select null::varchar as retired_golden_account_id, "
-    "null::varchar as surviving_golden_account_id where false)"
-)
-
-
-def _outranked_sql(redirects: str) -> str:
-    """CTEs ending with ``outranked``: the (published id, date) of the rows that lose their date
-    to another row of the same survivor (the rule is in :func:`history_sql`), over ``snaps``."""
-    return f"""contenders as (
-            -- The rows of ids a merge touched (few): the only ones that can meet on a date.
-            select
-                coalesce(r.surviving_golden_account_id, s.published_golden_account_id)
-                    as golden_account_id,
-                s.published_golden_account_id,
-                s.as_of_date,
-                s.tier_since,
-                r.retired_golden_account_id is not null as merged_away
-            from snaps as s
-            left join {redirects} as r
-                on r.retired_golden_account_id = s.published_golden_account_id
-            where s.published_golden_account_id in (
-                select retired_golden_account_id from {redirects}
-                union all
-                select surviving_golden_account_id from {redirects}
-            )
-        ),
-        outranked as (
-            select published_golden_account_id, as_of_date
-            from contenders
-            qualify row_number() over (
-                partition by golden_account_id, as_of_date
-                order by merged_away, tier_since nulls last, published_golden_account_id
-            ) > 1
-        ),"""
-
-
-def history_sql(files: list[str], redirects: str = NO_REDIRECTS) -> str:
-    """The SELECT of ``customer_tier_history`` over the in-force snapshot files ``files`` (SQL
-    literals, in as-of order), re-keyed with ``redirects`` (a relation holding
-    ``retired_golden_account_id`` -> ``surviving_golden_account_id``)."""
-    # Derived from the snapshots themselves, so it can never disagree with what BI was shown.
-    # Every row is first re-keyed to its survivor, so the survivor carries the history of the
-    # ids merged into it. On a date when several of a survivor's ids had a row, the survivor's
-    # own row wins, then the tier held longest (earliest tier_since), as the tier step does
-    # (pipelines.tiering.store.follow_merges), then the smallest id. An interval is an island
-    # of consecutive dates with one tier published under one id, so each traces to one id.
-    return f"""
-        with snaps as not materialized (
-            select golden_account_id as published_golden_account_id, tier, tier_since,
-                as_of_date, snapshot_id, policy_version
-            from read_parquet([{", ".join(files)}])
-        ),
-        {_outranked_sql(redirects)}
-        daily as (
-            select
-                coalesce(r.surviving_golden_account_id, s.published_golden_account_id)
-                    as golden_account_id,
-                s.*
-            from snaps as s
-            left join {redirects} as r
-                on r.retired_golden_account_id = s.published_golden_account_id
-            anti join outranked as o
-                on o.published_golden_account_id = s.published_golden_account_id
-                and o.as_of_date = s.as_of_date
-        ),
-        dated as (
-            select *,
-                lag(tier) over by_date as prev_tier,
-                lag(published_golden_account_id) over by_date as prev_published
-            from daily
-            window by_date as (partition by golden_account_id order by as_of_date)
-        ),
-        starts as (
-            select golden_account_id, tier, as_of_date as valid_from, snapshot_id, policy_version,
-                published_golden_account_id
-            from dated
-            where prev_tier is null or prev_tier <> tier
-                or prev_published <> published_golden_account_id
-        )
-        select
-            golden_account_id,
-            tier,
-            valid_from,
-            lead(valid_from) over (partition by golden_account_id order by valid_from) as valid_to,
-            lead(valid_from) over (partition by golden_account_id order by valid_from) is null
-                as is_current,
-            snapshot_id,
-            policy_version,
-            published_golden_account_id
-        from starts
-    """
 
 
 def change_table_select(name: str, present: set[str] | None = None) -> str:
@@ -174,34 +80,14 @@ def _fill_change_table(
     con.execute(f"create table serving_build.{name} as " + " union all ".join(parts))
 
 
-def _fill_history(con: duckdb.DuckDBPyConnection, files: list[str], closed_on: str) -> None:
-    """``customer_tier_history`` from the in-force snapshot ``files``, re-keyed with the
-    current snapshot's redirects (``serving_build.golden_id_redirects``, filled before)."""
-    redirects = "serving_build.golden_id_redirects"
-    con.execute(
-        f"create table serving_build.customer_tier_history as {history_sql(files, redirects)}"
-    )
-    # Accounts absent from the current snapshot (deleted in the CRM) are closed; an id merged
-    # away is no longer in the history: its rows are its survivor's.
-    con.execute(
-        f"""
-        update serving_build.customer_tier_history
-        set is_current = false, valid_to = {wh.literal(closed_on)}::date
-        where is_current
-          and golden_account_id not in (
-              select coalesce(r.surviving_golden_account_id, c.golden_account_id)
-              from serving_build.customer_tier_current as c
-              left join {redirects} as r
-                  on r.retired_golden_account_id = c.golden_account_id
-          )
-        """
-    )
-
-
 def _fill_serving(
-    con: duckdb.DuckDBPyConnection, snapshots: list[SnapshotInfo], folders: dict[str, Path]
-) -> None:
-    """Create every serving table in the attached ``serving_build`` database."""
+    con: duckdb.DuckDBPyConnection,
+    snapshots: list[SnapshotInfo],
+    folders: dict[str, Path],
+    extend: bool,
+) -> str:
+    """Create every serving table in the attached ``serving_build`` database; returns how the
+    history was built (:func:`fill_history`)."""
     forced = in_force(snapshots)
     latest = current(snapshots)
     assert latest is not None
@@ -230,7 +116,8 @@ def _fill_serving(
     }
     for name, (_, _, scope) in SERVING_TIER_TABLES.items():
         _fill_change_table(con, name, folders, scopes[scope])
-    _fill_history(con, [tiers[s.snapshot_id] for s in forced], latest.as_of_date)
+    files = [tiers[s.snapshot_id] for s in forced]
+    return fill_history(con, files, latest.as_of_date, extend and live_extends(con, snapshots))
 
 
 def build_serving_db(
@@ -238,11 +125,14 @@ def build_serving_db(
     serving_dir: Path,
     serving_db: Path,
     staged: tuple[SnapshotInfo, Path] | None = None,
-) -> tuple[Path, dict[str, int]]:
+    extend: bool = True,
+) -> tuple[Path, dict[str, int], str]:
     """Build a new serving file beside ``serving_db`` from every published snapshot plus
     ``staged`` (a snapshot written but not yet committed, and its folder). Returns the new file
-    (not yet in place: see :func:`swap_serving_db`) and the row count of each table. ``con``
-    is any DuckDB connection; the new file is attached to it while being built."""
+    (not yet in place: see :func:`swap_serving_db`), the row count of each table and how the
+    history was built (``extended`` from the live file's when ``extend`` and it can be, else
+    ``rebuilt``: :mod:`.tier_history`). ``con`` is any DuckDB connection; the new file is
+    attached to it while being built."""
     snapshots = list_snapshots(serving_dir / "snapshots")
     folders = {s.snapshot_id: (serving_dir / s.parquet_path).parent for s in snapshots}
     if staged is not None:
@@ -260,7 +150,7 @@ def build_serving_db(
     attached_live = _attach_live(con, serving_db)
     wh.attach(con, tmp, "serving_build")
     try:
-        _fill_serving(con, snapshots, folders)
+        history = _fill_serving(con, snapshots, folders, extend and attached_live)
         for table in wh.list_tables(con, "serving_build"):
             counts[table] = wh.row_count(con, f"serving_build.main.{table}")
         con.execute("checkpoint serving_build")
@@ -273,7 +163,7 @@ def build_serving_db(
             con.execute("detach serving_live")
     con.execute("detach serving_build")
     tmp.chmod(0o444)
-    return tmp, counts
+    return tmp, counts, history
 
 
 def _attach_live(con: duckdb.DuckDBPyConnection, serving_db: Path) -> bool:
@@ -314,8 +204,8 @@ def serving_lags(serving_dir: Path, serving_db: Path) -> bool:
 
 
 def rebuild_serving(serving_dir: Path, serving_db: Path) -> dict[str, int]:
-    """Rebuild the serving file from the published snapshots and swap it in."""
+    """Rebuild the serving file from the published snapshots alone and swap it in."""
     with wh.connection(":memory:") as con:
-        built, counts = build_serving_db(con, serving_dir, serving_db)
+        built, counts, _ = build_serving_db(con, serving_dir, serving_db, extend=False)
     swap_serving_db(built, serving_db)
     return counts

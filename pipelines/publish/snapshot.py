@@ -46,12 +46,12 @@ from pipelines.publish.contract import CUSTOMER_TIER_COLUMNS, PUBLISHED_MODEL, S
 from pipelines.publish.serving import (
     build_serving_db,
     change_table_select,
-    history_sql,
     rebuild_serving,
     serving_lags,
     swap_serving_db,
 )
 from pipelines.publish.text_safety import safe_text_sql
+from pipelines.publish.tier_history import history_sql
 from pipelines.quality.volume import VOLUMES_FILE, run_volumes
 from pipelines.run_context import RunContext
 from pipelines.tiering.store import TierTableError, check_tier_table
@@ -208,9 +208,10 @@ def _already_published(
 
 def publish(
     con: duckdb.DuckDBPyConnection, serving_dir: Path, serving_db: Path, ctx: RunContext
-) -> tuple[SnapshotInfo, dict[str, int]]:
-    """Stage, build, commit, swap (see the module docstring). Returns the snapshot's manifest
-    and the serving tables' row counts."""
+) -> tuple[SnapshotInfo, dict[str, int], str]:
+    """Stage, build, commit, swap (see the module docstring). Returns the snapshot's manifest,
+    the serving tables' row counts and how the tier history was built (``extended``,
+    ``rebuilt``; ``unchanged`` when this run's snapshot was published already)."""
     snapshots_dir = serving_dir / "snapshots"
     info, staging_dir = stage_snapshot(con, serving_dir, ctx)
     committed = snapshots_dir / info.snapshot_id
@@ -223,8 +224,8 @@ def publish(
                 if serving_lags(serving_dir, serving_db)
                 else {}
             )
-            return info, counts
-        built, counts = build_serving_db(con, serving_dir, serving_db, (info, staging_dir))
+            return info, counts, "rebuilt" if counts else "unchanged"
+        built, counts, history = build_serving_db(con, serving_dir, serving_db, (info, staging_dir))
     except BaseException:
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise
@@ -235,7 +236,7 @@ def publish(
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise
     swap_serving_db(built, serving_db)
-    return info, counts
+    return info, counts, history
 
 
 __all__ = [

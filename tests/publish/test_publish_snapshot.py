@@ -109,7 +109,7 @@ def _publish(con, serving: Path, tiers: dict[str, str], run: str, as_of: date):
     """Publish ``tiers`` as run ``run`` (its snapshot id: ``YYYYMMDD-<run>``)."""
     ctx = run_context(as_of, run_id=run)
     stage_upstream(con, tiers, ctx.snapshot_id, as_of)
-    info, _ = publish(con, serving, serving / "serving.duckdb", ctx)
+    info, *_ = publish(con, serving, serving / "serving.duckdb", ctx)
     return info
 
 
@@ -146,7 +146,7 @@ def test_republishing_the_same_snapshot_finishes_an_interrupted_publish(warehous
     info = _publish(warehouse, serving, {"g1": "C", "g2": "B"}, "s2", date(2026, 1, 2))
     (serving / "serving.duckdb").chmod(0o644)
     (serving / "serving.duckdb").write_bytes(lagging)  # as if killed before the swap
-    again, _ = publish(
+    again, *_ = publish(
         warehouse, serving, serving / "serving.duckdb", run_context(date(2026, 1, 2), "s2")
     )
     assert again == info

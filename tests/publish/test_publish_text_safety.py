@@ -57,7 +57,7 @@ def test_snapshot_publishes_only_safe_text(tmp_path: Path):
         f"update {PUBLISHED_MODEL} set reason_en = '+cmd|x' where golden_account_id = 'G-3'"
     )
     serving = tmp_path / "serving"
-    info, _ = publish(con, serving, serving / "serving.duckdb", ctx)
+    info, *_ = publish(con, serving, serving / "serving.duckdb", ctx)
     rows = duckdb.execute(
         "select golden_account_id, account_name, reason_en from read_parquet(?) order by 1",
         [str(serving / info.parquet_path)],

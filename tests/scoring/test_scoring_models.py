@@ -246,7 +246,6 @@ def test_candidates_built_on_one_model_share_its_fit():
     assert shared(later, y_later)(later).tolist() == [0.0] * 6 and fits == [4, 6]
 
 
-
 def test_a_part_of_a_window_reads_the_windows_bgnbd_fit_and_other_history_gets_its_own(
     monkeypatch,
 ):
@@ -274,6 +273,7 @@ def test_a_part_of_a_window_reads_the_windows_bgnbd_fit_and_other_history_gets_i
     assert fits == [600, 300]
     outputs(book.assign(periods_back=1))  # another window: a fit of its own
     assert fits == [600, 300, 600]
+
 
 def test_calibrated_probabilities_rank_as_the_model_and_stay_calibrated():
     """Isotonic calibration pools scores into steps; published probabilities keep the model's
