@@ -1,4 +1,4 @@
-"""Matching features per CRM account record, computed in DuckDB SQL from the staging views.
+"""Matching features per CRM account record, computed in DuckDB SQL from the staging models.
 
 Columns (one row per current record, ``unique_id`` = account_id):
 

@@ -1,6 +1,6 @@
 """One matching run, end to end, without Dagster: features -> model -> clusters -> golden ids.
 
-``match_accounts`` reads the staging views and the id registry from a warehouse connection and
+``match_accounts`` reads the staging models and the id registry from a warehouse connection and
 returns everything the run produces; ``persist`` writes it (the registry only when no cluster
 breaks a limit, so a blocked run leaves the ids as they were).
 """

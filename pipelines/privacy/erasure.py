@@ -12,7 +12,8 @@ is blanked, however it got there:
 - ``quality.validation_results``: the person's emails, phones and names in stored examples
   replaced by their masked form (examples are masked when written since masking exists).
 
-Staging models are views over raw, so they follow. The values found are returned in memory
+The staging models of these tables (contacts, survey responses) are views over raw, so they
+follow (the other staging models are tables and hold no personal field). The values found are returned in memory
 (:class:`PersonValues`) for the Great Expectations stores and the verification; they are never
 written anywhere.
 """

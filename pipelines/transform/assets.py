@@ -2,7 +2,7 @@
 
 The project is built in steps around the Python stages that sit between its models:
 
-- ``dbt_staging_models``: the seeds and staging views (cleaning) the identity matching asset
+- ``dbt_staging_models``: the seeds and staging models (cleaning) the identity matching asset
   (pipelines/identity) reads, with their tests;
 - ``dbt_models``: from the identity models on (they read the matcher's output as the source
   ``identity.account_identity``): golden accounts, tree, marts, the SCD2 snapshot and their

@@ -1,11 +1,15 @@
-"""Warehouses with raw tables from a generated world and the dbt seeds and staging views built.
+"""Warehouses with raw tables from a generated world and the dbt seeds and staging models built.
 
 Building is done once per world (a template file); every test gets its own copy, so tests that
-change raw data never share a warehouse.
+change raw data never share a warehouse. A test that changes raw records before matching again
+calls :func:`restage`, as a run's ``dbt_staging_models`` step would (staging accounts are a
+table, not a view).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Callable
 from datetime import date
@@ -41,6 +45,34 @@ def build_staging(path: Path, world, scratch: Path) -> None:
         f'{{"as_of_date": "{AS_OF.isoformat()}"}}',
         env={"STRATUM_WAREHOUSE": str(path)},
     )
+    _keep_staging_sql(path, scratch / "target")
+
+
+RESTAGE_SQL = "restage.sql"
+
+
+def _keep_staging_sql(path: Path, target: Path) -> None:
+    """The staging tables' SQL as dbt compiled it for this build, beside the template, without
+    the database name (copies of the template are attached under another one)."""
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"].values()
+    statements = []
+    for node in sorted(nodes, key=lambda n: n["unique_id"]):
+        if node["resource_type"] != "model" or node["schema"] != "staging":
+            continue
+        if node["config"]["materialized"] != "table":
+            continue  # a view follows raw by itself
+        compiled = target / "compiled" / "stratum" / node["original_file_path"]
+        select = re.sub(rf'"{re.escape(path.stem)}"\.', "", compiled.read_text())
+        statements.append(f"create or replace table staging.{node['name']} as\n{select}")
+    assert statements, f"no staging table in {target}"
+    (path.parent / RESTAGE_SQL).write_text(";\n".join(statements))
+
+
+def restage(path: Path) -> None:
+    """Rebuild the staging tables of ``path`` (a :func:`warehouse_copy`) from its raw tables
+    with the SQL of its template's build: what ``dbt_staging_models`` does in a run."""
+    with duckdb.connect(str(path)) as con:
+        con.execute((path.parent / RESTAGE_SQL).read_text())
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +117,7 @@ def warehouse_copy(tmp_path) -> Callable[[Path], Path]:
         target = tmp_path / "warehouse" / "stratum.duckdb"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(template, target)
+        shutil.copy(template.parent / RESTAGE_SQL, target.parent / RESTAGE_SQL)
         return target
 
     return copy

@@ -14,13 +14,14 @@ from pipelines.identity.config import Decision, Decisions, load_identity_config
 from pipelines.identity.matching import match_accounts, persist
 from pipelines.settings import REPO_ROOT
 from tests.conftest import query
-from tests.identity.conftest import AS_OF
+from tests.identity.conftest import AS_OF, restage
 from tests.transform.raw_tables import append_rows
 
 CONFIG = load_identity_config(REPO_ROOT / "config").model
 
 
 def run(path, decisions: Decisions | None = None, as_of: date = AS_OF, run_id: str = "run-0001"):
+    restage(path)  # the run's dbt staging step: raw records a test changed reach staging
     with duckdb.connect(str(path)) as con:
         outcome = match_accounts(con, CONFIG, decisions or Decisions(), as_of)
         written = persist(con, outcome, as_of, run_id)

@@ -70,3 +70,21 @@ def test_erasure_requests_need_an_identifier(tmp_path):
     )
     assert (report.rows_loaded, report.rows_quarantined) == (2, 1)
     assert reasons == {3: "no identifier: contact_id, email or phone required"}
+
+
+def test_no_staging_table_copies_a_personal_field(dbt_manifest):
+    """Erasure blanks personal fields in raw; a staging model over such a table must be a view
+    on DuckDB, or its copy of an erased value would outlive the erasure (and be carried into
+    the compacted file). Every other staging model may be a table, and most are."""
+    import json
+
+    nodes = json.loads(dbt_manifest.read_text())["nodes"].values()
+    staging = [n for n in nodes if n["resource_type"] == "model" and n["schema"] == "staging"]
+    kinds = {}
+    for node in staging:
+        sources = {d.split(".")[-1] for d in node["depends_on"]["nodes"] if d.startswith("source.")}
+        kinds[node["name"]] = (node["config"]["materialized"], bool(sources & set(PERSONAL_FIELDS)))
+    personal = {name for name, (_, holds) in kinds.items() if holds}
+    assert personal == {"stg_crm__contacts", "stg_surveys__responses"}
+    assert {name: kinds[name][0] for name in personal} == dict.fromkeys(personal, "view")
+    assert sum(kind == "table" for kind, _ in kinds.values()) == len(kinds) - len(personal)
