@@ -13,9 +13,9 @@ is blanked, however it got there:
   replaced by their masked form (examples are masked when written since masking exists).
 
 The staging models of these tables (contacts, survey responses) are views over raw, so they
-follow (the other staging models are tables and hold no personal field). The values found are returned in memory
-(:class:`PersonValues`) for the Great Expectations stores and the verification; they are never
-written anywhere.
+follow (the other staging models are tables and hold no personal field). The values found are
+returned in memory (:class:`PersonValues`) for the Great Expectations stores and the
+verification; they are never written anywhere.
 """
 
 from __future__ import annotations

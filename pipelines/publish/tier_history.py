@@ -128,7 +128,8 @@ def history_sql(files: list[str], redirects: str = NO_REDIRECTS) -> str:
 def live_extends(con: duckdb.DuckDBPyConnection, snapshots: list[SnapshotInfo]) -> bool:
     """Whether the live serving file (attached as ``serving_live``) holds the history of every
     snapshot but the last of ``snapshots`` (sorted as listed), which is dated after all the
-    others: then the history is that one's extension (:func:`fill_history`)."""
+    others, under the same id redirects (``serving_build.golden_id_redirects``, filled before):
+    then the history is that one's extension (:func:`fill_history`)."""
     *earlier, added = snapshots
     if not earlier or not wh.table_exists(con, LIVE_HISTORY):
         return False
@@ -143,7 +144,7 @@ def live_extends(con: duckdb.DuckDBPyConnection, snapshots: list[SnapshotInfo]) 
     served = {
         r[0] for r in con.execute("select snapshot_id from serving_live.tier_snapshots").fetchall()
     }
-    return served == {s.snapshot_id for s in earlier}
+    return served == {s.snapshot_id for s in earlier} and _same_redirects(con)
 
 
 def _same_redirects(con: duckdb.DuckDBPyConnection) -> bool:
@@ -152,9 +153,10 @@ def _same_redirects(con: duckdb.DuckDBPyConnection) -> bool:
     if not wh.table_exists(con, "serving_live.main.golden_id_redirects"):
         return False
     pairs = "select retired_golden_account_id, surviving_golden_account_id from "
+    live = "serving_live.golden_id_redirects"
     differ = con.execute(
-        f"select count(*) from (({pairs} {REDIRECTS} except {pairs} serving_live.golden_id_redirects) "
-        f"union all ({pairs} serving_live.golden_id_redirects except {pairs} {REDIRECTS}))"
+        f"select count(*) from (({pairs} {REDIRECTS} except {pairs} {live}) "
+        f"union all ({pairs} {live} except {pairs} {REDIRECTS}))"
     ).fetchone()[0]
     return differ == 0
 
@@ -205,7 +207,7 @@ def fill_history(
     (``serving_build.golden_id_redirects``, filled before). ``extends_live`` (from
     :func:`live_extends`): the last file is the one added to the live file's history. Returns
     how: ``extended`` or ``rebuilt``."""
-    how = "extended" if extends_live and _same_redirects(con) else "rebuilt"
+    how = "extended" if extends_live else "rebuilt"
     select = _extend_sql(files[-1]) if how == "extended" else history_sql(files, REDIRECTS)
     con.execute(f"create table {HISTORY} as select {HISTORY_COLUMNS} from ({select})")
     # Accounts absent from the current snapshot (deleted in the CRM) are closed; an id merged
