@@ -83,21 +83,34 @@ def purchase_summary(features: pd.DataFrame, time_unit_days: float) -> pd.DataFr
 # --- BG/NBD -------------------------------------------------------------------------------------
 
 
-def bgnbd_log_likelihood(
-    params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
-) -> np.ndarray:
-    """Per-customer log-likelihood of BG/NBD for ``params = (r, alpha, a, b)``."""
-    r, alpha, a, b = params
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -(r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.where(
-            x > 0,
-            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
-            -np.inf,
-        )
-    return a1 + a2 + np.logaddexp(a3, a4)
+def _by_value(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``x`` and where each element's is: a function of a repeat count
+    (a few hundred distinct values among a million customers) is evaluated once per value."""
+    return np.unique(x, return_inverse=True)
+
+
+def bgnbd_log_likelihood(x: np.ndarray, t_x: np.ndarray, T: np.ndarray):
+    """BG/NBD's per-customer log-likelihood as a function of ``params = (r, alpha, a, b)``; the
+    functions of ``x`` run on its distinct values, with the same arithmetic per customer."""
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    ux, at = _by_value(x)
+    repeat = x > 0
+
+    def log_likelihood(params: np.ndarray) -> np.ndarray:
+        r, alpha, a, b = params
+        a1 = (gammaln(r + ux) - gammaln(r))[at] + r * np.log(alpha)
+        a2 = (gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux))[at]
+        a3 = -(r + x) * np.log(alpha + T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a4 = np.where(
+                repeat,
+                (np.log(a) - np.log(np.maximum(b + ux - 1, 1e-300)))[at]
+                - (r + x) * np.log(alpha + t_x),
+                -np.inf,
+            )
+        return a1 + a2 + np.logaddexp(a3, a4)
+
+    return log_likelihood
 
 
 def _fit(neg_ll, n_params: int, x0: np.ndarray) -> np.ndarray:
@@ -119,11 +132,12 @@ def fit_bgnbd(
     frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, penalizer: float = 0.0
 ) -> BgNbdParams:
     """Maximum-likelihood BG/NBD parameters."""
-    x, t_x, tt = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
-    n = len(x)
+    tt = np.asarray(T, dtype=float)
+    n = len(tt)
+    log_likelihood = bgnbd_log_likelihood(frequency, recency, tt)
 
     def neg_ll(log_params: np.ndarray) -> float:
-        ll = bgnbd_log_likelihood(np.exp(log_params), x, t_x, tt).sum()
+        ll = log_likelihood(np.exp(log_params)).sum()
         return -(ll / n) + penalizer * float(np.sum(log_params**2))
 
     r, alpha, a, b = _fit(neg_ll, 4, np.log([0.5, max(tt.mean(), 1.0), 1.0, 1.0]))
@@ -172,18 +186,25 @@ def bgnbd_expected_purchases(
 # --- Gamma-Gamma --------------------------------------------------------------------------------
 
 
-def gamma_gamma_log_likelihood(params: np.ndarray, x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Per-customer log-likelihood of Gamma-Gamma (x > 0 repeat purchases, mean spend m)."""
-    p, q, v = params
-    return (
-        gammaln(p * x + q)
-        - gammaln(p * x)
-        - gammaln(q)
-        + q * np.log(v)
-        + (p * x - 1) * np.log(m)
-        + (p * x) * np.log(x)
-        - (p * x + q) * np.log(x * m + v)
-    )
+def gamma_gamma_log_likelihood(x: np.ndarray, m: np.ndarray):
+    """Gamma-Gamma's per-customer log-likelihood (x > 0 repeat purchases, mean spend m) as a
+    function of ``params = (p, q, v)``: the data's logarithms taken once, the functions of
+    ``x`` on its distinct values."""
+    x, m = np.asarray(x, dtype=float), np.asarray(m, dtype=float)
+    ux, at = _by_value(x)
+    log_m, log_x, spent = np.log(m), np.log(x), x * m
+
+    def log_likelihood(params: np.ndarray) -> np.ndarray:
+        p, q, v = params
+        return (
+            (gammaln(p * ux + q) - gammaln(p * ux) - gammaln(q))[at]
+            + q * np.log(v)
+            + (p * x - 1) * log_m
+            + (p * x) * log_x
+            - (p * x + q) * np.log(spent + v)
+        )
+
+    return log_likelihood
 
 
 def fit_gamma_gamma(
@@ -197,9 +218,10 @@ def fit_gamma_gamma(
     if len(x) < 10:
         raise ValueError(f"Gamma-Gamma needs repeat customers with spend; got {len(x)}")
     n = len(x)
+    log_likelihood = gamma_gamma_log_likelihood(x, m)
 
     def neg_ll(log_params: np.ndarray) -> float:
-        ll = gamma_gamma_log_likelihood(np.exp(log_params), x, m).sum()
+        ll = log_likelihood(np.exp(log_params)).sum()
         return -(ll / n) + penalizer * float(np.sum(log_params**2))
 
     p, q, v = _fit(neg_ll, 3, np.log([1.0, 1.0, max(float(np.mean(m)), 1.0)]))

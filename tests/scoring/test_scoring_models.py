@@ -275,6 +275,45 @@ def test_a_part_of_a_window_reads_the_windows_bgnbd_fit_and_other_history_gets_i
     assert fits == [600, 300, 600]
 
 
+def test_a_sample_asked_first_reads_the_fit_of_its_whole_window_which_is_not_stored(monkeypatch):
+    """Gradient boosting fits on a sample of a window larger than max_train_rows, and its
+    stacked BG/NBD features are asked for that sample first: they come from the fit of the
+    whole window (all its buyers), the fit the window's other rows are scored with, not from a
+    fit of the sample. A stored model does not carry the windows: it fits the rows it scores."""
+    import cloudpickle
+
+    from pipelines.scoring import clv as clv_mod
+    from pipelines.scoring.models import candidates
+
+    fits = []
+    real = clv_mod.score_clv
+
+    def counted(summary, cfg):
+        fits.append(len(summary))
+        return real(summary, cfg)
+
+    monkeypatch.setattr(clv_mod, "score_clv", counted)
+    book = _new_book(600, seed=4)
+    prospects = book.iloc[:50].assign(  # no purchase history: not in the window's fit
+        golden_account_id=[f"GP-{i:02d}" for i in range(50)], has_paid_order=False,
+        purchase_days=0.0,
+    )  # fmt: skip
+    windows = pd.concat([book, book.assign(periods_back=1), prospects], ignore_index=True)
+    cfg = clv_mod.ClvConfig(version="t")
+    outputs = candidates.bgnbd_outputs(cfg, 365, windows)
+    sample = book.iloc[np.random.default_rng(0).permutation(600)[:200]]
+    from_window = outputs(sample)
+    assert fits == [600]
+    ids = sample["golden_account_id"]
+    assert from_window.equals(candidates.bgnbd_outputs(cfg, 365)(book).reindex(ids))
+    assert outputs(book).reindex(ids).equals(from_window) and fits == [600, 600]
+    assert not from_window.equals(candidates.bgnbd_outputs(cfg, 365)(sample))  # a sample's own
+    stored = cloudpickle.loads(cloudpickle.dumps(outputs))
+    fits.clear()
+    stored(sample)
+    assert fits == [200]
+
+
 def test_calibrated_probabilities_rank_as_the_model_and_stay_calibrated():
     """Isotonic calibration pools scores into steps; published probabilities keep the model's
     order inside a step (AUC of the probability = AUC of the score), equal scores stay equal,

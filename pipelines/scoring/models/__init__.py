@@ -211,7 +211,7 @@ def predict(
     vocab = vocabularies(windows)
     # One BG/NBD fit per window for all targets (value and churn both read it); stored models
     # keep sharing it, so a day scored with them fits BG/NBD once.
-    bgnbd = bgnbd_outputs(clv_cfg, cfg.horizon_days)
+    bgnbd = bgnbd_outputs(clv_cfg, cfg.horizon_days, windows)
     results = {t: run_target(windows, t, cfg, clv_cfg, vocab, bgnbd) for t in TARGETS}
     version = _version(as_of, rules_version, results)
     card = _card(version, as_of, cfg, results, trained_under or {})

@@ -19,7 +19,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from pipelines.scoring import clv as clv_mod
 from pipelines.scoring.models.config import ModelsConfig
-from pipelines.scoring.models.matrix import CATEGORICAL, model_matrix
+from pipelines.scoring.models.matrix import CATEGORICAL, model_matrix, window
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
 # Gradient boosting reads a column only where at least this many rows of the fit know it.
@@ -69,20 +69,30 @@ def _has_open_lead(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
 _SUMMARY = ["frequency", "recency", "T", "monetary_value"]
 
 
-def bgnbd_outputs(clv_cfg: clv_mod.ClvConfig, horizon_days: int):
-    """BG/NBD x Gamma-Gamma fitted on the purchase history of the rows it scores (which ends on
-    their reference date): per-row expected purchases, P(alive) and CLV over the horizon. One
-    fit per window, remembered: several candidates and targets (value, churn) read it, and a
-    part of the window (the halves a calibration fits on) reads the window's fit, as the rows it
-    is scored on later do, instead of a fit of its own."""
+def bgnbd_outputs(
+    clv_cfg: clv_mod.ClvConfig, horizon_days: int, windows: pd.DataFrame | None = None
+):
+    """BG/NBD x Gamma-Gamma fitted on the purchase history of a window (which ends on its
+    reference date): per-row expected purchases, P(alive) and CLV over the horizon. One fit
+    per window of ``windows`` (rows of features.account_windows in account order), on all its
+    buyers, remembered: several candidates and targets (value, churn) read it, and a part of
+    the window (the halves a calibration fits on, the sample gradient boosting fits on when
+    the window exceeds max_train_rows) reads the window's fit, as the rows it is scored on later
+    do. Rows whose purchase history the window does not hold (a stored model scoring a later
+    day: the windows are not stored with it) get a fit of their own."""
     cfg = clv_cfg.model_copy(update={"horizon_days": float(horizon_days)})
-    memo = Cache()
+    memo, source = Cache(), Cache(windows=windows)
 
     def outputs(rows: pd.DataFrame) -> pd.DataFrame:
         ids = rows["golden_account_id"]
         key = int(rows["periods_back"].iloc[0]) if len(rows) else -1
         summary = clv_mod.purchase_summary(rows, cfg.time_unit_days)
         if not _covers(memo.get(key), summary):
+            if source.get("windows") is not None:
+                whole = window(source["windows"], key, paying=True)
+                whole = clv_mod.purchase_summary(whole, cfg.time_unit_days)
+                if _covers(whole.set_index("golden_account_id"), summary):
+                    summary = whole
             pred, _, _ = clv_mod.score_clv(summary, cfg)
             memo[key] = pred.set_index("golden_account_id")
         return memo[key].reindex(ids)
