@@ -96,24 +96,44 @@ paid_orders as (
 
 ),
 
--- Every order on or before each reference date, with its age on that date.
+-- Each account's orders of a day, counted once: the purchase history counts days (one order
+-- a day is the rule, so this is about as long as orders; it spares the windows below a
+-- distinct count and a ranking of purchase days per reference date).
+order_dates as (
+
+    select
+        golden_account_id,
+        order_date,
+        {{ count_if('is_counted') }} as counted_orders,
+        sum(net_amount_cny) as net_amount_cny,
+        {{ sum_if('amount_cny', 'is_counted') }} as counted_amount_cny,
+        {{ sum_if('refund_amount_cny', 'is_counted') }} as counted_refund_amount_cny,
+        {{ count_if('is_paid') }} as paid_order_count,
+        {{ sum_if('net_amount_cny', 'is_paid') }} as paid_net_amount_cny
+    from orders
+    group by golden_account_id, order_date
+
+),
+
+-- Every order day on or before each reference date, with its age on that date.
 order_days as (
 
     select
         accounts.golden_account_id,
         accounts.periods_back,
-        orders.order_date,
-        orders.amount_cny,
-        orders.refund_amount_cny,
-        orders.net_amount_cny,
-        orders.is_counted,
-        orders.is_paid,
-        {{ dbt.datediff('orders.order_date', 'accounts.reference_date', 'day') }}
+        order_dates.order_date,
+        order_dates.counted_orders,
+        order_dates.net_amount_cny,
+        order_dates.counted_amount_cny,
+        order_dates.counted_refund_amount_cny,
+        order_dates.paid_order_count,
+        order_dates.paid_net_amount_cny,
+        {{ dbt.datediff('order_dates.order_date', 'accounts.reference_date', 'day') }}
             as days_before
     from accounts
-    inner join orders
-        on accounts.golden_account_id = orders.golden_account_id
-        and accounts.reference_date >= orders.order_date
+    inner join order_dates
+        on accounts.golden_account_id = order_dates.golden_account_id
+        and accounts.reference_date >= order_dates.order_date
 
 ),
 
@@ -123,64 +143,38 @@ order_history as (
         golden_account_id,
         periods_back,
         -- orders (cancelled ones left out) and net revenue
-        min(case when is_counted then order_date end) as first_order_date,
-        max(case when is_counted then order_date end) as last_order_date,
-        min(case when is_counted then days_before end) as days_since_last_order,
-        {{ count_if('is_counted and days_before < 30') }} as orders_30d,
-        {{ count_if('is_counted and days_before < 90') }} as orders_90d,
-        {{ count_if('is_counted and days_before between 90 and 179') }} as orders_prev_90d,
-        {{ count_if('is_counted and days_before < 365') }} as orders_365d,
-        {{ count_if('is_counted') }} as orders_lifetime,
+        min(case when counted_orders > 0 then order_date end) as first_order_date,
+        max(case when counted_orders > 0 then order_date end) as last_order_date,
+        min(case when counted_orders > 0 then days_before end) as days_since_last_order,
+        {{ sum_if('counted_orders', 'days_before < 30') }} as orders_30d,
+        {{ sum_if('counted_orders', 'days_before < 90') }} as orders_90d,
+        {{ sum_if('counted_orders', 'days_before between 90 and 179') }} as orders_prev_90d,
+        {{ sum_if('counted_orders', 'days_before < 365') }} as orders_365d,
+        sum(counted_orders) as orders_lifetime,
         {{ sum_if('net_amount_cny', 'days_before < 30') }} as net_revenue_30d,
         {{ sum_if('net_amount_cny', 'days_before < 90') }} as net_revenue_90d,
         {{ sum_if('net_amount_cny', 'days_before between 90 and 179') }} as net_revenue_prev_90d,
         {{ sum_if('net_amount_cny', 'days_before < 365') }} as net_revenue_365d,
         sum(net_amount_cny) as net_revenue_lifetime,
-        {{ sum_if('amount_cny', 'is_counted') }} as gross_revenue_lifetime,
-        {{ sum_if('refund_amount_cny', 'is_counted') }} as refund_amount_lifetime,
+        sum(counted_amount_cny) as gross_revenue_lifetime,
+        sum(counted_refund_amount_cny) as refund_amount_lifetime,
         -- paid orders: the purchase history
-        max(case when is_paid then order_date end) as last_paid_order_date,
-        min(case when is_paid then days_before end) as days_since_last_paid_order,
-        max(case when is_paid then days_before end) as days_since_first_purchase,
-        max(case when is_paid then days_before end)
-        - min(case when is_paid then days_before end) as days_first_to_last_purchase,
-        count(distinct case when is_paid then order_date end) as purchase_days,
-        {{ count_if('is_paid and days_before < 90') }} as paid_orders_90d,
-        {{ count_if('is_paid and days_before between 90 and 179') }} as paid_orders_prev_90d,
-        {{ count_if('is_paid and days_before < 365') }} as paid_orders_365d,
-        {{ count_if('is_paid') }} as paid_orders_lifetime
+        max(case when paid_order_count > 0 then order_date end) as last_paid_order_date,
+        min(case when paid_order_count > 0 then days_before end) as days_since_last_paid_order,
+        max(case when paid_order_count > 0 then days_before end) as days_since_first_purchase,
+        max(case when paid_order_count > 0 then days_before end)
+        - min(case when paid_order_count > 0 then days_before end) as days_first_to_last_purchase,
+        {{ count_if('paid_order_count > 0') }} as purchase_days,
+        {{ sum_if('paid_order_count', 'days_before < 90') }} as paid_orders_90d,
+        {{ sum_if('paid_order_count', 'days_before between 90 and 179') }} as paid_orders_prev_90d,
+        {{ sum_if('paid_order_count', 'days_before < 365') }} as paid_orders_365d,
+        sum(paid_order_count) as paid_orders_lifetime,
+        -- Gamma-Gamma's spend: the paid net of the purchase days after the first (the exact
+        -- decimal sums; divided once below, no rounding of partial sums)
+        sum(paid_net_amount_cny)
+        - min_by(paid_net_amount_cny, order_date) filter (where paid_order_count > 0)
+            as repeat_purchase_net
     from order_days
-    group by golden_account_id, periods_back
-
-),
-
--- Gamma-Gamma's spend per repeat purchase day: net of each day, the first day left out.
-purchase_day_spend as (
-
-    select
-        golden_account_id,
-        periods_back,
-        order_date,
-        sum(net_amount_cny) as day_net,
-        row_number() over (
-            partition by golden_account_id, periods_back
-            order by order_date
-        ) as day_rank
-    from order_days
-    where is_paid
-    group by golden_account_id, periods_back, order_date
-
-),
-
-repeat_spend as (
-
-    select
-        golden_account_id,
-        periods_back,
-        -- the exact decimal sum, then one division (no rounding of partial sums)
-        cast(sum(day_net) as double) / count(*) as repeat_purchase_mean_spend
-    from purchase_day_spend
-    where day_rank > 1
     group by golden_account_id, periods_back
 
 ),
@@ -419,7 +413,15 @@ select
     cast(order_history.days_since_first_purchase as integer) as days_since_first_purchase,
     cast(order_history.days_first_to_last_purchase as integer) as days_first_to_last_purchase,
     cast(coalesce(order_history.purchase_days, 0) as bigint) as purchase_days,
-    cast(repeat_spend.repeat_purchase_mean_spend as double) as repeat_purchase_mean_spend,
+    cast(
+        case
+            when order_history.purchase_days > 1
+                then
+                    cast(order_history.repeat_purchase_net as double)
+                    / (order_history.purchase_days - 1)
+        end
+        as double
+    ) as repeat_purchase_mean_spend,
     cast(coalesce(order_history.paid_orders_90d, 0) as bigint) as paid_orders_90d,
     cast(coalesce(order_history.paid_orders_prev_90d, 0) as bigint) as paid_orders_prev_90d,
     cast(coalesce(order_history.paid_orders_365d, 0) as bigint) as paid_orders_365d,
@@ -479,9 +481,6 @@ inner join profile
 left join order_history
     on accounts.golden_account_id = order_history.golden_account_id
     and accounts.periods_back = order_history.periods_back
-left join repeat_spend
-    on accounts.golden_account_id = repeat_spend.golden_account_id
-    and accounts.periods_back = repeat_spend.periods_back
 left join outcomes
     on accounts.golden_account_id = outcomes.golden_account_id
     and accounts.periods_back = outcomes.periods_back
