@@ -9,8 +9,8 @@ Columns (one row per current record, ``unique_id`` = account_id):
 - ``name_records``: how many records carry this name core (a placeholder name typed for
   hundreds of customers is no evidence that two of them are one company);
 - ``name_bigrams``: character bigrams of ``name_core`` (n-gram evidence for typos);
-- ``uscc`` (valid codes only), ``uscc_any`` (any 18-character code as typed, valid or not),
-  ``uscc_head`` / ``uscc_tail`` (its two halves, for blocking one-character-off codes);
+- ``uscc`` (valid codes only), ``uscc_any`` (any 18-character code as typed, valid or not:
+  blocked on by its thirds, to find codes one character off);
 - ``province``, ``city`` (canonical, from staging);
 - ``phones`` / ``email_domains``: the record's contacts' E.164 numbers and company email
   domains reduced to the organisation's label (yunqi.com and yunqi.cn are one; free-mail
@@ -157,8 +157,6 @@ def features_sql(regions: str, personal_domains: list[str]) -> str:
         cored.is_branch,
         cored.uscc,
         cored.uscc_any,
-        substr(cored.uscc_any, 1, 10) as uscc_head,
-        substr(cored.uscc_any, 11, 8) as uscc_tail,
         cored.province,
         cored.city,
         nullif(contacts.phones, []) as phones,
