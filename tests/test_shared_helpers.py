@@ -184,3 +184,35 @@ def test_contracts_are_read_from_the_dbt_yaml():
     assert described["pair_id"].startswith("account_id_l|account_id_r")
     assert source_descriptions("scores", "rfm")["rfm_score"] == ""  # declared, undescribed
     assert source_descriptions("scores", "nope") == {}
+
+
+@pytest.mark.parametrize("kind", ["series", "index", "set", "list", "empty", "ints"])
+def test_isin_answers_as_pandas_does(kind):
+    from pipelines.frames import isin
+
+    rng = np.random.default_rng(3)
+    ids = pd.Series([f"A-{i}" for i in rng.integers(0, 400, 1_000)], dtype="str")
+    ids[rng.random(len(ids)) < 0.05] = None
+    pool = pd.Series([f"A-{i}" for i in rng.integers(0, 400, 300)] + [None], dtype="str")
+    among = {
+        "series": pool,
+        "index": pd.Index(pool.dropna()),
+        "set": set(pool.dropna()),
+        "list": list(pool),
+        "empty": pd.Index([], dtype="str"),
+        "ints": None,
+    }[kind]
+    if kind == "ints":
+        ids, among = pd.Series(rng.integers(0, 50, 500)), np.arange(0, 50, 3)
+    got = isin(ids, among)
+    assert got.dtype == bool and got.shape == (len(ids),)
+    np.testing.assert_array_equal(got, ids.isin(among).to_numpy())
+    assert 0 < got.sum() < len(ids) or kind == "empty"
+
+
+def test_isin_of_nothing_is_nothing():
+    from pipelines.frames import isin
+
+    assert isin(pd.Index([], dtype=object), {"G-1", "G-2"}).shape == (0,)
+    assert isin(pd.Series([], dtype="str"), set()).shape == (0,)
+    np.testing.assert_array_equal(isin(pd.Series([None, None]), ["a"]), [False, False])

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from pipelines import warehouse as wh
+from pipelines.frames import isin
 from pipelines.identity.clustering import Clusters, cluster_records
 from pipelines.identity.config import Decisions, IdentityConfig
 from pipelines.identity.features import read_features
@@ -81,7 +82,7 @@ def _current_map(
     created = features.set_index("unique_id")["created_at"]
     records["created_at"] = created.reindex(records["account_id"]).to_numpy()
     anchor = records.sort_values(["created_at", "account_id"]).drop_duplicates("golden_account_id")
-    records["is_anchor"] = records["account_id"].isin(anchor["account_id"])
+    records["is_anchor"] = isin(records["account_id"], anchor["account_id"])
     cols = ["account_id", "golden_account_id", "match_rule", "cluster_size", "is_anchor"]
     return records.sort_values("account_id")[cols].reset_index(drop=True)
 
@@ -120,7 +121,7 @@ def decision_events(
     ids before it applied), and the rows for ``identity.applied_decisions``."""
     before = previous.set_index("account_id")["golden_account_id"]
     now = current.set_index("account_id")["golden_account_id"]
-    golden = pd.concat([before, now[~now.index.isin(before.index)]])
+    golden = pd.concat([before, now[~isin(now.index, before.index)]])
     rows = []
     for d in decisions.decisions:
         if d.id in applied:

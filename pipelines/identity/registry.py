@@ -17,6 +17,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from pipelines.frames import isin
+
 ACTIVE, RETIRED, INACTIVE = "active", "retired", "inactive"
 REGISTRY_COLUMNS = ["golden_account_id", "status", "merged_into", "anchor_account_id", "issued_on"]
 EVENT_COLUMNS = ["event_type", "golden_account_id", "other_golden_account_id", "rule", "records"]
@@ -88,7 +90,7 @@ def assign_golden_ids(
 
     unclaimed = pd.Index(clusters["cluster"].unique()).difference(survivor.index)
     anchors = (
-        members[members["cluster"].isin(unclaimed)]
+        members[isin(members["cluster"], unclaimed)]
         .sort_values(["created_at", "account_id"])
         .drop_duplicates("cluster")
         .set_index("cluster")["account_id"]
@@ -120,7 +122,7 @@ def _events(
     )
     # A new id whose records carried an id another cluster kept was split off it.
     lost = members.dropna(subset=["prev_id"])
-    lost = lost[lost["cluster"].isin(minted.index)].drop_duplicates("cluster")
+    lost = lost[isin(lost["cluster"], minted.index)].drop_duplicates("cluster")
     split_from = lost.set_index("cluster")["prev_id"]
     issued = pd.DataFrame(
         {
@@ -176,8 +178,9 @@ def _update_registry(
     out = registry[REGISTRY_COLUMNS].copy().set_index("golden_account_id")
     held = set(ids)
     active = out["status"] != RETIRED
-    out.loc[active & out.index.isin(held), "status"] = ACTIVE
-    out.loc[active & ~out.index.isin(held), "status"] = INACTIVE
+    held_now = isin(out.index, held)
+    out.loc[active & held_now, "status"] = ACTIVE
+    out.loc[active & ~held_now, "status"] = INACTIVE
     retire = merged.assign(into=survivor.reindex(merged["cluster"]).to_numpy())
     out.loc[retire["prev_id"], "status"] = RETIRED
     out.loc[retire["prev_id"], "merged_into"] = retire["into"].to_numpy()

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.frames import isin
 from pipelines.scoring import clv as clv_mod
 from pipelines.scoring.models.candidates import bgnbd_outputs
 from pipelines.scoring.models.config import ModelsConfig
@@ -122,8 +123,8 @@ def _conversion_reasons(out: pd.DataFrame, results: dict[str, TargetResult]) -> 
     prospect" for paying accounts; "no data" when nothing a horizon back could teach it."""
     conversion = results["conversion"]
     ids = out["golden_account_id"]
-    prospect = ids.isin(conversion.predictions["golden_account_id"]).to_numpy()
-    paying = ids.isin(results["churn"].predictions["golden_account_id"]).to_numpy() & ~prospect
+    prospect = isin(ids, conversion.predictions["golden_account_id"])
+    paying = isin(ids, results["churn"].predictions["golden_account_id"]) & ~prospect
     known = out["conversion_probability"].notna().to_numpy()
     pct = (out["conversion_probability"] * 100).round(1).map("{:.1f}%".format, na_action="ignore")
     naive_en = "; too little history for a contest, naive baseline" if conversion.note else ""
