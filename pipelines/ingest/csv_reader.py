@@ -27,7 +27,7 @@ from pipelines.ingest.headers import (
     map_header,
     select_list,
 )
-from pipelines.ingest.validation import WHITESPACE_SQL
+from pipelines.ingest.validation import trimmed
 
 # DuckDB refuses CSV records longer than max_line_size; 64 MB leaves room for the contract's
 # 4096-character limit to be enforced as a quarantine reason instead of a file failure.
@@ -51,7 +51,7 @@ def duckdb_csv_reason(exc: Exception) -> tuple[str, str | None]:
 
 
 def _is_blank(column: str) -> str:
-    return f"coalesce(trim({column}, {WHITESPACE_SQL}), '') = ''"
+    return f"coalesce({trimmed(column)}, '') = ''"
 
 
 def read_csv(

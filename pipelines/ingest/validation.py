@@ -40,6 +40,7 @@ from pipelines.privacy.masking import contact_kind, mask_sql
 REASON_VALUE_CHARS = 100
 # Whitespace trimmed from every value: ASCII blanks, no-break space, ideographic space.
 WHITESPACE_SQL = "' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(12288)"
+_WHITESPACE_CODES = "(32, 9, 10, 13, 160, 12288)"
 # C0 controls other than tab, line feed and carriage return; DEL; C1 controls. ESC starts
 # ANSI escape sequences, NUL truncates strings in C tools: never data in an export.
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
@@ -215,11 +216,25 @@ def _raw_value(column: Column, native: Mapping[str, str]) -> str:
     )
 
 
+def trimmed(expr: str) -> str:
+    """SQL of the text ``expr`` without leading and trailing whitespace (``WHITESPACE_SQL``).
+
+    DuckDB's ``trim`` with a character set costs four times a plain ``trim`` (4.8 s for six
+    columns of six million orders); it runs only on values whose first code point or last
+    character is one of them, which are the only ones it changes (a whitespace character is
+    a character of its own, never part of another's combining sequence)."""
+    first, last = f"unicode({expr})", f"unicode(right({expr}, 1))"
+    return (
+        f"CASE WHEN {first} IN {_WHITESPACE_CODES} OR {last} IN {_WHITESPACE_CODES} "
+        f"THEN trim({expr}, {WHITESPACE_SQL}) ELSE {expr} END"
+    )
+
+
 def _value(column: Column, native: Mapping[str, str]) -> str:
     name = _q(column.name)
     if column.name in native:  # typed already: nothing to trim
         return f"{name} AS {_q('v__' + column.name)}"
-    return f"nullif(trim({name}, {WHITESPACE_SQL}), '') AS {_q('v__' + column.name)}"
+    return f"nullif({trimmed(name)}, '') AS {_q('v__' + column.name)}"
 
 
 def _duplicates_sql(contract: EntityContract, native: Mapping[str, str]) -> str:

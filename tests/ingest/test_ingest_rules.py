@@ -172,3 +172,29 @@ def test_formula_like_values_quarantined_sql_looking_text_loaded_verbatim(con, l
     # The SQL-looking value was data, not code: raw.orders is intact.
     assert con.execute("SELECT count(*) FROM raw.orders").fetchone()[0] == 2
     assert_reconciles(con)
+
+
+def test_the_guarded_trim_is_trim_with_the_whitespace_set_on_every_value():
+    """The guard (first code point, last character) never skips a value trim would change."""
+    import itertools
+
+    import duckdb
+
+    from pipelines.ingest.validation import WHITESPACE_SQL, trimmed
+
+    blanks = [" ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u3000"]
+    cores = ["", "云启科技", "a b", "e\u0301", "👩\u200d💻", "\u3000x\u3000y", "x\u00a0", "-5"]
+    values = [None] + [
+        left + core + right
+        for core in cores
+        for left, right in itertools.product(["", *blanks], ["", *blanks, " \u3000"])
+    ]
+    con = duckdb.connect()
+    con.execute("create table v (x varchar)")
+    con.executemany("insert into v values (?)", [[x] for x in values])
+    rows = con.execute(
+        f"select x, {trimmed('x')} as fast, trim(x, {WHITESPACE_SQL}) as slow from v"
+    ).fetchall()
+    assert len(rows) == len(values) > 500
+    assert [r for r in rows if r[1] is not r[2] and r[1] != r[2]] == []
+    assert sum(r[0] != r[1] for r in rows if r[0] is not None) > 400  # most were trimmed
