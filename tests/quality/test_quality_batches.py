@@ -78,6 +78,13 @@ def test_batch_of_one_run_and_deterministic_sample(warehouse_path: Path) -> None
         assert (len(full.frame), full.total_rows, full.sampled) == (60, 60, False)
         first = load_raw_batch(con, "orders", "run-new", max_rows=25)
         again = load_raw_batch(con, "orders", "run-new", max_rows=25)
+        # The sample is the first rows by a hash of file and line (the old run's rows share
+        # files and lines with the new one's and are left out).
+        expected = con.execute(
+            "select * from raw.orders where _run_id = 'run-new' "
+            "order by hash(_source_file, _source_line) limit 25"
+        ).df()
+        pd.testing.assert_frame_equal(first.frame, expected)
         # Only the rows of the batch's files still in play (withdrawn files are left out).
         assert load_raw_batch(con, "orders", "run-new", 1000, shas=["other"]).total_rows == 0
         assert load_raw_batch(con, "orders", "run-new", 1000, shas=["ab" * 32]).total_rows == 60
