@@ -176,9 +176,8 @@ def _update_registry(
     as_of: date,
 ) -> pd.DataFrame:
     out = registry[REGISTRY_COLUMNS].copy().set_index("golden_account_id")
-    held = set(ids)
     active = out["status"] != RETIRED
-    held_now = isin(out.index, held)
+    held_now = isin(out.index, ids)
     out.loc[active & held_now, "status"] = ACTIVE
     out.loc[active & ~held_now, "status"] = INACTIVE
     retire = merged.assign(into=survivor.reindex(merged["cluster"]).to_numpy())

@@ -39,8 +39,9 @@ from pipelines.privacy.masking import contact_kind, mask_sql
 # Values shown inside a reason are cut here so a reason stays readable.
 REASON_VALUE_CHARS = 100
 # Whitespace trimmed from every value: ASCII blanks, no-break space, ideographic space.
-WHITESPACE_SQL = "' ' || chr(9) || chr(10) || chr(13) || chr(160) || chr(12288)"
-_WHITESPACE_CODES = "(32, 9, 10, 13, 160, 12288)"
+_WHITESPACE = (32, 9, 10, 13, 160, 12288)  # code points
+WHITESPACE_SQL = " || ".join(f"chr({code})" for code in _WHITESPACE)
+_WHITESPACE_CODES = f"({', '.join(map(str, _WHITESPACE))})"
 # C0 controls other than tab, line feed and carriage return; DEL; C1 controls. ESC starts
 # ANSI escape sequences, NUL truncates strings in C tools: never data in an export.
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
+import duckdb
+
+from pipelines.ingest.validation import WHITESPACE_SQL, trimmed
 from tests.ingest.conftest import assert_reconciles, drop, load, load_accounts, quarantined
 
 
@@ -176,12 +180,6 @@ def test_formula_like_values_quarantined_sql_looking_text_loaded_verbatim(con, l
 
 def test_the_guarded_trim_is_trim_with_the_whitespace_set_on_every_value():
     """The guard (first code point, last character) never skips a value trim would change."""
-    import itertools
-
-    import duckdb
-
-    from pipelines.ingest.validation import WHITESPACE_SQL, trimmed
-
     blanks = [" ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u3000"]
     cores = ["", "云启科技", "a b", "e\u0301", "👩\u200d💻", "\u3000x\u3000y", "x\u00a0", "-5"]
     values = [None] + [
