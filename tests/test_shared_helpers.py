@@ -216,3 +216,24 @@ def test_isin_of_nothing_is_nothing():
     assert isin(pd.Index([], dtype=object), {"G-1", "G-2"}).shape == (0,)
     assert isin(pd.Series([], dtype="str"), set()).shape == (0,)
     np.testing.assert_array_equal(isin(pd.Series([None, None]), ["a"]), [False, False])
+
+
+@pytest.mark.parametrize("among", ["series", "list", "index"])
+def test_positions_answer_as_pandas_map_does(among):
+    """Where each id is in a list of distinct ids: what mapping through a dict of positions,
+    or through a Series indexed by the ids, gives (NaN for missing and unknown values)."""
+    from pipelines.frames import positions
+
+    rng = np.random.default_rng(5)
+    ids = pd.Series([f"A-{i}" for i in rng.integers(0, 400, 1_000)], dtype="str")
+    ids[rng.random(len(ids)) < 0.05] = None
+    distinct = pd.Series([f"A-{i}" for i in rng.permutation(300)], dtype="str")
+    known = {"series": distinct, "list": distinct.tolist(), "index": pd.Index(distinct)}[among]
+    got = positions(ids, known)
+    by_dict = ids.map({v: float(i) for i, v in enumerate(distinct)}).astype(float).to_numpy()
+    by_series = ids.map(pd.Series(np.arange(300.0), index=distinct)).astype(float).to_numpy()
+    np.testing.assert_array_equal(got, by_dict)
+    np.testing.assert_array_equal(got, by_series)
+    assert np.isnan(got).sum() > ids.isna().sum() > 0  # unknown ids and missing ones
+    assert np.isnan(positions(pd.Series([None, None]), ["a"])).all()
+    assert positions(pd.Series(["a"]), []).shape == (1,) and np.isnan(positions(["a"], [])[0])

@@ -78,6 +78,12 @@ def test_matrix_codes_categories_the_same_on_every_window_and_targets_follow_the
     X = model_matrix(rows, vocab)
     assert list(X.columns) == FEATURES
     assert X["industry"].tolist()[0] == 1.0 and np.isnan(X["industry"].iloc[1])
+    # a value the vocabulary does not hold (a later date's new industry) has no code
+    later = rows.assign(industry=["retail", "saas", None], credit_rating=["B", "A", "AA"])
+    X_later = model_matrix(later, vocab)
+    np.testing.assert_array_equal(X_later["industry"], [np.nan, 1.0, np.nan])
+    np.testing.assert_array_equal(X_later["credit_rating"], [np.nan, 0.0, 1.0])
+    np.testing.assert_array_equal(X_later["size_band"], [0.0, 1.0, 0.0])
     assert X["abnormal_operation"].tolist()[0] == 1.0 and np.isnan(X["abnormal_operation"][1])
     t = targets(rows)
     assert t["value"].tolist() == [100.0, 0.0, 0.0]
@@ -244,6 +250,26 @@ def test_candidates_built_on_one_model_share_its_fit():
     first, second = shared(past, y_past), shared(past, y_past)
     assert first is second and fits == [4]
     assert shared(later, y_later)(later).tolist() == [0.0] * 6 and fits == [4, 6]
+
+
+def test_a_shared_fit_predicts_the_rows_it_is_judged_on_once():
+    """The blend scores the rows hgb_value was just judged on: the prediction is remembered
+    for those rows (the same frame), never for other rows, even of equal content."""
+    from pipelines.scoring.models.candidates import _shared
+
+    calls = []
+
+    def fit(rows, y):
+        return lambda r: calls.append(len(r)) or r["a"].to_numpy(float) * float(np.mean(y))
+
+    predictor = _shared(fit)(pd.DataFrame({"a": range(3)}), np.array([2.0, 2.0, 2.0]))
+    judged, copy = pd.DataFrame({"a": [1, 2]}), pd.DataFrame({"a": [1, 2]})
+    assert predictor(judged).tolist() == [2.0, 4.0] and calls == [2]
+    assert predictor(judged).tolist() == [2.0, 4.0] and calls == [2]  # remembered
+    assert predictor(copy).tolist() == [2.0, 4.0] and calls == [2, 2]  # another frame
+    other = pd.DataFrame({"a": [5]})
+    assert predictor(other).tolist() == [10.0] and predictor(judged).tolist() == [2.0, 4.0]
+    assert calls == [2, 2, 1, 2]  # only the last rows are remembered
 
 
 def test_a_part_of_a_window_reads_the_windows_bgnbd_fit_and_other_history_gets_its_own(

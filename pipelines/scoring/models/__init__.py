@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.frames import isin
+from pipelines.frames import isin, positions
 from pipelines.scoring import clv as clv_mod
 from pipelines.scoring.models.candidates import bgnbd_outputs
 from pipelines.scoring.models.config import ModelsConfig
@@ -88,8 +88,11 @@ def _scores(accounts: pd.Series, results: dict[str, TargetResult]) -> pd.DataFra
              "conversion": "conversion_probability"}  # fmt: skip
     for target, column in names.items():
         result = results[target]
-        pred = result.predictions.set_index("golden_account_id")["prediction"]
-        out[column] = out["golden_account_id"].map(pred).astype(float)
+        at = positions(out["golden_account_id"], result.predictions["golden_account_id"])
+        known = ~np.isnan(at)
+        values = np.full(len(out), np.nan)
+        values[known] = result.predictions["prediction"].to_numpy(float)[at[known].astype(int)]
+        out[column] = values
         out[f"{target}_model"] = np.where(out[column].notna(), result.winner, None)
     return out
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipelines.frames import positions
+
 ACCOUNT_WINDOWS = "features.account_windows"
 
 CATEGORICAL = ["industry", "size_band", "region", "credit_rating", "latest_lead_source"]
@@ -60,8 +62,7 @@ def model_matrix(rows: pd.DataFrame, vocabulary: dict[str, list[str]]) -> pd.Dat
     order; categoricals as codes into ``vocabulary`` (NaN when unknown or missing)."""
     out = {}
     for column in CATEGORICAL:
-        codes = {value: float(i) for i, value in enumerate(vocabulary[column])}
-        out[column] = rows[column].astype("string").map(codes).astype(float)
+        out[column] = positions(rows[column].astype("string"), vocabulary[column])
     for column in NUMERIC:
         values = rows[column]
         if values.dtype == bool or str(values.dtype) == "boolean":
