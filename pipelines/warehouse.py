@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from pipelines.settings import duckdb_memory_limit
@@ -181,13 +182,17 @@ def _select_cast(
 ) -> str:
     if not types:
         return f"select * from {frame_name}"
-    missing = [c for c in types if c not in frame.columns]
-    if missing:
-        raise KeyError(f"frame lacks contract columns: {', '.join(missing)}")
+    _check_contract(frame, types)
     exprs = [f"cast({quoted(c)} as {t}) as {quoted(c)}" for c, t in types.items()]
     if keep_others:
         exprs += [quoted(c) for c in frame.columns if c not in types]
     return f"select {', '.join(exprs)} from {frame_name}"
+
+
+def _check_contract(frame: pd.DataFrame, types: Mapping[str, str]) -> None:
+    missing = [c for c in types if c not in frame.columns]
+    if missing:
+        raise KeyError(f"frame lacks contract columns: {', '.join(missing)}")
 
 
 @contextmanager
@@ -226,6 +231,32 @@ def replace_table(
     with _registered(con, frame) as name:
         select = _select_cast(name, frame, types, keep_others)
         con.execute(f"create or replace table {quoted(relation)} as {select}")
+
+
+def replace_table_joining(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    frame: pd.DataFrame,
+    types: Mapping[str, str],
+    source: str,
+    key: str = "golden_account_id",
+) -> None:
+    """:func:`replace_table` with ``keep_others`` for a ``frame`` that was read from ``source``
+    (one row per ``key``) without some of its columns: ``types``' columns first, cast; then
+    every other column of ``source`` in its order, ``frame``'s where it has it, else joined from
+    ``source``'s row of the same key; then ``frame``'s own others. Rows in ``frame``'s order."""
+    _check_contract(frame, types)
+    others = [c for c in table_columns(con, source) if c not in types]
+    exprs = [f"cast(f.{quoted(c)} as {t}) as {quoted(c)}" for c, t in types.items()]
+    exprs += [f"{'f' if c in frame.columns else 's'}.{quoted(c)}" for c in others]
+    exprs += [f"f.{quoted(c)}" for c in frame.columns if c not in types and c not in others]
+    con.execute(f"create schema if not exists {_schema_of(relation)}")
+    with _registered(con, frame.assign(_row=np.arange(len(frame)))) as name:
+        con.execute(
+            f"create or replace table {quoted(relation)} as select {', '.join(exprs)} "
+            f"from {name} as f left join {quoted(source)} as s "
+            f"on s.{quoted(key)} = f.{quoted(key)} order by f._row"
+        )
 
 
 def create_table(con: duckdb.DuckDBPyConnection, relation: str, types: Mapping[str, str]) -> None:

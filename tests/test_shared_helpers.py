@@ -94,6 +94,59 @@ def test_tables_in_and_out_with_a_contract(tmp_path):
     assert described == {"k": "VARCHAR", "d": "DATE", "n": "DOUBLE", "extra": "VARCHAR"}
 
 
+def test_a_table_replaced_from_a_partial_read_joins_back_the_columns_left_unread(tmp_path):
+    """The frame read some columns of the source and added its own: the table gets the contract
+    first, then the source's other columns in the source's order (the frame's values where it
+    read them, even changed, else the source row of the same key), then the frame's own; rows
+    in the frame's order, a key the source lacks gets nulls, never another row's values."""
+    source = pd.DataFrame(
+        {
+            "k": ["a", "b", "c"],
+            "score": [1.0, 2.0, 3.0],
+            "why": ["ra", "rb", "rc"],
+            "label": ["la", "lb", "lc"],
+            "why_zh": ["原因a", "原因b", "原因c"],
+        }
+    )
+    frame = pd.DataFrame(
+        {"k": ["c", "z", "a"], "tier": ["A", "B", "C"], "score": [30.0, 0.5, 10.0]}
+    ).assign(label=["LC", "LZ", "LA"], mine=[1, 2, 3])
+    types = {"tier": "varchar", "k": "varchar"}
+    with wh.connection(tmp_path / "w.duckdb") as con:
+        wh.replace_table(con, "s.source", source)
+        wh.replace_table_joining(con, "t.out", frame, types, "s.source", key="k")
+        columns = wh.table_columns(con, "t.out")
+        rows = con.execute("select * from t.out").fetchall()  # insertion order
+        with pytest.raises(KeyError, match="frame lacks contract columns: snapshot_id"):
+            wh.replace_table_joining(
+                con, "t.out", frame, {"snapshot_id": "varchar", **types}, "s.source", key="k"
+            )
+    assert columns == ["tier", "k", "score", "why", "label", "why_zh", "mine"]
+    assert rows == [
+        ("A", "c", 30.0, "rc", "LC", "原因c", 1),
+        ("B", "z", 0.5, None, "LZ", None, 2),
+        ("C", "a", 10.0, "ra", "LA", "原因a", 3),
+    ]
+
+
+def test_the_tier_step_reads_scores_without_the_columns_it_carries(tmp_path):
+    from pipelines.tiering.store import SCORES_TABLE, carried, read_scores
+
+    names = ["golden_account_id", "rfm_reason", "score_reasons", "score_reasons_zh",
+             "risk_reason", "rules_version", "model_version", "risk_level", "abc_class",
+             "reason_code_count", "conversion_source"]  # fmt: skip
+    frame = pd.DataFrame(
+        {n: ["G2", "G1"] if n == "golden_account_id" else ["x", "y"] for n in names}
+    )
+    with wh.connection(tmp_path / "w.duckdb") as con:
+        wh.replace_table(con, SCORES_TABLE, frame)
+        got = read_scores(con)
+    assert [c for c in names if carried(c)] == names[1:7]
+    assert got.columns.tolist() == ["golden_account_id", "risk_level", "abc_class",
+                                    "reason_code_count", "conversion_source"]  # fmt: skip
+    assert got["golden_account_id"].tolist() == ["G1", "G2"]
+
+
 def test_replace_rows_touches_only_the_given_keys_and_rolls_back(tmp_path):
     types = {"snapshot_id": "varchar", "v": "integer"}
     first = pd.DataFrame({"snapshot_id": ["s1", "s1", "s2"], "v": [1, 2, 3]})
