@@ -32,6 +32,13 @@ CASES = [
     ("第一行\n第二行", "第一行\n第二行"),
     ("", ""),
     (None, None),
+    ("－1", "'－1"),  # full-width minus
+    ("＠x", "'＠x"),
+    ("公司\x07名", "公司名"),  # a control character inside, no formula
+    ("\x7f=1", "'=1"),
+    ("a\x9fb", "ab"),
+    ("x=\t", "x=\t"),  # a formula sign, a tab: not at the start
+    ("\n=1", "\n=1"),  # a line feed first is no formula start
 ]
 
 
@@ -41,6 +48,25 @@ def test_safe_text_and_its_sql_twin_agree(value, expected):
     con = duckdb.connect()
     sql = con.execute(f"select {safe_text_sql('$v')}", {"v": value}).fetchone()[0]
     assert sql == expected
+
+
+def test_the_sql_twin_agrees_on_random_strings_of_the_characters_that_matter():
+    """Strings drawn from formula signs (both widths), tab, CR, LF, ESC and ANSI pieces, C0 and
+    C1 controls and ordinary text: the SQL (which leaves alone what needs no care) gives every
+    one what safe_text gives."""
+    import random
+
+    alphabet = ["=", "+", "-", "@", "＝", "＋", "－", "＠", "\t", "\r", "\n", "\x1b", "[", "3",
+                "1", "m", ";", "\x00", "\x07", "\x7f", "\x85", "\x9f", "a", "中", " ", "'"]  # fmt: skip
+    rng = random.Random(11)
+    values = ["".join(rng.choices(alphabet, k=rng.randint(0, 6))) for _ in range(3000)]
+    con = duckdb.connect()
+    con.execute("create table t (i integer, v varchar)")
+    con.executemany("insert into t values (?, ?)", list(enumerate(values)))
+    got = [r[0] for r in con.execute(f"select {safe_text_sql('v')} from t order by i").fetchall()]
+    wrong = [(v, g, safe_text(v)) for v, g in zip(values, got, strict=True) if g != safe_text(v)]
+    assert wrong == []
+    assert sum(safe_text(v) != v for v in values) > 1000  # most of them needed care
 
 
 def test_snapshot_publishes_only_safe_text(tmp_path: Path):
