@@ -117,8 +117,9 @@ def rekey_ledger(con: duckdb.DuckDBPyConnection, redirects: pd.Series) -> int:
 
 def write_outputs(con: duckdb.DuckDBPyConnection, out: TieringOutputs, as_of: date) -> None:
     """Write one run in a single transaction: current tiers replaced (contract columns cast,
-    score columns after them as they are, the carried ones from scores.account_scores); this snapshot's ledger events, notices and
-    migration matrix (re)written, other snapshots' rows kept."""
+    score columns after them as they are, the carried ones from scores.account_scores); this
+    snapshot's ledger events, notices and migration matrix (re)written, other snapshots' rows
+    kept."""
     matrix = out.migration.assign(as_of_date=pd.Timestamp(as_of), snapshot_id=out.snapshot_id)
     for table in ("tier_ledger", "downgrade_notices", "migration_matrix"):
         wh.create_table(con, f"tiers.{table}", contract(table))
