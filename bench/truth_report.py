@@ -38,12 +38,14 @@ def capture(values: pd.Series, outcome: pd.Series, share: float = 0.2) -> float:
 
 
 def _decile_gap(p: np.ndarray, y: np.ndarray) -> float:
-    """Largest |mean predicted - observed| over the deciles of ``p`` holding >= 100 rows."""
-    frame = pd.DataFrame({"p": p, "y": y.astype(float)})
-    frame["bin"] = pd.qcut(frame["p"].rank(method="first"), 10, labels=False)
-    table = frame.groupby("bin").agg(n=("y", "size"), p=("p", "mean"), y=("y", "mean"))
+    """Largest |mean predicted - observed| over the deciles of ``p`` holding >= 100 rows (equal
+    probabilities share a decile, as in the model card and the backtest)."""
+    from pipelines.scoring.models.metrics import calibration_table
+
+    table = calibration_table(p, y, 10)
     table = table[table["n"] >= 100]
-    return float((table["p"] - table["y"]).abs().max()) if len(table) else float("nan")
+    gap = (table["mean_predicted"] - table["observed_rate"]).abs()
+    return float(gap.max()) if len(table) else float("nan")
 
 
 def run_world(accounts: int, seed: int, root: Path) -> Path:

@@ -47,6 +47,34 @@ def test_auc_and_cross_fitted_calibration():
     assert np.array_equal(prob, m.cross_fitted_probability(score, label, seed=3))
 
 
+def test_calibration_bins_keep_equal_probabilities_together():
+    """A rule gives 900 accounts 0.10 and 100 accounts 0.45, both exactly right: two bins,
+    each within its sampling noise. Cut into ten equal bins by row order, the 0.10 accounts
+    would make nine bins whose observed rates differ by chance alone."""
+    rng = np.random.default_rng(4)
+    prob = np.r_[np.full(900, 0.10), np.full(100, 0.45)]
+    label = (rng.random(1000) < prob).astype(int)
+    order = rng.permutation(1000)
+    table = m.calibration_table(prob[order], label[order], 10)
+    assert table["bin"].tolist() == [0, 1]
+    assert table["n"].tolist() == [900, 100]
+    assert table["mean_predicted"].tolist() == pytest.approx([0.10, 0.45])
+    assert table["observed_rate"].tolist() == pytest.approx(
+        [label[:900].mean(), label[900:].mean()]
+    )
+    # Distinct probabilities: ten bins of 100, numbered in increasing probability; a missing
+    # probability is in no bin.
+    spread = np.r_[rng.random(1000), np.nan]
+    table = m.calibration_table(spread, np.r_[label, 1], 10)
+    assert table["n"].tolist() == [100] * 10
+    assert table["mean_predicted"].is_monotonic_increasing
+    # Partly tied: the tie stays whole in one bin, the rest is cut at its quantiles.
+    mixed = np.r_[np.full(500, 0.2), np.linspace(0.3, 0.9, 500)]
+    table = m.calibration_table(mixed, label, 10)
+    assert table["n"].iloc[0] == 500 and table["n"].sum() == 1000
+    assert (table["mean_predicted"].iloc[1:] > 0.2).all()
+
+
 def test_the_winner_must_beat_the_simpler_by_more_than_the_tolerance():
     contest = pd.DataFrame(
         {"candidate": ["naive", "probabilistic", "learned"], "auc": [0.80, 0.804, 0.83]}

@@ -127,12 +127,22 @@ def cross_fitted_probability(score: np.ndarray, label: np.ndarray, seed: int) ->
 
 
 def calibration_table(probability: np.ndarray, label: np.ndarray, bins: int) -> pd.DataFrame:
-    """Mean predicted vs observed rate per equal-count bin of the probability (deciles)."""
-    if len(label) == 0:
+    """Mean predicted vs observed rate per bin of the probability (deciles for 10 bins).
+
+    The bin edges are the probability's quantiles, as scikit-learn's ``calibration_curve``
+    (``strategy="quantile"``) draws them, so equal probabilities share a bin: a rule that gives
+    nine accounts in ten one probability makes one bin of them, not nine bins told apart by
+    row order, whose differences would be sampling noise, not calibration. Bins are numbered
+    from 0 in increasing probability; empty ones are left out, so ties make fewer bins."""
+    p = np.asarray(probability, dtype=float)
+    y = np.asarray(label, dtype=float)
+    known = ~np.isnan(p)
+    p, y = p[known], y[known]
+    if len(y) == 0:
         return pd.DataFrame(columns=["bin", "n", "mean_predicted", "observed_rate"])
-    rank = pd.Series(np.asarray(probability, dtype=float)).rank(method="first")
-    q = pd.qcut(rank, q=min(bins, len(label)), labels=False)
-    frame = pd.DataFrame({"bin": q, "p": probability, "y": label})
+    edges = np.quantile(p, np.linspace(0.0, 1.0, min(bins, len(y)) + 1))
+    _, dense = np.unique(np.searchsorted(edges[1:-1], p), return_inverse=True)
+    frame = pd.DataFrame({"bin": dense, "p": p, "y": y})
     table = frame.groupby("bin").agg(
         n=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean")
     )
