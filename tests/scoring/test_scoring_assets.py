@@ -373,12 +373,16 @@ def test_the_schedule_retrains_when_the_training_is_old_the_scores_drift_or_the_
     assert again == version
     _, training = decide(1, code="test-dirty")
     assert training["trained"] and "'test-dirty' is not comparable" in training["reason"]
-    # Every paying account a year further from its last order: churn scores move to the top.
+    # A year in which no paying account bought: each a year further from its last order, no
+    # paid order or revenue in the last 365 days. Churn scores move to the top.
     lapsed = windows.copy()
     now = lapsed["periods_back"] == 0
     lapsed.loc[now, "days_since_last_paid_order"] += 365
+    recent = [c for c in lapsed if c.startswith(("paid_orders_", "net_revenue_")) and
+              c.endswith(("_90d", "_365d"))]  # fmt: skip
+    lapsed.loc[now, recent] = 0
     _, training = decide(1, rows=lapsed)
-    assert training["trained"] and training["psi"]["churn"] > 0.2
+    assert training["trained"] and training["psi"]["churn"] > 0.2, training
     assert training["reason"].startswith(
         f"trained: predictions drifted since the training of {world.as_of}: churn PSI"
     )

@@ -466,6 +466,41 @@ def test_gradient_boosting_fits_when_columns_are_nearly_empty():
     assert m.auc(p, y) > 0.6
 
 
+@pytest.mark.parametrize("n", [120, 300, 2000])
+def test_a_small_window_still_gets_a_probability_per_account_not_one_for_all(n):
+    """A window of a few hundred prospects: the calibration fits gradient boosting on halves of
+    it, which held fewer rows than two leaves of the configured 80 need, so every tree had no
+    split, every half scored all its rows alike and the calibration learned one probability for
+    everyone (a 1,000-account world published 18% for all its prospects). The leaf shrinks to
+    a tenth of the rows a fit trains on; a window large enough keeps the configured leaf."""
+    from pipelines.scoring.clv import ClvConfig
+    from pipelines.scoring.models.candidates import candidates, leaf_size
+    from pipelines.scoring.models.config import ModelsConfig
+    from pipelines.scoring.models.contest import _probability_scorer
+    from tests.config_files import load_config
+    from tests.conftest import REPO_ROOT
+
+    assert leaf_size(80, 150) == 13 and leaf_size(80, 889) == 80 and leaf_size(80, 2) == 1
+    rng = np.random.default_rng(n)
+    rows = pd.DataFrame({c: [np.nan] * n for c in FEATURES})
+    rows["golden_account_id"] = [f"GA-{i:04d}" for i in range(n)]
+    rows["periods_back"], rows["has_paid_order"] = 1, False
+    rows["leads_open"] = (rng.random(n) < 0.3).astype(float)
+    rows["account_age_days"] = rng.integers(10, 900, n).astype(float)
+    y = (rng.random(n) < np.where(rows["leads_open"] > 0, 0.45, 0.05)).astype(int)
+    cfg, _ = load_config(ModelsConfig, REPO_ROOT / "config" / "scoring" / "models.yaml")
+    clv_cfg, _ = load_config(ClvConfig, REPO_ROOT / "config" / "scoring" / "clv.yaml")
+    hgb = next(
+        c for c in candidates("conversion", cfg, clv_cfg, vocabularies(rows)) if c.kind == "learned"
+    )
+    prob = _probability_scorer(hgb, rows, y, cfg.seed)(rows)
+    lead = rows["leads_open"].to_numpy() > 0
+    # Accounts with an open lead get a clearly higher probability than those without, and the
+    # probabilities stay calibrated on average.
+    assert prob[lead].mean() > prob[~lead].mean() + 0.2
+    assert prob.mean() == pytest.approx(y.mean(), abs=0.05)
+
+
 def test_a_logit_shift_meets_the_rate_keeps_the_order_and_is_bounded():
     rng = np.random.default_rng(4)
     p = rng.beta(2, 8, 5000)  # mean about 0.2

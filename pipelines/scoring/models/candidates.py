@@ -184,6 +184,16 @@ def _sample(rows: pd.DataFrame, y: np.ndarray, cfg: ModelsConfig):
     return rows.iloc[keep], y[keep]
 
 
+def leaf_size(configured: int, rows: int) -> int:
+    """Gradient boosting's smallest leaf for a fit on ``rows`` rows: the configured size, or a
+    tenth of the rows it trains on (early stopping holds a tenth out) when that is smaller. A
+    half of a small window, which a calibration fits on, would otherwise hold fewer rows than
+    two leaves need, or than a group of a third of them (e.g. the prospects with an open lead):
+    no split, or none on what matters, the same score for every account, and a calibration of
+    those scores one probability for all. Fits on about 900 rows or more are unchanged."""
+    return max(1, min(configured, int(rows * 0.9) // 10))
+
+
 def _hgb(cfg: ModelsConfig, vocabulary: dict, regression: bool, extra=None):
     """Gradient boosting on the point-in-time features (plus ``extra(rows)`` columns)."""
 
@@ -201,6 +211,7 @@ def _hgb(cfg: ModelsConfig, vocabulary: dict, regression: bool, extra=None):
         used = X.columns[(X.nunique() >= 2) & (X.notna().sum() >= MIN_KNOWN)].tolist()
         params = {
             **cfg.hgb.model_dump(),
+            "min_samples_leaf": leaf_size(cfg.hgb.min_samples_leaf, len(y)),
             "categorical_features": np.isin(used, CATEGORICAL),
             "random_state": cfg.seed,
             # Always stop early on a held-out tenth: the rounds are a ceiling, not a target.
