@@ -429,6 +429,14 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
     assert fits == [600] and np.isfinite(prob).all()
 
 
+def _prospects_knowing_nothing(n: int) -> pd.DataFrame:
+    """``n`` prospects of the judged window (periods_back 1) with every feature unknown."""
+    rows = pd.DataFrame({c: [np.nan] * n for c in FEATURES})
+    rows["golden_account_id"] = [f"GA-{i:04d}" for i in range(n)]
+    rows["periods_back"], rows["has_paid_order"] = 1, False
+    return rows
+
+
 def test_gradient_boosting_fits_when_columns_are_nearly_empty():
     """A small window (or half of one) can know a column for one account only (one NPS answer
     among 140 prospects): early stopping's split may leave it without a value in the part
@@ -441,9 +449,7 @@ def test_gradient_boosting_fits_when_columns_are_nearly_empty():
 
     rng = np.random.default_rng(3)
     n = 400
-    rows = pd.DataFrame({c: [np.nan] * n for c in FEATURES})
-    rows["golden_account_id"] = [f"GA-{i:04d}" for i in range(n)]
-    rows["periods_back"], rows["has_paid_order"] = 1, False
+    rows = _prospects_knowing_nothing(n)
     rows["latest_lead_source"] = "trade_show"  # one category only
     rows["leads_open"] = rng.integers(0, 3, n).astype(float)
     rows["account_age_days"] = rng.integers(10, 900, n).astype(float)
@@ -482,9 +488,7 @@ def test_a_small_window_still_gets_a_probability_per_account_not_one_for_all(n):
 
     assert leaf_size(80, 150) == 13 and leaf_size(80, 889) == 80 and leaf_size(80, 2) == 1
     rng = np.random.default_rng(n)
-    rows = pd.DataFrame({c: [np.nan] * n for c in FEATURES})
-    rows["golden_account_id"] = [f"GA-{i:04d}" for i in range(n)]
-    rows["periods_back"], rows["has_paid_order"] = 1, False
+    rows = _prospects_knowing_nothing(n)
     rows["leads_open"] = (rng.random(n) < 0.3).astype(float)
     rows["account_age_days"] = rng.integers(10, 900, n).astype(float)
     y = (rng.random(n) < np.where(rows["leads_open"] > 0, 0.45, 0.05)).astype(int)
