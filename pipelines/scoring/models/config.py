@@ -32,7 +32,7 @@ class ModelsConfig(StrictModel):
     # naive baseline (when it can be fitted on the as-of date's rows; else the naive one).
     without_contest: dict[str, str] = {}
     # Fits see at most this many rows (a fixed-seed sample); prediction covers everyone.
-    max_train_rows: int = Field(200_000, ge=1000)
+    max_train_rows: int = Field(100_000, ge=1000)
     hgb: HgbSettings = HgbSettings()
     # Training schedule (pipelines/scoring/models/store.py): a run scores with the newest stored
     # training at most retrain_every_days - 1 days older than its date under the same rules and
