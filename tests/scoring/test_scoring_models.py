@@ -402,8 +402,10 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
     and the calibration learns those scores), one on the whole window that scores the as-of
     rows. The published probabilities follow the whole-window model's order."""
     from pipelines.scoring.models.candidates import Candidate
+    from pipelines.scoring.models.config import ModelsConfig
     from pipelines.scoring.models.contest import _probability_scorer
 
+    cfg = ModelsConfig(version="t", seed=1)
     rng = np.random.default_rng(9)
     recent = pd.DataFrame({"x": rng.random(600)})
     y = (rng.random(600) < recent["x"]).astype(int).to_numpy()
@@ -415,7 +417,7 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
         slope = float(np.corrcoef(rows["x"], labels)[0, 1])
         return lambda r: slope * r["x"].to_numpy()
 
-    prob = _probability_scorer(Candidate("m", "learned", "", fit), recent, y, seed=1)(now)
+    prob = _probability_scorer(Candidate("m", "learned", "", fit), recent, y, cfg)(now)
     first, second, whole = sorted(fits)  # two halves (stratified by outcome) and the window
     assert whole == 600 and first + second == 600 and first >= 295
     assert np.array_equal(np.argsort(prob), np.argsort(now["x"].to_numpy()))
@@ -425,8 +427,43 @@ def test_the_learned_winner_is_refitted_on_the_whole_later_window_and_calibrated
     fits.clear()
     single = np.zeros(600, dtype=int)
     single[17] = 1
-    prob = _probability_scorer(Candidate("m", "learned", "", fit), recent, single, seed=1)(now)
+    prob = _probability_scorer(Candidate("m", "learned", "", fit), recent, single, cfg)(now)
     assert fits == [600] and np.isfinite(prob).all()
+
+
+@pytest.mark.parametrize("n", [1_500, 2_000, 2_001, 5_000])
+def test_a_window_larger_than_two_fits_is_calibrated_on_a_sample_of_it(n):
+    """The halves of a calibration fit on at most max_train_rows rows each: a larger window is
+    calibrated on the out-of-fold scores of a fixed-seed sample of twice that, not on scores of
+    every row; the whole window's model still scores the as-of rows, and the probabilities stay
+    in its order and calibrated."""
+    from pipelines.scoring.models.candidates import Candidate
+    from pipelines.scoring.models.config import ModelsConfig
+    from pipelines.scoring.models.contest import _probability_scorer
+
+    cfg = ModelsConfig(version="t", seed=3, max_train_rows=1_000)
+    rng = np.random.default_rng(n)
+    recent = pd.DataFrame({"x": rng.random(n)})
+    y = (rng.random(n) < recent["x"]).astype(int).to_numpy()
+    now = pd.DataFrame({"x": rng.random(500)})
+    fits, scored = [], []
+
+    def fit(rows, labels):
+        fits.append(len(rows))
+        slope = float(np.corrcoef(rows["x"], labels)[0, 1])
+
+        def predict(r):
+            scored.append(len(r))
+            return slope * r["x"].to_numpy()
+
+        return predict
+
+    prob = _probability_scorer(Candidate("m", "learned", "", fit), recent, y, cfg)(now)
+    *halves, whole = sorted(fits)
+    assert whole == n and sum(halves) == min(n, 2_000) and min(halves) >= min(n, 2_000) // 2 - 5
+    assert sum(scored) == min(n, 2_000) + len(now)  # each half's rows once, then the as-of rows
+    assert np.array_equal(np.argsort(prob), np.argsort(now["x"].to_numpy()))
+    assert prob.mean() == pytest.approx(now["x"].mean(), abs=0.05)
 
 
 def _prospects_knowing_nothing(n: int) -> pd.DataFrame:
@@ -497,7 +534,7 @@ def test_a_small_window_still_gets_a_probability_per_account_not_one_for_all(n):
     hgb = next(
         c for c in candidates("conversion", cfg, clv_cfg, vocabularies(rows)) if c.kind == "learned"
     )
-    prob = _probability_scorer(hgb, rows, y, cfg.seed)(rows)
+    prob = _probability_scorer(hgb, rows, y, cfg)(rows)
     lead = rows["leads_open"].to_numpy() > 0
     # Accounts with an open lead get a clearly higher probability than those without, and the
     # probabilities stay calibrated on average.
