@@ -177,10 +177,12 @@ def _remembering(predictor: Predictor) -> Predictor:
     return predict
 
 
-def _sample(rows: pd.DataFrame, y: np.ndarray, cfg: ModelsConfig):
-    if len(rows) <= cfg.max_train_rows:
+def sample_rows(rows: pd.DataFrame, y: np.ndarray, limit: int, seed: int):
+    """``rows`` and their outcomes ``y``, or a fixed-seed sample of ``limit`` of them (in their
+    order) when there are more."""
+    if len(rows) <= limit:
         return rows, y
-    keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(rows))[: cfg.max_train_rows])
+    keep = np.sort(np.random.default_rng(seed).permutation(len(rows))[:limit])
     return rows.iloc[keep], y[keep]
 
 
@@ -202,7 +204,7 @@ def _hgb(cfg: ModelsConfig, vocabulary: dict, regression: bool, extra=None):
         return X if extra is None else pd.concat([X, extra(rows)], axis=1)
 
     def fit(rows: pd.DataFrame, y: np.ndarray) -> Predictor:
-        rows, y = _sample(rows, y, cfg)
+        rows, y = sample_rows(rows, y, cfg.max_train_rows, cfg.seed)
         X = matrix(rows)
         # A column with fewer than two distinct values or MIN_KNOWN known values in these rows
         # carries (almost) nothing: prospects have no order history, a small half of a window

@@ -21,7 +21,7 @@ import pandas as pd
 
 from pipelines.scoring import clv as clv_mod
 from pipelines.scoring.models import metrics as m
-from pipelines.scoring.models.candidates import Candidate, candidates
+from pipelines.scoring.models.candidates import Candidate, candidates, sample_rows
 from pipelines.scoring.models.config import ModelsConfig
 from pipelines.scoring.models.matrix import targets, window
 
@@ -99,16 +99,19 @@ def _judge(cands: list[Candidate], target, past, recent, cfg) -> tuple[pd.DataFr
 
 
 def _calibrator(
-    cand: Candidate, rows: pd.DataFrame, y: np.ndarray, seed, predictor=None, max_rows=None
+    cand: Candidate, rows: pd.DataFrame, y: np.ndarray, cfg: ModelsConfig, predictor=None
 ):
     """An isotonic calibration of ``cand``'s score on ``rows``: for a learned candidate on
-    out-of-fold scores of two halves (of a sample of ``2 * max_rows`` rows of a larger window),
-    else on the score of ``predictor`` (``cand`` fitted on ``rows``; fitted here when not
-    given)."""
+    out-of-fold scores of two halves, else on the score of ``predictor`` (``cand`` fitted on
+    ``rows``; fitted here when not given). A window of more than twice ``max_train_rows`` rows
+    is calibrated on the halves of a fixed-seed sample of that many: each half's fit sees at
+    most ``max_train_rows`` rows anyway, and an isotonic calibration learns as well from that
+    many out-of-fold scores (scoring every row of both halves of a million-row window cost 4 of
+    the 97 s of a training)."""
     if cand.kind == "learned":
-        sample, y_sample = _calibration_sample(rows, y, seed, max_rows)
+        sample, y_sample = sample_rows(rows, y, 2 * cfg.max_train_rows, cfg.seed)
         # Halves stratified by outcome: each has both outcomes whenever there are two of each.
-        half = _stratified_half(y_sample, seed)
+        half = _stratified_half(y_sample, cfg.seed)
         if all(len(np.unique(y_sample[part])) == 2 for part in (half, ~half)):
             # Each half scored by a model that never saw it; the calibration learns the scores.
             held_out = np.empty(len(sample))
@@ -119,17 +122,6 @@ def _calibrator(
     # a naive candidate, or too few of one outcome to fit on a half
     predictor = predictor if predictor is not None else cand.fit(rows, y)
     return m.isotonic(predictor(rows), y)
-
-
-def _calibration_sample(rows: pd.DataFrame, y: np.ndarray, seed, max_rows):
-    """``rows`` (and outcomes), or a fixed-seed sample of ``2 * max_rows`` of them when there
-    are more: each half's fit sees at most ``max_rows`` rows anyway (candidates._sample), and
-    an isotonic calibration learns as well from that many out-of-fold scores; scoring every row
-    of both halves of a million-row window cost 4 of the 97 s of a training."""
-    if max_rows is None or len(y) <= 2 * max_rows:
-        return rows, y
-    keep = np.sort(np.random.default_rng(seed).permutation(len(y))[: 2 * max_rows])
-    return rows.iloc[keep], y[keep]
 
 
 def _nothing_to_calibrate(y: np.ndarray) -> bool:
@@ -148,8 +140,7 @@ def drift_shift(
     bound = cfg.max_drift_logit.get(target, 0.0)
     if bound == 0 or judged is None or len(judged) == 0 or _nothing_to_calibrate(y_past):
         return 0.0
-    calibrator = _calibrator(cand, past, y_past, cfg.seed, max_rows=cfg.max_train_rows)
-    carried = m.calibrated(calibrator, judged)
+    carried = m.calibrated(_calibrator(cand, past, y_past, cfg), judged)
     return m.logit_shift(carried, float(np.mean(y_recent)), bound)
 
 
@@ -161,8 +152,7 @@ def _probability_scorer(
     if _nothing_to_calibrate(y):
         return _Constant(np.nan if len(recent) == 0 else float(np.mean(y)))
     predictor = cand.fit(recent, y)
-    calibrator = _calibrator(cand, recent, y, cfg.seed, predictor, cfg.max_train_rows)
-    return _Shifted(predictor, calibrator, shift)
+    return _Shifted(predictor, _calibrator(cand, recent, y, cfg, predictor), shift)
 
 
 @dataclass(frozen=True)
