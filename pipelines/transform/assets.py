@@ -57,6 +57,7 @@ from pipelines.transform.metadata import (
     summary_markdown,
 )
 from pipelines.transform.project import stratum_dbt_project
+from pipelines.transform.resource import StratumDbtCliResource
 from pipelines.transform.targets import prune_run_targets, run_target_path
 
 GROUP_NAME = "transform"
@@ -103,7 +104,7 @@ def _dbt_executable() -> str:
 
 def dbt_resource() -> DbtCliResource:
     """The dbt CLI resource (resource key ``"dbt"``) for ``dbt_models``."""
-    return DbtCliResource(
+    return StratumDbtCliResource(
         project_dir=stratum_dbt_project,
         profiles_dir=str(stratum_dbt_project.profiles_dir),
         dbt_executable=_dbt_executable(),
