@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config import load_stratum_config
+from pipelines.quality import gx_runner
 from pipelines.quality.config import QualityConfig, freshness_parameters
 from pipelines.quality.gx_runner import data_docs_dir, validate_frame
 from pipelines.quality.results import RESULTS_TABLE, outcome_markdown, write_validation_results
@@ -217,3 +218,24 @@ def test_results_are_appended_and_data_docs_built(tmp_path: Path) -> None:
     assert json.loads(examples) == ["shipped"]
     assert "partially_refunded" in json.loads(kwargs)["value_set"]
     assert (n, batch_n) == (len(df), 60)
+
+
+def test_the_data_docs_index_lists_the_latest_results_and_every_result_keeps_its_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GX loads every result the index lists on each validation: unbounded, a validation's cost
+    # grew with every result ever stored. A quality dir of its own, so its context is new and
+    # reads the (lowered) limit.
+    monkeypatch.setattr(gx_runner, "DOCS_INDEX_RESULTS", 3)
+    quality_dir = tmp_path / "quality"
+    runs = [f"index-run-{i}" for i in range(5)]
+    for run in runs:
+        validate_frame(
+            orders_frame(), "orders", _params("orders"), run_name=run, config=CONFIG,
+            quality_dir=quality_dir,
+        )  # fmt: skip
+    index = (data_docs_dir(quality_dir) / "index.html").read_text(encoding="utf-8")
+    assert [run in index for run in runs] == [False, False, True, True, True]
+    for run in runs:
+        pages = list((data_docs_dir(quality_dir) / "validations" / "orders" / run).rglob("*.html"))
+        assert len(pages) == 1, run
