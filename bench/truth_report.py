@@ -7,7 +7,10 @@ Runs the whole job once per world (in-process, ephemeral Dagster instance, a tem
 and prints, for paying accounts: the share of next-year net revenue captured by the top 20%
 ranked by tier order (A > B > C, ties by account id), by the 12-month value score alone and by
 trailing-365-day revenue alone; the churn AUC of the published churn risk and of days since the
-last order; for prospects: conversion AUC and Brier of the published probability, of the base
+last order, and beside them the churn AUC of an observer who also knew which customers had
+already stopped for good by the as-of date (a state no data shows: the generator's truth), the
+published risk ranking within each state, which bounds what any model of the data could reach;
+for prospects: conversion AUC and Brier of the published probability, of the base
 rate and of "has an open or converted lead", beside the AUC of the generator's own lead
 probabilities. Not a test: numbers for the docs and the report (docs/architecture.md).
 """
@@ -80,6 +83,7 @@ def _truth(data_dir: Path, con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     out = rec.groupby("golden_account_id").agg(
         future_orders=("future_orders_365d", "sum"),
         future_revenue=("future_net_revenue_365d", "sum"),
+        stopped_before_as_of=("churned_before_as_of", "all"),
     )
     leads = con.execute("select lead_id, golden_account_id, status from marts.leads").df()
     leads = leads.merge(pd.read_parquet(data_dir / "ground_truth" / "leads.parquet"), on="lead_id")
@@ -118,6 +122,16 @@ def report(data_dir: Path) -> dict[str, float]:
     out["churn_auc"] = roc_auc_score(churn, pay["churn_risk"].fillna(pay["churn_risk"].mean()))
     out["churn_auc_recency"] = roc_auc_score(churn, pay["days_since_last_order"])
     out["churn_null_share"] = float(pay["churn_risk"].isna().mean())
+    # The latent state: customers who had stopped for good by as_of look, in the data, like
+    # living ones that are quiet for a while; an observer who knew the state ranks them first.
+    risk = pay["churn_risk"].fillna(pay["churn_risk"].mean())
+    stopped = pay["stopped_before_as_of"].astype(bool)
+    out["churn_auc_knowing_stopped"] = roc_auc_score(churn, stopped * 2 + risk)
+    out["churn_share_stopped_before"] = float(stopped[churn].mean())
+    out["churn_auc_still_buying"] = roc_auc_score(churn[~stopped], risk[~stopped])
+    out["churn_auc_still_buying_recency"] = roc_auc_score(
+        churn[~stopped], pay.loc[~stopped, "days_since_last_order"]
+    )
     pro = df[~df["has_paid_order"]]
     conv = (pro["future_orders"] > 0).to_numpy()
     p = pro["conversion_probability"]

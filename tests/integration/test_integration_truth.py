@@ -248,18 +248,29 @@ def test_churn_risk_beats_days_since_last_order(scored, features):
     # The published churn score beats days since the last order on next year's truth (no
     # tolerance; the contest's own decision is checked below on the history it saw).
     assert auc > naive
+    # Among customers still buying at as_of, where churn is announced by fading orders,
+    # engagement, NPS and risk rather than by a long silence, by the issue's margin.
+    assert active["future_churn"].sum() >= 10
+    assert auc_active >= naive_active + 0.03
 
 
 @pytest.mark.xfail(
     strict=True,
     reason="issue 12's bar (churn AUC >= recency + 0.03) is not met on the generator's worlds "
     "since their churn is one process before and after as_of (2026-12-03): here 0.961 vs 0.936, "
-    "on the 5,000- and 20,000-account worlds +0.022 to +0.027 (docs/architecture.md)",
+    "on the 5,000- and 20,000-account worlds +0.022 to +0.027; most of next year's churners "
+    "had already stopped by as_of, and an observer who knew which (a state no data shows) "
+    "reaches 0.971 here and only +0.028 to +0.032 over recency on the 5,000- and "
+    "20,000-account worlds (docs/architecture.md)",
 )
 def test_churn_risk_beats_days_since_last_order_by_the_issues_margin(scored, features):
     bought = scored[scored["has_paid_order"]].join(features["days_since_last_order"])
     auc = roc_auc_score(bought["future_churn"], bought["churn_risk"])
     naive = roc_auc_score(bought["future_churn"], bought["days_since_last_order"])
+    knowing = roc_auc_score(
+        bought["future_churn"], bought["churned_before_as_of"] * 2 + bought["churn_risk"]
+    )
+    print(f"\nchurn AUC {auc:.3f}, recency {naive:.3f}, knowing who had stopped {knowing:.3f}")
     assert auc >= naive + 0.03
 
 
