@@ -25,6 +25,7 @@ No ``from __future__ import annotations`` here: Dagster inspects the real ``cont
 """
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
@@ -48,7 +49,7 @@ from pipelines import warehouse as wh
 from pipelines.partitions import AS_OF_PARTITIONS
 from pipelines.resources import Warehouse
 from pipelines.run_context import RunContext, RunContextResource
-from pipelines.settings import dbt_environment, engine
+from pipelines.settings import dbt_environment, dbt_unit_tests_in_runs, engine
 from pipelines.transform.engines import UNIQUE_ID_KEY, duckdb_copies, source_relations
 from pipelines.transform.metadata import (
     count_relation_rows,
@@ -129,7 +130,8 @@ def dbt_build_args(
     snapshot left out when the run is for a date before the latest change it recorded (a
     backfill), because its versions only move forward in business time. "buildable" indirect
     selection: a test runs in the part that builds all of its parents (the tag glossary test,
-    seed + customer_360, runs with the marts, not with the seeds).
+    seed + customer_360, runs with the marts, not with the seeds). The project's dbt unit tests
+    are left out unless ``STRATUM_DBT_UNIT_TESTS=1`` (:func:`dbt_unit_tests_in_runs`).
 
     On the Spark engine (``spark_sources``: source relation -> its Parquet export) the target
     is ``spark`` and the exports are the ``external_sources`` var; the snapshot is built there
@@ -139,6 +141,9 @@ def dbt_build_args(
         dbt_vars = {**dbt_vars, "external_sources": dict(sorted(spark_sources.items()))}
     args = ["build", "--vars", json.dumps(dbt_vars, sort_keys=True)]
     args += ["--indirect-selection", "buildable"]
+    # dbt's own DBT_EXCLUDE_RESOURCE_TYPES, when set, decides instead (a flag would override it).
+    if not dbt_unit_tests_in_runs() and "DBT_EXCLUDE_RESOURCE_TYPES" not in os.environ:
+        args += ["--exclude-resource-type", "unit_test"]
     if spark_sources is not None:
         args += ["--target", "spark"]
     if latest_snapshot_as_of is not None and ctx.as_of.isoformat() < latest_snapshot_as_of:

@@ -39,6 +39,8 @@ def spark_run(tmp_path_factory, dbt_manifest) -> Iterator[tuple[PipelineWorld, o
     try:
         with DagsterInstance.ephemeral() as instance, pytest.MonkeyPatch.context() as mp:
             mp.setenv("STRATUM_ENGINE", "spark")
+            # The dbt unit tests run on Spark too: the cross-database macros under test.
+            mp.setenv("STRATUM_DBT_UNIT_TESTS", "1")
             result = run_pipeline(spark_world, instance)
             assert result.success, failures(result)
             yield spark_world, result

@@ -58,6 +58,10 @@ def scenario_warehouse(tmp_path_factory, dbt_manifest) -> Iterator[BuiltWarehous
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STRATUM_DATA_DIR", str(data_dir))
+        # The scenario build is where make test runs the dbt unit tests on DuckDB (a daily run
+        # leaves them out: pipelines.settings.dbt_unit_tests_in_runs).
+        mp.setenv("STRATUM_DBT_UNIT_TESTS", "1")
+        mp.delenv("DBT_EXCLUDE_RESOURCE_TYPES", raising=False)
         result = materialize(
             [dbt_staging_models, account_matches, dbt_models, dbt_feature_models],
             resources={

@@ -13,9 +13,12 @@ import pytest
 from dagster import AssetKey
 
 from pipelines.contracts import model_columns
+from pipelines.transform.project import stratum_dbt_project
+from pipelines.transform.targets import run_target_path
 from tests.transform.scenario import BAD_USCC, U_HAINA_1, U_HAINA_2, U_YUNQI
 
 CUSTOMER_360_COLUMNS = [c.name for c in model_columns("customer_360")]
+PROJECT_DIR = stratum_dbt_project.project_dir
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,23 @@ def test_build_succeeds_with_all_dbt_tests(scenario_warehouse):
     assert AssetKey("account_attributes_snapshot") in materialized
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
+
+
+def test_the_scenario_build_runs_every_dbt_unit_test(scenario_warehouse, dbt_manifest):
+    # Daily runs leave them out (pipelines.settings.dbt_unit_tests_in_runs); make test runs
+    # them here, so each must have run and passed in this build's invocations.
+    manifest = json.loads(dbt_manifest.read_text())
+    declared = set(manifest["unit_tests"])
+    log = PROJECT_DIR / run_target_path(scenario_warehouse.result.run_id) / "dbt.log"
+    finished = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line) if line.startswith("{") else {}
+        if event.get("info", {}).get("name") == "NodeFinished":
+            node = event["data"]["node_info"]
+            if node["resource_type"] == "unit_test":
+                finished[node["unique_id"]] = event["data"]["run_result"]["status"]
+    assert len(declared) >= 15
+    assert finished == dict.fromkeys(declared, "pass")
 
 
 def test_customer_360_has_the_interface_columns(scenario_warehouse):

@@ -127,6 +127,30 @@ def test_spark_build_args_target_spark_with_the_exports_and_the_snapshot():
 
 
 @pytest.mark.parametrize(
+    ("env", "excluded"),
+    [
+        ({}, "unit_test"),
+        ({"STRATUM_DBT_UNIT_TESTS": "1"}, None),
+        ({"STRATUM_DBT_UNIT_TESTS": "0"}, "unit_test"),
+        # dbt's own variable decides when set: a flag would override it on the command line
+        ({"DBT_EXCLUDE_RESOURCE_TYPES": "test unit_test"}, None),
+    ],
+)
+def test_runs_leave_the_dbt_unit_tests_to_make_test(monkeypatch, env, excluded):
+    from pipelines.transform.assets import dbt_build_args
+
+    monkeypatch.delenv("STRATUM_DBT_UNIT_TESTS", raising=False)
+    monkeypatch.delenv("DBT_EXCLUDE_RESOURCE_TYPES", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    ctx = run_context(date(2026, 3, 31), "run-1")
+    for spark in (None, {"raw.orders": "/data/spark/exports/raw/orders"}):
+        args = dbt_build_args(ctx, None, spark)
+        flag = "--exclude-resource-type"
+        assert (args[args.index(flag) + 1] if flag in args else None) == excluded
+
+
+@pytest.mark.parametrize(
     ("value", "expected"), [(None, "duckdb"), ("Spark", "spark"), ("duckdb", "duckdb")]
 )
 def test_engine_setting(monkeypatch, value, expected):
