@@ -12,12 +12,12 @@ from pipelines.transform.assets import dbt_resource
 from pipelines.transform.resource import StratumDbtCliResource
 
 
-def _no_subprocess(*args, **kwargs):
-    raise AssertionError(f"a subprocess was started: {args}")
+def _must_not_run(*args, **kwargs):
+    raise AssertionError(f"called with {args}")
 
 
 def test_the_projects_dbt_reports_the_installed_version_without_a_subprocess(monkeypatch):
-    monkeypatch.setattr(dagster_dbt_resource, "check_output", _no_subprocess)
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", _must_not_run)
     resource = dbt_resource()
     assert isinstance(resource, StratumDbtCliResource)
     assert resource._cli_version == version.parse(installed_dbt)
@@ -29,7 +29,7 @@ def test_no_adapter_is_built_in_the_steps_process(monkeypatch):
     # The parent builds a profile, a project and the macro manifest here; a stub that would
     # fail if called proves the override never reaches it.
     monkeypatch.setattr(
-        dagster_dbt_resource.DbtCliResource, "_initialize_dbt_core_adapter", _no_subprocess
+        dagster_dbt_resource.DbtCliResource, "_initialize_dbt_core_adapter", _must_not_run
     )
     assert dbt_resource()._initialize_dbt_core_adapter(["build", "--vars", "{}"]) is None
 
