@@ -207,6 +207,15 @@ def _build_up_to_features(world: PipelineWorld) -> None:
     ]
 
 
+def dbt_log_events(run_id: str) -> list[dict]:
+    """The structured events of every dbt invocation of Dagster run ``run_id`` (its steps share
+    one target folder and its ``dbt.log``: pipelines/transform/targets.py)."""
+    from pipelines.transform.targets import run_target_path
+
+    log = DBT_DIR / run_target_path(run_id) / "dbt.log"
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+
+
 def query(path: Path, sql: str, params: list | None = None):
     """Run ``sql`` read-only against the DuckDB file at ``path``; a DataFrame."""
     from pipelines import warehouse as wh

@@ -6,16 +6,13 @@ one, in test_integration_reruns.py.
 
 from __future__ import annotations
 
-import json
-
 import nbformat
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
 from pipelines.transform.assets import transform_assets
-from pipelines.transform.targets import run_target_path
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, dbt_log_events
 from tests.integration.conftest import HAND_CASES, golden_ids, serving, snapshot_frame, warehouse
 
 pytestmark = pytest.mark.integration
@@ -109,8 +106,7 @@ def test_notebook_runs_against_published_tables(first_run_copy, monkeypatch):
 def test_dbt_parses_the_project_once_per_run(first_run):
     """The run's dbt steps share one target folder: the first parses the project (the
     manifest's partial-parse file was made without the run's vars), the others reuse it."""
-    log = REPO_ROOT / "dbt_project" / run_target_path(first_run["result"].run_id) / "dbt.log"
-    events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    events = dbt_log_events(first_run["result"].run_id)
     invocations = {e["info"]["invocation_id"] for e in events}
     full_parses = {e["info"]["invocation_id"] for e in events if e["info"]["code"] == "I024"}
     assert len(invocations) == len(transform_assets)  # one dbt build per dbt step

@@ -13,12 +13,10 @@ import pytest
 from dagster import AssetKey
 
 from pipelines.contracts import model_columns
-from pipelines.transform.project import stratum_dbt_project
-from pipelines.transform.targets import run_target_path
+from tests.conftest import dbt_log_events
 from tests.transform.scenario import BAD_USCC, U_HAINA_1, U_HAINA_2, U_YUNQI
 
 CUSTOMER_360_COLUMNS = [c.name for c in model_columns("customer_360")]
-PROJECT_DIR = stratum_dbt_project.project_dir
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +41,12 @@ def test_the_scenario_build_runs_every_dbt_unit_test(scenario_warehouse, dbt_man
     # them here, so each must have run and passed in this build's invocations.
     manifest = json.loads(dbt_manifest.read_text())
     declared = set(manifest["unit_tests"])
-    log = PROJECT_DIR / run_target_path(scenario_warehouse.result.run_id) / "dbt.log"
-    finished = {}
-    for line in log.read_text(encoding="utf-8").splitlines():
-        event = json.loads(line) if line.startswith("{") else {}
-        if event.get("info", {}).get("name") == "NodeFinished":
-            node = event["data"]["node_info"]
-            if node["resource_type"] == "unit_test":
-                finished[node["unique_id"]] = event["data"]["run_result"]["status"]
+    finished = {
+        event["data"]["node_info"]["unique_id"]: event["data"]["run_result"]["status"]
+        for event in dbt_log_events(scenario_warehouse.result.run_id)
+        if event["info"]["name"] == "NodeFinished"
+        and event["data"]["node_info"]["resource_type"] == "unit_test"
+    }
     assert len(declared) >= 15
     assert finished == dict.fromkeys(declared, "pass")
 
