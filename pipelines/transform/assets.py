@@ -26,10 +26,7 @@ No ``from __future__ import annotations`` here: Dagster inspects the real ``cont
 
 import json
 import os
-import shutil
-import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -58,7 +55,7 @@ from pipelines.transform.metadata import (
     summary_markdown,
 )
 from pipelines.transform.project import stratum_dbt_project
-from pipelines.transform.resource import StratumDbtCliResource
+from pipelines.transform.resource import StratumDbtCliResource, dbt_executable
 from pipelines.transform.targets import prune_run_targets, run_target_path
 
 GROUP_NAME = "transform"
@@ -97,18 +94,12 @@ class StratumDbtTranslator(DagsterDbtTranslator):
         return None if spec is None else spec._replace(partitions_def=AS_OF_PARTITIONS)
 
 
-def _dbt_executable() -> str:
-    # The dbt next to this interpreter (the project's virtualenv), even when it is not on PATH.
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
-
-
 def dbt_resource() -> DbtCliResource:
     """The dbt CLI resource (resource key ``"dbt"``) for ``dbt_models``."""
     return StratumDbtCliResource(
         project_dir=stratum_dbt_project,
         profiles_dir=str(stratum_dbt_project.profiles_dir),
-        dbt_executable=_dbt_executable(),
+        dbt_executable=dbt_executable(),
     )
 
 

@@ -14,6 +14,7 @@ before, 38.3-38.9 s after; the five dbt steps 27.3 -> 22.5-23.2 s.
 
 from __future__ import annotations
 
+import shutil
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -23,10 +24,16 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 
-def _same_environment(executable: str) -> bool:
-    """Whether ``executable`` is the dbt of this interpreter's environment (its bin folder; not
-    resolved: a virtualenv's python is a link to the base interpreter, its dbt is not)."""
-    return Path(executable).absolute().parent == Path(sys.executable).absolute().parent
+def _environment_dbt() -> Path:
+    """The dbt next to this interpreter (the project's virtualenv; not resolved: a virtualenv's
+    python is a link to the base interpreter, its dbt is not)."""
+    return Path(sys.executable).absolute().parent / "dbt"
+
+
+def dbt_executable() -> str:
+    """This environment's dbt, even when it is not on PATH; else the one on PATH."""
+    local = _environment_dbt()
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
 class StratumDbtCliResource(DbtCliResource):
@@ -40,7 +47,7 @@ class StratumDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if not _same_environment(self.dbt_executable):
+        if Path(self.dbt_executable).absolute() != _environment_dbt():
             return super()._cli_version
         from dbt.version import __version__
 
