@@ -119,12 +119,12 @@ def report(data_dir: Path) -> dict[str, float]:
     out["capture20_clv"] = capture(pay["clv_12m"], pay["future_revenue"])
     out["capture20_trailing"] = capture(pay["net_revenue_365d"], pay["future_revenue"])
     churn = pay["future_orders"] == 0
-    out["churn_auc"] = roc_auc_score(churn, pay["churn_risk"].fillna(pay["churn_risk"].mean()))
+    risk = pay["churn_risk"].fillna(pay["churn_risk"].mean())
+    out["churn_auc"] = roc_auc_score(churn, risk)
     out["churn_auc_recency"] = roc_auc_score(churn, pay["days_since_last_order"])
     out["churn_null_share"] = float(pay["churn_risk"].isna().mean())
     # The latent state: customers who had stopped for good by as_of look, in the data, like
     # living ones that are quiet for a while; an observer who knew the state ranks them first.
-    risk = pay["churn_risk"].fillna(pay["churn_risk"].mean())
     stopped = pay["stopped_before_as_of"].astype(bool)
     out["churn_auc_knowing_stopped"] = roc_auc_score(churn, stopped * 2 + risk)
     out["churn_share_stopped_before"] = float(stopped[churn].mean())
